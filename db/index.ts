@@ -1,0 +1,150 @@
+// Opens the application database on either dialect behind one drizzle type that services are written against.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger as DrizzleLogger } from 'drizzle-orm';
+import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
+import * as pgSchema from './schema/pg.ts';
+import { openSqlite } from './sqlite.ts';
+import { openPostgres, POSTGRES_DEFAULTS, type PostgresOptions } from './postgres.ts';
+import { openPglite } from './pglite.ts';
+
+export { findUniqueViolation, type UniqueViolation } from './errors.ts';
+export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl } from './postgres.ts';
+export { ROLES, type Role } from './schema/shared.ts';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * Services are typed against the Postgres drizzle database and schema. On SQLite the same calls run on the
+ * SQLite database and schema, handed in by the casts below: safe because db/schema/parity.ts makes both
+ * schemas infer identical rows, and because every service test runs on both dialects.
+ */
+export type Orm = NodePgDatabase<typeof pgSchema>;
+export type Tables = typeof pgSchema;
+export type Tx = Parameters<Parameters<Orm['transaction']>[0]>[0];
+
+export type Database = {
+  readonly dialect: Dialect;
+  readonly orm: Orm;
+  readonly tables: Tables;
+  /** Runs fn in a transaction; on SQLite other async callers' statements wait until it ends. */
+  transaction: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+  /** Resolves when the database answers a trivial query. */
+  ping: () => Promise<void>;
+  /** How many committed migrations this database has not applied yet. */
+  pendingMigrations: () => Promise<number>;
+  migrate: () => Promise<void>;
+  /** Sees the text of every statement (tests count queries and check the columns they read). */
+  onQuery: (listener: QueryListener) => () => void;
+  close: () => Promise<void>;
+};
+
+export type QueryListener = (sql: string) => void;
+
+/** Pool settings apply to Postgres only; unset ones take POSTGRES_DEFAULTS. */
+export type OpenOptions = { url: string } & Partial<Omit<PostgresOptions, 'url'>>;
+
+const MIGRATIONS = {
+  sqlite: fileURLToPath(new URL('./migrations/sqlite', import.meta.url)),
+  postgres: fileURLToPath(new URL('./migrations/pg', import.meta.url)),
+};
+
+/** The `when` of the newest committed migration: the migrator applies every migration newer than the database's newest. */
+function committedMigrations(dialect: Dialect): number[] {
+  const journal = JSON.parse(readFileSync(`${MIGRATIONS[dialect]}/meta/_journal.json`, 'utf8')) as { entries: { when: number }[] };
+  return journal.entries.map((entry) => entry.when);
+}
+
+function pendingAfter(dialect: Dialect, newestApplied: number | null): number {
+  return committedMigrations(dialect).filter((when) => newestApplied === null || when > newestApplied).length;
+}
+
+function queryEvents(): { logger: DrizzleLogger; onQuery: Database['onQuery'] } {
+  const listeners = new Set<QueryListener>();
+  return {
+    logger: {
+      logQuery(query) {
+        for (const listener of listeners) listener(query);
+      },
+    },
+    onQuery(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+}
+
+/** `file:<path>` or `:memory:` opens SQLite; `postgres://` / `postgresql://` opens Postgres. */
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  const events = queryEvents();
+  if (!options.url.startsWith('postgres')) {
+    const path = options.url === ':memory:' ? ':memory:' : options.url.replace(/^file:/, '');
+    const sqlite = openSqlite(path, events.logger);
+    const orm = sqlite.orm as unknown as Orm;
+    return {
+      dialect: 'sqlite',
+      orm,
+      tables: (await import('./schema/sqlite.ts')) as unknown as Tables,
+      transaction: (fn) => orm.transaction(fn),
+      ping: async () => {
+        sqlite.raw.prepare('select 1').get();
+      },
+      pendingMigrations: async () => {
+        const table = sqlite.raw.prepare("select 1 from sqlite_master where type = 'table' and name = '__drizzle_migrations'").get();
+        const row = table ? (sqlite.raw.prepare('select max(created_at) as newest from __drizzle_migrations').get() as { newest: number | null }) : null;
+        return pendingAfter('sqlite', row?.newest == null ? null : Number(row.newest));
+      },
+      migrate: () => sqlite.migrate(MIGRATIONS.sqlite),
+      onQuery: events.onQuery,
+      close: async () => sqlite.close(),
+    };
+  }
+  const postgres = await openPostgres({ ...POSTGRES_DEFAULTS, onPoolError: () => {}, ...definedOnly(options) }, events.logger);
+  return postgresDatabase(postgres.orm, {
+    ping: async () => {
+      await postgres.pool.query('select 1');
+    },
+    migrate: () => postgres.migrate(MIGRATIONS.postgres),
+    close: () => postgres.close(),
+    onQuery: events.onQuery,
+  });
+}
+
+function definedOnly<T extends object>(options: T): T {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as T;
+}
+
+/** Postgres in WASM: the test suite's Postgres when TEST_DATABASE_URL is unset. Migrated on open unless told not to. */
+export async function openPgliteDatabase(options: { migrate?: boolean } = {}): Promise<Database> {
+  const events = queryEvents();
+  const pglite = await openPglite(events.logger);
+  const orm = pglite.orm as unknown as Orm;
+  const database = postgresDatabase(orm, {
+    ping: async () => {
+      await pglite.orm.execute('select 1');
+    },
+    migrate: () => pglite.migrate(MIGRATIONS.postgres),
+    close: () => pglite.close(),
+    onQuery: events.onQuery,
+  });
+  if (options.migrate !== false) await database.migrate();
+  return database;
+}
+
+function postgresDatabase(orm: Orm, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery'>): Database {
+  return {
+    dialect: 'postgres',
+    orm,
+    tables: pgSchema,
+    transaction: (fn) => orm.transaction(fn),
+    pendingMigrations: async () => {
+      // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
+      const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");
+      if (!table.rows[0]?.present) return pendingAfter('postgres', null);
+      const result = await orm.execute<{ newest: string | null }>('select max(created_at)::text as newest from drizzle.__drizzle_migrations');
+      const newest = result.rows[0]?.newest;
+      return pendingAfter('postgres', newest == null ? null : Number(newest));
+    },
+    ...parts,
+  };
+}

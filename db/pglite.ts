@@ -1,0 +1,27 @@
+// PGlite (Postgres in WASM) as a stand-in Postgres for tests and tools when no server is configured.
+import type { PgliteDatabase } from 'drizzle-orm/pglite';
+import type { Logger as DrizzleLogger } from 'drizzle-orm';
+import * as pgSchema from './schema/pg.ts';
+
+export type PgliteHandle = {
+  orm: PgliteDatabase<typeof pgSchema>;
+  migrate(folder: string): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** An in-memory PGlite unless a data directory is given. */
+export async function openPglite(logger: DrizzleLogger, dataDir?: string): Promise<PgliteHandle> {
+  // Imported lazily: production processes that use a real Postgres never load the WASM build.
+  const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+    import('drizzle-orm/pglite/migrator'),
+  ]);
+  const client = await PGlite.create(dataDir);
+  const orm = drizzle(client, { schema: pgSchema, logger });
+  return {
+    orm,
+    migrate: (folder) => migrate(orm, { migrationsFolder: folder }),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,116 @@
+// SQLite through better-sqlite3 behind drizzle's async proxy driver, with transactions that never interleave.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { drizzle, type SqliteRemoteDatabase } from 'drizzle-orm/sqlite-proxy';
+import { migrate } from 'drizzle-orm/sqlite-proxy/migrator';
+import type { Logger as DrizzleLogger } from 'drizzle-orm';
+import * as sqliteSchema from './schema/sqlite.ts';
+
+type SqliteOrm = SqliteRemoteDatabase<typeof sqliteSchema>;
+type Method = 'run' | 'all' | 'values' | 'get';
+type Statement = BetterSqlite3.Statement<unknown[]>;
+
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * One better-sqlite3 connection is shared by every request. Statements run synchronously, but a
+ * transaction spans awaits, so while one is open every statement from another async context waits
+ * until it ends; otherwise it would run inside that transaction and share its commit or rollback.
+ */
+export type SqliteHandle = {
+  orm: SqliteOrm;
+  raw: BetterSqlite3.Database;
+  migrate(folder: string): Promise<void>;
+  close(): void;
+};
+
+export function openSqlite(path: string, logger: DrizzleLogger): SqliteHandle {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const raw = new BetterSqlite3(path);
+  if (path !== ':memory:') {
+    raw.pragma('journal_mode = WAL');
+    raw.pragma('synchronous = NORMAL');
+  }
+  raw.pragma('foreign_keys = ON');
+  raw.pragma('busy_timeout = 5000');
+
+  const statements = new Map<string, Statement>();
+  const prepare = (text: string): Statement => {
+    let statement = statements.get(text);
+    if (statement) {
+      // Refresh its position so the map's insertion order doubles as least-recently-used order.
+      statements.delete(text);
+    } else {
+      statement = raw.prepare<unknown[]>(text);
+      if (statement.reader) statement.raw(true);
+      if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
+    }
+    statements.set(text, statement);
+    return statement;
+  };
+
+  const transactions = new AsyncLocalStorage<symbol>();
+  let owner: symbol | null = null;
+  let ended: Promise<void> = Promise.resolve();
+
+  const execute = async (text: string, params: unknown[], method: Method): Promise<{ rows: unknown[] }> => {
+    while (owner !== null && transactions.getStore() !== owner) await ended;
+    const statement = prepare(text);
+    const values = params.map(toSqliteValue);
+    if (!statement.reader) {
+      statement.run(...values);
+      return { rows: [] };
+    }
+    if (method === 'get') return { rows: statement.get(...values) as unknown[] };
+    return { rows: statement.all(...values) };
+  };
+
+  const orm = drizzle(execute, { schema: sqliteSchema, logger });
+  const unsafeTransaction = orm.transaction.bind(orm);
+  const transaction: SqliteOrm['transaction'] = async (fn, config) => {
+    if (owner !== null && transactions.getStore() === owner) {
+      throw new Error('db.transaction() called inside a transaction; use the tx argument (tx.transaction for a savepoint)');
+    }
+    while (owner !== null) await ended;
+    const token = Symbol('transaction');
+    owner = token;
+    let end = () => {};
+    ended = new Promise((resolve) => (end = resolve));
+    try {
+      return await transactions.run(token, () => unsafeTransaction(fn, config));
+    } finally {
+      owner = null;
+      end();
+    }
+  };
+  orm.transaction = transaction;
+
+  return {
+    orm,
+    raw,
+    migrate: (folder) =>
+      migrate(
+        orm,
+        async (queries) => {
+          raw.transaction(() => {
+            for (const query of queries) raw.exec(query);
+          })();
+        },
+        { migrationsFolder: folder },
+      ),
+    close: () => {
+      statements.clear();
+      if (raw.open) raw.close();
+    },
+  };
+}
+
+/** better-sqlite3 binds only numbers, strings, bigints, buffers and null. */
+function toSqliteValue(value: unknown): unknown {
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  if (value instanceof Date) return value.getTime();
+  if (value === undefined) return null;
+  return value;
+}

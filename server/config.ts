@@ -1,0 +1,129 @@
+// Reads the environment once, validates it with zod, and names every bad variable.
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+import { POSTGRES_DEFAULTS } from '../db/index.ts';
+
+const bool = z.stringbool({ truthy: ['true', '1', 'yes', 'on'], falsy: ['false', '0', 'no', 'off'] });
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0),
+);
+
+const BYTE_UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+/** "1mb", "512kb", "2048" → bytes; what express's body parsers accept, as a number we can compare. */
+const byteSize = z.string().transform((value, ctx) => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?\s*$/i.exec(value);
+  if (!match) {
+    ctx.addIssue({ code: 'custom', message: 'must be a size such as 1mb, 512kb or 1048576' });
+    return z.NEVER;
+  }
+  return Math.floor(Number(match[1]) * BYTE_UNITS[(match[2] ?? 'b').toLowerCase()]);
+});
+
+const databaseUrl = z.string().refine((url) => url === ':memory:' || /^(file:|postgres(ql)?:\/\/)/.test(url), {
+  message: 'must be file:<path>, :memory: or a postgres:// / postgresql:// URL',
+});
+
+/** Express "trust proxy" values: true/false, a hop count, or names/addresses/CIDRs. */
+const trustProxy = z.string().transform((value, ctx): boolean | number | string[] => {
+  const text = value.trim().toLowerCase();
+  if (text === 'true') return true;
+  if (text === 'false' || text === '') return false;
+  if (/^\d+$/.test(text)) return Number(text);
+  const items = text.split(',').map((item) => item.trim());
+  const named = new Set(['loopback', 'linklocal', 'uniquelocal']);
+  for (const item of items) {
+    const [address, bits, ...rest] = item.split('/');
+    const family = isIP(address);
+    const bitsOk =
+      bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32) && rest.length === 0);
+    if (!named.has(item) && !(family !== 0 && bitsOk)) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not true, false, a hop count, loopback/linklocal/uniquelocal, an IP or a CIDR` });
+      return z.NEVER;
+    }
+  }
+  return items;
+});
+
+const origin = z.string().refine(
+  (value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'must be an origin such as https://app.example.com (scheme, host and optional port; no path)' },
+);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(3000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: databaseUrl.default('file:./data/app.db'),
+  DATABASE_POOL_MAX: int(1, 1000).default(POSTGRES_DEFAULTS.poolMax),
+  DATABASE_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(POSTGRES_DEFAULTS.idleTimeoutMs),
+  DATABASE_CONNECTION_TIMEOUT_MS: int(100, 600_000).default(POSTGRES_DEFAULTS.connectionTimeoutMs),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(POSTGRES_DEFAULTS.statementTimeoutMs),
+  DATABASE_STARTUP_TIMEOUT_MS: int(0, 600_000).default(POSTGRES_DEFAULTS.startupTimeoutMs),
+  MIGRATE_ON_START: bool.default(true),
+  CORS_ORIGINS: list.pipe(z.array(origin)).default([]),
+  TRUSTED_HOSTS: list
+    .pipe(z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:.]+\](:\d+)?$/i, 'must be a host name, optionally with :port')))
+    .default([]),
+  TRUST_PROXY: trustProxy.default(false),
+  BODY_LIMIT: byteSize.default(1024 * 1024),
+  TRPC_MAX_BATCH_SIZE: int(1, 1000).default(50),
+  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
+});
+
+export type Config = z.infer<typeof envSchema>;
+/** Values of these variables may carry credentials, so errors never echo them. */
+const SECRET_NAME = /URL|PASSWORD|SECRET|TOKEN|KEY/;
+export type Dialect = 'sqlite' | 'postgres';
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super(`invalid configuration:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Validates an environment (process.env by default); throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .filter((key) => env[key] !== undefined && env[key] !== '')
+      .map((key) => [key, env[key]]),
+  );
+  const result = envSchema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? '(environment)');
+        const shown = SECRET_NAME.test(name) ? '' : ` (got "${env[name]}")`;
+        return `${name}: ${issue.message}${shown}`;
+      }),
+    );
+  }
+  return result.data;
+}
+
+export function dialectOf(databaseUrl: string): Dialect {
+  return databaseUrl.startsWith('postgres') ? 'postgres' : 'sqlite';
+}
+
+/** Values from a .env file for the variables the environment does not already set. */
+export function readDotEnv(path = '.env', env: Record<string, string | undefined> = process.env): Record<string, string | undefined> {
+  if (!existsSync(path)) return env;
+  return { ...parseEnv(readFileSync(path, 'utf8')), ...env };
+}

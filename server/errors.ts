@@ -1,0 +1,41 @@
+// The one error type services throw; server/trpc maps its codes to tRPC codes in one place.
+
+export const APP_ERROR_CODES = [
+  'BAD_REQUEST',
+  'UNAUTHORIZED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'TOO_MANY_REQUESTS',
+] as const;
+export type AppErrorCode = (typeof APP_ERROR_CODES)[number];
+
+/** Messages per input field, keyed by the field's path (`email`, `input.text`). */
+export type FieldErrors = Record<string, string[]>;
+
+export type AppErrorOptions = {
+  /** Per-field messages the client can show next to its inputs. */
+  fieldErrors?: FieldErrors;
+  /** Seconds until a rate-limited request may be retried. */
+  retryAfterSeconds?: number;
+  cause?: unknown;
+};
+
+export class AppError extends Error {
+  readonly code: AppErrorCode;
+  readonly fieldErrors: FieldErrors | undefined;
+  readonly retryAfterSeconds: number | undefined;
+
+  constructor(code: AppErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AppError';
+    this.code = code;
+    this.fieldErrors = options.fieldErrors;
+    this.retryAfterSeconds = options.retryAfterSeconds;
+  }
+}
+
+export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
+export const forbidden = (message = 'not allowed') => new AppError('FORBIDDEN', message);
+export const conflict = (field: string, message = `${field} is already taken`) =>
+  new AppError('CONFLICT', message, { fieldErrors: { [field]: [message] } });

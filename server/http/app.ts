@@ -1,0 +1,78 @@
+// The express application: hardening, health probes and tRPC at /trpc, in the order each request meets them.
+import compression from 'compression';
+import cors, { type CorsOptions } from 'cors';
+import express, { type Express, type Request } from 'express';
+import helmet from 'helmet';
+import type { Deps } from '../deps.ts';
+import { appRouter } from '../routers/index.ts';
+import { createReadinessCheck } from '../services/health.ts';
+import { createHttpContext } from '../trpc/context.ts';
+import { createTrpcHandler } from '../trpc/http-handler.ts';
+import { errorHandler, sendError } from './errors.ts';
+import { jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
+
+/** Flipped by the shutdown path: readiness turns 503 and responses ask clients to close their connection. */
+export type Lifecycle = { shuttingDown: boolean };
+
+export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: false }): Express {
+  const { config } = deps;
+  const isProduction = config.NODE_ENV === 'production';
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', config.TRUST_PROXY);
+
+  app.use(requestContext(deps.logger));
+  if (config.TRUSTED_HOSTS.length > 0) app.use(trustedHosts(config.TRUSTED_HOSTS));
+  app.use(
+    helmet({
+      // An API serves no documents: nothing may load, frame or be framed.
+      contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+      frameguard: { action: 'deny' },
+      referrerPolicy: { policy: 'no-referrer' },
+      strictTransportSecurity: isProduction ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+    }),
+  );
+  const corsOrigins = new Set(config.CORS_ORIGINS);
+  app.use(
+    cors((req: Request, callback: (err: Error | null, options?: CorsOptions) => void) => {
+      const origin = req.headers.origin;
+      // Only listed origins get CORS headers at all, credentials included.
+      callback(null, origin && corsOrigins.has(origin) ? { origin, credentials: true, maxAge: 600 } : { origin: false });
+    }),
+  );
+  app.use(compression({ threshold: 1024 }));
+  app.use((_req, res, next) => {
+    if (lifecycle.shuttingDown) res.setHeader('connection', 'close');
+    next();
+  });
+
+  const readiness = createReadinessCheck(deps);
+  app.get('/health/live', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/health/ready', async (_req, res) => {
+    const result = lifecycle.shuttingDown ? { ready: false as const, reason: 'shutting down' } : await readiness();
+    res.status(result.ready ? 200 : 503).json(result.ready ? { status: 'ok' } : { status: 'unavailable', reason: result.reason });
+  });
+
+  app.use(
+    '/trpc',
+    jsonBodiesOnly(),
+    // Read as text: tRPC parses it once itself; oversize bodies stop here with a 413.
+    express.text({ type: 'application/json', limit: config.BODY_LIMIT }),
+    createTrpcHandler({
+      router: appRouter,
+      createContext: createHttpContext(deps),
+      maxBatchSize: config.TRPC_MAX_BATCH_SIZE,
+      onError: ({ error, ctx, path }) => {
+        if (error.code !== 'INTERNAL_SERVER_ERROR') return;
+        (ctx?.state.log ?? deps.logger).error({ err: error.cause ?? error, path }, 'procedure failed');
+      },
+    }),
+  );
+
+  app.use((req, res) => sendError(req, res, 'NOT_FOUND', `no route for ${req.method} ${req.path.slice(0, 200)}`));
+  app.use(errorHandler());
+  return app;
+}

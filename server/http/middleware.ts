@@ -1,0 +1,67 @@
+// Small express middleware: request ids and the request log line, host allow-list, JSON-only mutations.
+import type { NextFunction, Request, Response } from 'express';
+import type { Logger } from '../logger.ts';
+import { sendError } from './errors.ts';
+import { requestStateOf, setRequestState } from './request-state.ts';
+
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Accepts a sane incoming X-Request-Id (else makes one), echoes it, and writes one log line per request:
+ * method, path (never the query string, which can carry input), client ip, procedure, status, duration, user id.
+ */
+export function requestContext(logger: Logger) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const started = performance.now();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    res.setHeader('x-request-id', requestId);
+    setRequestState(res, { requestId, log: logger.child({ reqId: requestId }), userId: undefined });
+    res.once('finish', () => {
+      const state = requestStateOf(res);
+      const path = req.originalUrl.split('?', 1)[0];
+      const line = {
+        method: req.method,
+        path,
+        ip: req.ip,
+        procedure: path.startsWith('/trpc/') ? safeDecode(path.slice(6)) || undefined : undefined,
+        status: res.statusCode,
+        durationMs: Math.round((performance.now() - started) * 100) / 100,
+        userId: state.userId,
+      };
+      // Probes hit every few seconds; they are logged only at debug level.
+      if (path.startsWith('/health/')) state.log.debug(line, 'request');
+      else state.log.info(line, 'request');
+    });
+    next();
+  };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** With TRUSTED_HOSTS set, any other Host header gets a 400 (blocks DNS rebinding and host-header tricks). */
+export function trustedHosts(hosts: string[]) {
+  const allowed = new Set(hosts.map((host) => host.toLowerCase()));
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const host = (req.headers.host ?? '').toLowerCase();
+    const name = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':', 1)[0];
+    if (allowed.has(host) || allowed.has(name)) return next();
+    sendError(req, res, 'BAD_REQUEST', 'host not allowed');
+  };
+}
+
+/** Requests with a body must be JSON: tRPC would otherwise also accept form data and octet streams. */
+export function jsonBodiesOnly() {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS') return next();
+    const type = (req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
+    if (type === 'application/json') return next();
+    sendError(req, res, 'UNSUPPORTED_MEDIA_TYPE', 'requests with a body must have Content-Type: application/json');
+  };
+}

@@ -1,0 +1,54 @@
+// Composition root of the API process: config → logger → deps → HTTP server, and one graceful shutdown path.
+import { ConfigError, loadConfig, readDotEnv, type Config } from './config.ts';
+import { DatabaseUnavailableError } from '../db/index.ts';
+import { buildDeps, closeDeps, type Deps } from './deps.ts';
+import { createApp, type Lifecycle } from './http/app.ts';
+import { drain, listen } from './http/server.ts';
+import { createLogger } from './logger.ts';
+
+function readConfig(): Config {
+  try {
+    return loadConfig(readDotEnv());
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`ai-backend-service: ${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+async function main(): Promise<void> {
+  const config = readConfig();
+  const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' && process.stdout.isTTY });
+
+  let deps: Deps;
+  try {
+    deps = await buildDeps(config, logger);
+  } catch (error) {
+    if (error instanceof DatabaseUnavailableError) logger.fatal(error.message);
+    else logger.fatal({ err: error }, 'could not start');
+    process.exit(1);
+  }
+
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT);
+  logger.info({ url, dialect: deps.db.dialect, version: deps.version, env: config.NODE_ENV }, 'listening');
+
+  const shutdown = async (signal: string) => {
+    if (lifecycle.shuttingDown) return;
+    lifecycle.shuttingDown = true;
+    logger.info({ signal, deadlineMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutting down');
+    const drained = await drain(server, config.SHUTDOWN_TIMEOUT_MS);
+    if (!drained) logger.warn('requests still in flight at the deadline were cut off');
+    await closeDeps(deps);
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.on('unhandledRejection', (reason) => {
+    logger.fatal({ err: reason }, 'unhandled promise rejection');
+    process.exit(1);
+  });
+}
+
+await main();

@@ -1,0 +1,58 @@
+// A fresh, migrated database per test file for each dialect: SQLite in memory; Postgres cloned or PGlite.
+import { inject } from 'vitest';
+import pg from 'pg';
+import { openDatabase, openPgliteDatabase, type Database, type Dialect } from '../../db/index.ts';
+import { databaseUrlFor } from './global-setup.ts';
+
+export const dialects: readonly Dialect[] = ['sqlite', 'postgres'];
+
+let sequence = 0;
+
+/** A Postgres database of its own, cloned from the migrated template; dropped again on close. */
+async function clonePostgres(baseUrl: string, template: string, migrated: boolean): Promise<Database> {
+  const name = `${template.replace('abs_tpl_', 'abs_t_')}_${process.pid}_${++sequence}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  try {
+    // Two workers cloning the same template at once can collide; try again briefly.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.query(migrated ? `create database ${name} template ${template}` : `create database ${name}`);
+        break;
+      } catch (error) {
+        if (attempt >= 20 || !/being accessed by other users/.test(String(error))) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
+    }
+  } finally {
+    await admin.end();
+  }
+  const db = await openDatabase({ url: databaseUrlFor(baseUrl, name), poolMax: 5, startupTimeoutMs: 5000 });
+  return {
+    ...db,
+    close: async () => {
+      await db.close();
+      const dropper = new pg.Client({ connectionString: baseUrl });
+      await dropper.connect();
+      await dropper.query(`drop database if exists ${name} with (force)`).finally(() => dropper.end());
+    },
+  };
+}
+
+export function postgresKind(): 'postgres server' | 'pglite' {
+  return process.env.TEST_DATABASE_URL ? 'postgres server' : 'pglite';
+}
+
+/** A database of the dialect's own, migrated unless `migrated: false` (for tests of start-up states). */
+export async function openTestDatabase(dialect: Dialect, { migrated = true } = {}): Promise<Database> {
+  if (dialect === 'sqlite') {
+    const db = await openDatabase({ url: ':memory:' });
+    if (migrated) await db.migrate();
+    return db;
+  }
+  const baseUrl = process.env.TEST_DATABASE_URL;
+  const template = inject('pgTemplate');
+  if (baseUrl && template) return clonePostgres(baseUrl, template, migrated);
+  if (baseUrl) throw new Error('TEST_DATABASE_URL is set but the global setup made no template database');
+  return openPgliteDatabase({ migrate: migrated });
+}

@@ -1,0 +1,63 @@
+// vitest global setup: with TEST_DATABASE_URL, migrates one template database that each test file clones.
+import type { TestProject } from 'vitest/node';
+import pg from 'pg';
+import { openDatabase } from '../../db/index.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Name of the migrated template database on TEST_DATABASE_URL's server; '' when tests use PGlite. */
+    pgTemplate: string;
+  }
+}
+
+/** Names this run's databases: abs_tpl_<pid>_<time> and its clones abs_t_<pid>_<time>_<worker>_<n>. */
+export const runTag = `${process.pid.toString(36)}_${Date.now().toString(36)}`;
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Drops databases left by earlier runs on this machine whose vitest process is gone (killed, crashed). */
+async function dropAbandoned(admin: pg.Client): Promise<void> {
+  const { rows } = await admin.query<{ datname: string }>("select datname from pg_database where datname ~ '^abs_(tpl|t)_[0-9a-z]+_'");
+  for (const { datname } of rows) {
+    const pid = Number.parseInt(datname.split('_')[2], 36);
+    if (!isAlive(pid)) await admin.query(`drop database if exists ${datname} with (force)`);
+  }
+}
+
+export function databaseUrlFor(baseUrl: string, database: string): string {
+  const url = new URL(baseUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const baseUrl = process.env.TEST_DATABASE_URL;
+  if (!baseUrl) {
+    project.provide('pgTemplate', '');
+    return async () => {};
+  }
+  const template = `abs_tpl_${runTag}`;
+  const admin = new pg.Client({ connectionString: baseUrl });
+  await admin.connect();
+  await dropAbandoned(admin);
+  await admin.query(`create database ${template}`);
+  const db = await openDatabase({ url: databaseUrlFor(baseUrl, template), poolMax: 1, startupTimeoutMs: 5000 });
+  await db.migrate();
+  await db.close();
+  project.provide('pgTemplate', template);
+
+  return async () => {
+    // Clones left behind by a crashed worker are dropped along with the template.
+    const { rows } = await admin.query<{ datname: string }>('select datname from pg_database where datname like $1', [`abs_t_${runTag}_%`]);
+    for (const { datname } of rows) await admin.query(`drop database if exists ${datname} with (force)`);
+    await admin.query(`drop database if exists ${template} with (force)`);
+    await admin.end();
+  };
+}

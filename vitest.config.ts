@@ -1,0 +1,15 @@
+// vitest: every *.test.ts outside node_modules and the SDK's build output; files run in parallel processes.
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['{server,db,jobs,scripts,client-sdk}/**/*.test.ts'],
+    exclude: ['**/node_modules/**', 'client-sdk/dist/**'],
+    globalSetup: ['server/testing/global-setup.ts'],
+    pool: 'forks',
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+    // Tests assert on their own logs when they need them; LOG_LEVEL=debug npm test shows the rest.
+    env: { NODE_ENV: 'test' },
+  },
+});
