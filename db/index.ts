@@ -1,7 +1,7 @@
 // Opens the application database on either dialect behind one drizzle type that services are written against.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Logger as DrizzleLogger } from 'drizzle-orm';
+import { sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzle-orm';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
 import { openSqlite } from './sqlite.ts';
@@ -22,6 +22,8 @@ export type Dialect = 'sqlite' | 'postgres';
 export type Orm = NodePgDatabase<typeof pgSchema>;
 export type Tables = typeof pgSchema;
 export type Tx = Parameters<Parameters<Orm['transaction']>[0]>[0];
+/** Where a service's statements run: the database, or a transaction it was handed. */
+export type Executor = Orm | Tx;
 
 export type Database = {
   readonly dialect: Dialect;
@@ -29,6 +31,20 @@ export type Database = {
   readonly tables: Tables;
   /** Runs fn in a transaction; on SQLite other async callers' statements wait until it ends. */
   transaction: <T>(fn: (tx: Tx) => Promise<T>) => Promise<T>;
+  /**
+   * Locks the rows a select reads until the transaction ends (Postgres `FOR UPDATE`). On SQLite the query is
+   * returned as is: transactions there never run concurrently.
+   */
+  forUpdate: <Q>(query: Q) => Q;
+  /** lower(x), as the case-insensitive unique index on usernames is defined (so lookups can use it). */
+  lower: (column: Column | SQL) => SQL;
+  /** Case-insensitive "contains" where `%`, `_` and `\` in `text` are literal (ILIKE on Postgres, LIKE on SQLite). */
+  contains: (column: Column | SQL, text: string) => SQL;
+  /**
+   * A query built once per database and run many times with `sql.placeholder` values: for hot paths, where
+   * building the SQL costs more than running it. On Postgres it is also a named server-side statement.
+   */
+  prepared: <P>(name: string, build: (orm: Orm, tables: Tables) => { prepare: (name: string) => P }) => P;
   /** Resolves when the database answers a trivial query. */
   ping: () => Promise<void>;
   /** How many committed migrations this database has not applied yet. */
@@ -59,6 +75,23 @@ function pendingAfter(dialect: Dialect, newestApplied: number | null): number {
   return committedMigrations(dialect).filter((when) => newestApplied === null || when > newestApplied).length;
 }
 
+/** `%text%` with LIKE's wildcards and its escape character escaped. */
+const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+
+const lower = (column: Column | SQL): SQL => sql`lower(${column})`;
+
+function preparedCache(orm: Orm, tables: Tables): Database['prepared'] {
+  const cache = new Map<string, unknown>();
+  return <P>(name: string, build: (orm: Orm, tables: Tables) => { prepare: (name: string) => P }): P => {
+    let query = cache.get(name) as P | undefined;
+    if (query === undefined) {
+      query = build(orm, tables).prepare(name);
+      cache.set(name, query);
+    }
+    return query;
+  };
+}
+
 function queryEvents(): { logger: DrizzleLogger; onQuery: Database['onQuery'] } {
   const listeners = new Set<QueryListener>();
   return {
@@ -81,11 +114,16 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     const path = options.url === ':memory:' ? ':memory:' : options.url.replace(/^file:/, '');
     const sqlite = openSqlite(path, events.logger);
     const orm = sqlite.orm as unknown as Orm;
+    const tables = (await import('./schema/sqlite.ts')) as unknown as Tables;
     return {
       dialect: 'sqlite',
       orm,
-      tables: (await import('./schema/sqlite.ts')) as unknown as Tables,
+      tables,
+      prepared: preparedCache(orm, tables),
       transaction: (fn) => orm.transaction(fn),
+      forUpdate: (query) => query,
+      lower,
+      contains: (column, text) => sql`${column} like ${likePattern(text)} escape '\\'`,
       ping: async () => {
         sqlite.raw.prepare('select 1').get();
       },
@@ -136,7 +174,11 @@ function postgresDatabase(orm: Orm, parts: Pick<Database, 'ping' | 'migrate' | '
     dialect: 'postgres',
     orm,
     tables: pgSchema,
+    prepared: preparedCache(orm, pgSchema),
     transaction: (fn) => orm.transaction(fn),
+    lower,
+    forUpdate: (query) => (query as { for: (strength: 'update') => typeof query }).for('update'),
+    contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");

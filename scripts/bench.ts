@@ -1,116 +1,229 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
+//   --suite=all|foundation|auth   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+// Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-
-type Target = { name: string; label: string; start(port: number): Promise<ChildProcess>; path: string };
-type Result = { rps: number; p50: number; p99: number; errors: number };
+import pg from 'pg';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
+const SUITE = args.get('suite') ?? 'all';
 const DURATION = Number(args.get('duration') ?? 5);
 const ROUNDS = Number(args.get('rounds') ?? 3);
 const CONNECTIONS = Number(args.get('connections') ?? 50);
+const WARMUP = Number(args.get('warmup') ?? 3);
+const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const root = join(import.meta.dirname, '..');
+const dataDir = mkdtempSync(join(tmpdir(), 'bench-'));
+const children: ChildProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+let nextPort = 41_000 + Math.floor(Math.random() * 1000);
 
-async function waitForHttp(url: string, child: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 30_000;
+type Target = { label: string; url: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string };
+type Result = { rps: number; p50: number; p99: number; errors: number };
+
+async function waitFor(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${url}: server exited with ${child.exitCode}`);
     try {
-      if ((await fetch(url)).ok) return;
+      await fetch(url);
+      return;
     } catch {
-      // not listening yet
+      await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  throw new Error(`${url} did not come up within 30 s`);
+  throw new Error(`${url} did not come up within 60 s`);
 }
 
-function startProcess(script: string, argv: string[], env: Record<string, string>): ChildProcess {
-  return fork(join(root, script), argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+/** A server in its own process; resolves with its base URL once it answers. */
+async function start(script: string, argv: (port: number) => string[], env: Record<string, string> = {}): Promise<string> {
+  const port = ++nextPort;
+  const child = fork(join(root, script), argv(port), {
+    env: { ...process.env, PORT: String(port), ...env },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(`${base}/`, child);
+  return base;
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'bench-'));
-const targets: Target[] = [
-  {
-    name: 'a',
-    label: '(a) plain express route',
-    path: '/trpc/health.check',
-    start: async (port) => startProcess('scripts/bench/baselines.ts', ['express', String(port)], {}),
-  },
-  {
-    name: 'b',
-    label: '(b) bare tRPC express adapter',
-    path: '/trpc/health.check',
-    start: async (port) => startProcess('scripts/bench/baselines.ts', ['trpc', String(port)], {}),
-  },
-  {
-    name: 'c',
-    label: '(c) full stack health.check',
-    path: '/trpc/health.check',
-    start: async (port) =>
-      startProcess('server/main.ts', [], {
-        NODE_ENV: 'production',
-        PORT: String(port),
-        DATABASE_URL: `file:${join(dataDir, 'bench.db')}`,
-        LOG_LEVEL: 'info',
-      }),
-  },
-];
+/** Our API in production mode: every middleware on, logging at info, rate limits out of the way. */
+const startApi = (databaseUrl: string) =>
+  start('server/main.ts', () => [], {
+    NODE_ENV: 'production',
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'info',
+    RATE_LIMIT_GLOBAL_PER_MINUTE: '1000000',
+    RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
+    RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '1000000',
+    RATE_LIMIT_REGISTER_PER_MINUTE: '1000000',
+  });
 
-function load(url: string): Promise<Result> {
+function load(target: Target, options: { duration?: number; connections?: number; overallRate?: number } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    autocannon({ url, connections: CONNECTIONS, duration: DURATION }, (error, result) => {
-      if (error) return reject(error instanceof Error ? error : new Error(String(error)));
-      resolve({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx });
-    });
+    autocannon(
+      {
+        url: target.url,
+        method: target.method ?? 'GET',
+        headers: target.headers,
+        body: target.body,
+        connections: options.connections ?? CONNECTIONS,
+        duration: options.duration ?? DURATION,
+        ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+      },
+      (error, result) => {
+        if (error) return reject(error instanceof Error ? error : new Error(String(error)));
+        resolve({ rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.non2xx });
+      },
+    );
   });
 }
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
-const children: ChildProcess[] = [];
-try {
-  const urls = new Map<string, string>();
-  let port = 41_000 + Math.floor(Math.random() * 1000);
-  for (const target of targets) {
-    const child = await target.start(++port);
-    children.push(child);
-    const url = `http://127.0.0.1:${port}${target.path}`;
-    await waitForHttp(url, child);
-    urls.set(target.name, url);
-  }
-  const results = new Map<string, Result[]>(targets.map((target) => [target.name, []]));
+/** Loads each target in turn, ROUNDS times, and prints the medians; returns req/s by label. */
+async function compare(title: string, targets: Target[]): Promise<Map<string, Result>> {
+  const runs = new Map<string, Result[]>(targets.map((target) => [target.label, []]));
+  for (const target of targets) await load(target, { duration: WARMUP });
   for (let round = 1; round <= ROUNDS; round++) {
     for (const target of targets) {
-      const result = await load(urls.get(target.name)!);
-      results.get(target.name)!.push(result);
-      console.error(`round ${round}/${ROUNDS} ${target.label}: ${Math.round(result.rps)} req/s`);
+      const result = await load(target);
+      runs.get(target.label)!.push(result);
+      console.error(`  ${title} round ${round}/${ROUNDS} ${target.label}: ${Math.round(result.rps)} req/s`);
     }
   }
   const summary = new Map(
-    targets.map((target) => {
-      const runs = results.get(target.name)!;
-      return [target.name, { rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), errors: runs.reduce((n, r) => n + r.errors, 0) }];
-    }),
+    [...runs].map(([label, results]) => [
+      label,
+      { rps: median(results.map((r) => r.rps)), p50: median(results.map((r) => r.p50)), p99: median(results.map((r) => r.p99)), errors: results.reduce((n, r) => n + r.errors, 0) },
+    ]),
   );
-  console.log(`\n${CONNECTIONS} connections, ${ROUNDS} alternating rounds of ${DURATION}s each, medians (node ${process.version})\n`);
-  console.table(
-    Object.fromEntries(
-      targets.map((target) => {
-        const s = summary.get(target.name)!;
-        return [target.label, { 'req/s': Math.round(s.rps), 'p50 ms': s.p50, 'p99 ms': s.p99, errors: s.errors }];
-      }),
-    ),
-  );
-  const ratio = (x: string, y: string) => (summary.get(x)!.rps / summary.get(y)!.rps).toFixed(2);
-  console.log(`(c)/(b) = ${ratio('c', 'b')}   target ≥ 0.80: our middleware and context cost at most 20%`);
-  console.log(`(b)/(a) = ${ratio('b', 'a')}   tRPC's fetch-based adapter against plain express`);
-  console.log(`(c)/(a) = ${ratio('c', 'a')}`);
+  console.log(`\n${title}: ${CONNECTIONS} connections, ${WARMUP} s warm-up, then ${ROUNDS} alternating rounds of ${DURATION} s; medians`);
+  console.table(Object.fromEntries([...summary].map(([label, s]) => [label, { 'req/s': Math.round(s.rps), 'p50 ms': s.p50, 'p99 ms': s.p99, 'non-2xx/errors': s.errors }])));
+  return summary;
+}
+
+function ratio(summary: Map<string, Result>, over: string, under: string, note: string): void {
+  const value = summary.get(over)!.rps / summary.get(under)!.rps;
+  console.log(`  ${over} / ${under} = ${value.toFixed(2)}   ${note}`);
+}
+
+async function createPostgresDatabase(): Promise<string | null> {
+  const name = `abs_bench_${process.pid}`;
+  const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 2000 });
+  try {
+    await admin.connect();
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.query(`create database ${name}`);
+  } catch (error) {
+    console.log(`Postgres at ${ADMIN_URL} is not reachable (${(error as Error).message}); Postgres targets are skipped`);
+    return null;
+  } finally {
+    await admin.end().catch(() => {});
+  }
+  cleanups.push(async () => {
+    const dropper = new pg.Client({ connectionString: ADMIN_URL });
+    await dropper.connect();
+    await dropper.query(`drop database if exists ${name} with (force)`);
+    await dropper.end();
+  });
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function trpc(base: string, path: string, input: unknown): Promise<unknown> {
+  const response = await fetch(`${base}/trpc/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ json: input }) });
+  const body = (await response.json()) as { result?: { data: { json: unknown } }; error?: unknown };
+  if (!body.result) throw new Error(`${path} failed: ${JSON.stringify(body.error)}`);
+  return body.result.data.json;
+}
+
+const loginBody = (username: string) => JSON.stringify({ json: { usernameOrEmail: username, password: 'benchmark password' } });
+
+async function registerUser(base: string, username: string): Promise<string> {
+  const result = (await trpc(base, 'auth.register', { username, email: `${username}@example.com`, password: 'benchmark password' })) as { token: string };
+  return result.token;
+}
+
+async function foundationSuite(urls: { express: string; trpc: string; apiSqlite: string }): Promise<void> {
+  const summary = await compare('health.check', [
+    { label: '(a) plain express route', url: `${urls.express}/trpc/health.check` },
+    { label: '(b) bare tRPC adapter', url: `${urls.trpc}/trpc/health.check` },
+    { label: '(c) full stack', url: `${urls.apiSqlite}/trpc/health.check` },
+  ]);
+  ratio(summary, '(c) full stack', '(b) bare tRPC adapter', 'target ≥ 0.80: our middleware and context cost at most 20%');
+  ratio(summary, '(b) bare tRPC adapter', '(a) plain express route', 'tRPC’s fetch-based adapter against plain express');
+  ratio(summary, '(c) full stack', '(a) plain express route', 'our whole stack against plain express');
+}
+
+async function authSuite(urls: { trpc: string; apiSqlite: string; sqliteFile: string }): Promise<void> {
+  const sqliteToken = await registerUser(urls.apiSqlite, 'bench_sqlite');
+  const targets: Target[] = [
+    { label: 'bare tRPC trivial query', url: `${urls.trpc}/trpc/health.check` },
+    { label: 'auth.me SQLite', url: `${urls.apiSqlite}/trpc/auth.me`, headers: { authorization: `Bearer ${sqliteToken}` } },
+  ];
+  const bySqlite = await start('scripts/bench/baselines.ts', (port) => ['me-sqlite', String(port), urls.sqliteFile]);
+  targets.push({ label: 'by hand SQLite', url: `${bySqlite}/trpc/auth.me`, headers: { authorization: `Bearer ${sqliteToken}` } });
+
+  const postgresUrl = await createPostgresDatabase();
+  let apiPg: string | null = null;
+  if (postgresUrl) {
+    apiPg = await startApi(postgresUrl);
+    const pgToken = await registerUser(apiPg, 'bench_pg');
+    const byPg = await start('scripts/bench/baselines.ts', (port) => ['me-pg', String(port), postgresUrl]);
+    targets.push(
+      { label: 'auth.me Postgres', url: `${apiPg}/trpc/auth.me`, headers: { authorization: `Bearer ${pgToken}` } },
+      { label: 'by hand Postgres', url: `${byPg}/trpc/auth.me`, headers: { authorization: `Bearer ${pgToken}` } },
+    );
+  }
+  const summary = await compare('auth.me with a bearer token', targets);
+  ratio(summary, 'auth.me SQLite', 'bare tRPC trivial query', 'target ≥ 0.70');
+  ratio(summary, 'auth.me SQLite', 'by hand SQLite', 'our stack against the same work by hand');
+  if (apiPg) {
+    ratio(summary, 'auth.me Postgres', 'bare tRPC trivial query', 'target ≥ 0.50');
+    ratio(summary, 'auth.me Postgres', 'by hand Postgres', 'our stack against the same work by hand');
+  }
+
+  // Logins: Argon2id runs on libuv's thread pool, so a stream of them must not stall other requests.
+  for (const [name, base, user] of [['SQLite', urls.apiSqlite, 'bench_sqlite'], ['Postgres', apiPg, 'bench_pg']] as const) {
+    if (!base) continue;
+    const login: Target = { label: 'login', url: `${base}/trpc/auth.login`, method: 'POST', headers: { 'content-type': 'application/json' }, body: loginBody(user) };
+    const other: Target = { label: 'health.check', url: `${base}/trpc/health.check` };
+    await load(login, { connections: 4, overallRate: 20, duration: WARMUP });
+    const alone = await load(other, { connections: 10, overallRate: 300, duration: DURATION });
+    const [withLogins, logins] = await Promise.all([
+      load(other, { connections: 10, overallRate: 300, duration: DURATION }),
+      load(login, { connections: 4, overallRate: 20, duration: DURATION }),
+    ]);
+    console.log(`\nlogins on ${name} at 20/s (with 300 health.check/s beside them):`);
+    console.table({
+      'login': { 'req/s': Math.round(logins.rps), 'p50 ms': logins.p50, 'p99 ms': logins.p99, 'non-2xx/errors': logins.errors },
+      'health.check alone': { 'req/s': Math.round(alone.rps), 'p50 ms': alone.p50, 'p99 ms': alone.p99, 'non-2xx/errors': alone.errors },
+      'health.check with logins': { 'req/s': Math.round(withLogins.rps), 'p50 ms': withLogins.p50, 'p99 ms': withLogins.p99, 'non-2xx/errors': withLogins.errors },
+    });
+    console.log(`  p99 with logins / alone = ${(withLogins.p99 / Math.max(alone.p99, 1)).toFixed(2)}   target ≤ 2`);
+  }
+}
+
+try {
+  console.log(`node ${process.version}, ${SUITE} suite(s)`);
+  const sqliteFile = join(dataDir, 'bench.db');
+  const [express, trpcBase, apiSqlite] = await Promise.all([
+    start('scripts/bench/baselines.ts', (port) => ['express', String(port)]),
+    start('scripts/bench/baselines.ts', (port) => ['trpc', String(port)]),
+    startApi(`file:${sqliteFile}`),
+  ]);
+  if (SUITE === 'all' || SUITE === 'foundation') await foundationSuite({ express, trpc: trpcBase, apiSqlite });
+  if (SUITE === 'all' || SUITE === 'auth') await authSuite({ trpc: trpcBase, apiSqlite, sqliteFile });
 } finally {
   for (const child of children) child.kill('SIGTERM');
+  await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
+  for (const cleanup of cleanups) await cleanup().catch((error: unknown) => console.error(error));
   rmSync(dataDir, { recursive: true, force: true });
 }

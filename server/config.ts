@@ -81,6 +81,16 @@ const envSchema = z.object({
   TRUST_PROXY: trustProxy.default(false),
   BODY_LIMIT: byteSize.default(1024 * 1024),
   TRPC_MAX_BATCH_SIZE: int(1, 1000).default(50),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z.string().max(100).default('abs:'),
+  SESSION_ABSOLUTE_LIFETIME_DAYS: int(1, 3650).default(90),
+  RATE_LIMIT_GLOBAL_PER_MINUTE: int(1, 1_000_000).default(600),
+  RATE_LIMIT_LOGIN_PER_MINUTE: int(1, 1_000_000).default(20),
+  RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: int(1, 1_000_000).default(5),
+  RATE_LIMIT_REGISTER_PER_MINUTE: int(1, 1_000_000).default(5),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
 });
 

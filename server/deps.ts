@@ -1,8 +1,11 @@
 // What every service and job receives: built once per process (or per test) and closed with it.
+import type { Redis } from 'ioredis';
 import pkg from '../package.json' with { type: 'json' };
 import { openDatabase, type Database } from '../db/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { createRateLimits, type RateLimits } from './rate-limits.ts';
+import { createRedis, redisReady } from './redis.ts';
 
 export type Clock = { now(): Date };
 
@@ -11,6 +14,9 @@ export type Deps = {
   logger: Logger;
   db: Database;
   clock: Clock;
+  /** Present when REDIS_URL is set: shared state for every API process. */
+  redis: Redis | null;
+  rateLimits: RateLimits;
   version: string;
 };
 
@@ -34,9 +40,18 @@ export async function buildDeps(config: Config, logger: Logger): Promise<Deps> {
     await db.close();
     throw error;
   }
-  return { config, logger, db, clock: systemClock, version };
+  return assembleDeps({ config, logger, db });
+}
+
+/** Everything but the database, which the caller opened (the API, a worker, or a test with its own database). */
+export async function assembleDeps(parts: { config: Config; logger: Logger; db: Database; clock?: Clock | undefined }): Promise<Deps> {
+  const { config, logger } = parts;
+  const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger) : null;
+  if (redis) await redisReady(redis, logger);
+  return { ...parts, clock: parts.clock ?? systemClock, redis, rateLimits: createRateLimits(config, redis, logger), version };
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {
   await deps.db.close();
+  if (deps.redis) await deps.redis.quit().catch(() => deps.redis?.disconnect());
 }

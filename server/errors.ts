@@ -18,6 +18,8 @@ export type AppErrorOptions = {
   fieldErrors?: FieldErrors;
   /** Seconds until a rate-limited request may be retried. */
   retryAfterSeconds?: number;
+  /** The rate limit that was exceeded (requests per window), for RateLimit-* headers. */
+  limit?: number;
   cause?: unknown;
 };
 
@@ -25,6 +27,7 @@ export class AppError extends Error {
   readonly code: AppErrorCode;
   readonly fieldErrors: FieldErrors | undefined;
   readonly retryAfterSeconds: number | undefined;
+  readonly limit: number | undefined;
 
   constructor(code: AppErrorCode, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -32,6 +35,7 @@ export class AppError extends Error {
     this.code = code;
     this.fieldErrors = options.fieldErrors;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.limit = options.limit;
   }
 }
 

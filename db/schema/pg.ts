@@ -1,6 +1,6 @@
 // The Postgres schema: the same tables, columns and row types as ./sqlite.ts (checked by ./parity.ts).
 import { sql } from 'drizzle-orm';
-import { boolean, check, pgTable, text, timestamp as pgTimestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { boolean, check, index, pgTable, text, timestamp as pgTimestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 import { ROLES, newId } from './shared.ts';
 
 const timestamp = (name: string) => pgTimestamp(name, { withTimezone: true, mode: 'date' });
@@ -23,4 +23,46 @@ export const users = pgTable(
     uniqueIndex('users_email_unique').on(t.email),
     check('users_role_check', sql`${t.role} in ('user', 'admin')`),
   ],
+);
+
+/** Lucia-style sessions: the primary key is the SHA-256 of the token; the token itself is never stored. */
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: text('id').primaryKey(),
+    /** What clients see and revoke a session by: never the token's hash. */
+    publicId: text('public_id').notNull().$defaultFn(newId),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at').notNull(),
+    lastUsedAt: timestamp('last_used_at').notNull(),
+    expiresAt: timestamp('expires_at').notNull(),
+    absoluteExpiresAt: timestamp('absolute_expires_at').notNull(),
+    userAgent: text('user_agent'),
+    ip: text('ip'),
+  },
+  (t) => [
+    uniqueIndex('sessions_public_id_unique').on(t.publicId),
+    index('sessions_user_id_idx').on(t.userId),
+    index('sessions_expires_at_idx').on(t.expiresAt),
+  ],
+);
+
+/** Long-lived bearer tokens for programs; stored as a SHA-256 hash with a short visible prefix. */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: text('id').primaryKey().$defaultFn(newId),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    prefix: text('prefix').notNull(),
+    createdAt: timestamp('created_at').notNull().$defaultFn(() => new Date()),
+    lastUsedAt: timestamp('last_used_at'),
+    expiresAt: timestamp('expires_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_token_hash_unique').on(t.tokenHash), index('api_tokens_user_id_idx').on(t.userId)],
 );

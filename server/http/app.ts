@@ -10,6 +10,7 @@ import { createHttpContext } from '../trpc/context.ts';
 import { createTrpcHandler } from '../trpc/http-handler.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
+import { errorRateLimitHeaders, globalRateLimit } from './rate-limit.ts';
 
 /** Flipped by the shutdown path: readiness turns 503 and responses ask clients to close their connection. */
 export type Lifecycle = { shuttingDown: boolean };
@@ -58,6 +59,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
 
   app.use(
     '/trpc',
+    globalRateLimit(deps.rateLimits),
     jsonBodiesOnly(),
     // Read as text: tRPC parses it once itself; oversize bodies stop here with a 413.
     express.text({ type: 'application/json', limit: config.BODY_LIMIT }),
@@ -65,6 +67,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
       router: appRouter,
       createContext: createHttpContext(deps),
       maxBatchSize: config.TRPC_MAX_BATCH_SIZE,
+      errorHeaders: errorRateLimitHeaders,
       onError: ({ error, ctx, path }) => {
         if (error.code !== 'INTERNAL_SERVER_ERROR') return;
         (ctx?.state.log ?? deps.logger).error({ err: error.cause ?? error, path }, 'procedure failed');

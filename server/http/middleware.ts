@@ -2,7 +2,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../logger.ts';
 import { sendError } from './errors.ts';
-import { requestStateOf, setRequestState } from './request-state.ts';
+import { createRequestState, requestStateOf, setRequestState } from './request-state.ts';
 
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -16,11 +16,12 @@ export function requestContext(logger: Logger) {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     res.setHeader('x-request-id', requestId);
-    setRequestState(res, { requestId, log: logger.child({ reqId: requestId }), userId: undefined });
+    setRequestState(res, createRequestState(logger, requestId));
     res.once('finish', () => {
       const state = requestStateOf(res);
       const path = req.originalUrl.split('?', 1)[0];
       const line = {
+        reqId: requestId,
         method: req.method,
         path,
         ip: req.ip,
@@ -30,8 +31,8 @@ export function requestContext(logger: Logger) {
         userId: state.userId,
       };
       // Probes hit every few seconds; they are logged only at debug level.
-      if (path.startsWith('/health/')) state.log.debug(line, 'request');
-      else state.log.info(line, 'request');
+      if (path.startsWith('/health/')) logger.debug(line, 'request');
+      else logger.info(line, 'request');
     });
     next();
   };

@@ -4,11 +4,27 @@ import type { Logger } from '../logger.ts';
 
 export type RequestState = {
   requestId: string;
-  /** Child logger bound to the request id (and the user id once authenticated). */
-  log: Logger;
-  /** Set by auth middleware so the request's log line names the user. */
+  /** Set by auth middleware so the request's log line (and its logger) name the user. */
   userId: string | undefined;
+  /** Child logger bound to the request id and user id; made on first use (most requests never log). */
+  readonly log: Logger;
 };
+
+export function createRequestState(logger: Logger, requestId: string): RequestState {
+  let child: Logger | undefined;
+  let boundUser: string | undefined;
+  return {
+    requestId,
+    userId: undefined,
+    get log() {
+      if (!child || boundUser !== this.userId) {
+        boundUser = this.userId;
+        child = logger.child(boundUser ? { reqId: requestId, userId: boundUser } : { reqId: requestId });
+      }
+      return child;
+    },
+  };
+}
 
 export function requestStateOf(res: Response): RequestState {
   return (res.locals as { state: RequestState }).state;

@@ -1,9 +1,15 @@
 // The application router: one sub-router per domain, paths `domain.verb`.
 import { router } from '../trpc/init.ts';
+import { apiTokensRouter } from './api-tokens.ts';
+import { authRouter } from './auth.ts';
 import { healthRouter } from './health.ts';
+import { usersRouter } from './users.ts';
 
 export const appRouter = router({
   health: healthRouter,
+  auth: authRouter,
+  apiTokens: apiTokensRouter,
+  users: usersRouter,
 });
 
 export type AppRouter = typeof appRouter;

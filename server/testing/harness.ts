@@ -1,22 +1,36 @@
 // Test harness: deps on a fresh database, procedure callers without HTTP, and the app on an ephemeral port.
 import { Writable } from 'node:stream';
+import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll } from 'vitest';
 import type { Dialect } from '../../db/index.ts';
 import { loadConfig, type Config } from '../config.ts';
-import { closeDeps, systemClock, version, type Deps } from '../deps.ts';
+import { assembleDeps, closeDeps, type Clock, type Deps } from '../deps.ts';
 import { createApp, type Lifecycle } from '../http/app.ts';
 import { drain, listen } from '../http/server.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { appRouter } from '../routers/index.ts';
 import { createInnerContext, type InnerContextOptions } from '../trpc/context.ts';
 import { createCallerFactory } from '../trpc/init.ts';
+import { fieldErrorsOf, issuesOf } from '../trpc/errors.ts';
+import { AppError, type FieldErrors } from '../errors.ts';
 import { openTestDatabase } from './database.ts';
 
 export { dialects, postgresKind } from './database.ts';
 
-/** Config as production reads it, from test-friendly variables; override any variable by name. */
+/**
+ * Config as production reads it, from test-friendly variables; override any variable by name. Rate limits
+ * are generous (tests register many users from one address) except where a test sets them.
+ */
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', ...env });
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
+    RATE_LIMIT_GLOBAL_PER_MINUTE: '1000000',
+    RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
+    RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '1000000',
+    RATE_LIMIT_REGISTER_PER_MINUTE: '1000000',
+    ...env,
+  });
 }
 
 /** A real pino logger whose JSON lines are collected for assertions. */
@@ -31,13 +45,13 @@ export function captureLogs(level = 'debug'): { logger: Logger; lines: Record<st
   return { logger: createLogger({ level, destination }), lines };
 }
 
-export type TestDepsOptions = { env?: Record<string, string>; logger?: Logger };
+export type TestDepsOptions = { env?: Record<string, string>; logger?: Logger; clock?: Clock };
 
 export async function createTestDeps(dialect: Dialect, options: TestDepsOptions = {}): Promise<Deps> {
   const config = testConfig(options.env);
   const db = await openTestDatabase(dialect);
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
-  return { config, logger, db, clock: systemClock, version };
+  return assembleDeps({ config, logger, db, clock: options.clock });
 }
 
 /**
@@ -57,9 +71,9 @@ export function useTestDeps(dialect: Dialect, options: TestDepsOptions = {}): { 
 
 const createCaller = createCallerFactory(appRouter);
 
-/** Calls procedures directly, as a request with these client details would. */
+/** Calls procedures directly; each call is a request of its own with these client details. */
 export function callerFor(deps: Deps, options: InnerContextOptions = {}) {
-  return createCaller(createInnerContext(deps, options));
+  return createCaller(() => createInnerContext(deps, options));
 }
 
 export type TestServer = { url: string; lifecycle: Lifecycle; close(): Promise<void> };
@@ -69,4 +83,18 @@ export async function startTestServer(deps: Deps): Promise<TestServer> {
   const lifecycle: Lifecycle = { shuttingDown: false };
   const { server, url } = await listen(createApp(deps, lifecycle), '127.0.0.1', 0);
   return { url, lifecycle, close: async () => void (await drain(server, 1000)) };
+}
+
+export type Failure = { code: TRPCError['code']; message: string; fieldErrors: FieldErrors };
+
+/** Awaits a call that must fail with a TRPCError, and returns what a client would see of it. */
+export async function failure(call: Promise<unknown>): Promise<Failure> {
+  const error = await call.then(
+    () => new Error('expected the call to fail, but it succeeded'),
+    (err: unknown) => err,
+  );
+  if (!(error instanceof TRPCError)) throw error;
+  const issues = issuesOf(error.cause);
+  const fieldErrors = issues ? fieldErrorsOf(issues) : error.cause instanceof AppError ? (error.cause.fieldErrors ?? {}) : {};
+  return { code: error.code, message: error.message, fieldErrors };
 }

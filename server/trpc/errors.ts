@@ -5,7 +5,7 @@ import { AppError, type FieldErrors } from '../errors.ts';
 
 type Issue = { path?: readonly PropertyKey[] | readonly { key: PropertyKey }[]; message: string };
 
-function issuesOf(cause: unknown): Issue[] | null {
+export function issuesOf(cause: unknown): Issue[] | null {
   const issues = (cause as { issues?: unknown } | null)?.issues;
   return Array.isArray(issues) ? (issues as Issue[]) : null;
 }

@@ -1,6 +1,8 @@
-// initTRPC, once: the builders every router uses. Procedures are public, authed or admin; nothing else.
+// initTRPC, once: the builders every router uses. Procedures are public, authed, session-only or admin.
 import { initTRPC } from '@trpc/server';
 import superjson from 'superjson';
+import { AppError } from '../errors.ts';
+import type { LimitName } from '../rate-limits.ts';
 import type { Context } from './context.ts';
 import { formatError, toClientError } from './errors.ts';
 
@@ -22,3 +24,39 @@ const domainErrors = t.middleware(async ({ next }) => {
 });
 
 export const publicProcedure = t.procedure.use(domainErrors);
+
+/** Spends one unit of a named per-IP rate limit; over it → TOO_MANY_REQUESTS with Retry-After. */
+export const rateLimit = (name: LimitName) =>
+  t.middleware(async ({ ctx, next }) => {
+    const result = await ctx.deps.rateLimits.consume(name, ctx.ip ?? 'unknown');
+    if (!result.allowed) {
+      throw new AppError('TOO_MANY_REQUESTS', 'too many requests; try again later', {
+        retryAfterSeconds: result.resetSeconds,
+        limit: result.limit,
+      });
+    }
+    return next();
+  });
+
+/** A valid session or API token of an active user; `ctx.auth` and `ctx.user` are set. */
+export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const auth = await ctx.authenticate();
+  if (!auth) throw new AppError('UNAUTHORIZED', 'not authenticated');
+  if (ctx.credentials?.transport === 'cookie' && ctx.crossSite) {
+    throw new AppError('FORBIDDEN', 'cross-site request refused: send a same-origin Origin header or use a bearer token');
+  }
+  if (!auth.user.isActive) throw new AppError('FORBIDDEN', 'account is inactive');
+  ctx.state.userId = auth.user.id;
+  return next({ ctx: { auth, user: auth.user } });
+});
+
+/** Managing passwords, sessions and API tokens takes a session: an API token cannot do it. */
+export const sessionProcedure = authedProcedure.use(async ({ ctx, next }) => {
+  if (ctx.auth.kind !== 'session') throw new AppError('FORBIDDEN', 'API tokens cannot manage passwords, sessions or API tokens');
+  return next({ ctx: { session: ctx.auth.session } });
+});
+
+export const adminProcedure = authedProcedure.use(async ({ ctx, next }) => {
+  if (ctx.user.role !== 'admin') throw new AppError('FORBIDDEN', 'admin only');
+  return next();
+});

@@ -1,0 +1,37 @@
+// The global per-IP budget for /trpc, and the RateLimit-* / Retry-After headers every limit answers with.
+import type { NextFunction, Request, Response } from 'express';
+import type { TRPCError } from '@trpc/server';
+import { AppError } from '../errors.ts';
+import type { LimitResult, RateLimits } from '../rate-limits.ts';
+import { sendError } from './errors.ts';
+
+/** Headers of the IETF RateLimit draft (as widely deployed), plus Retry-After once the budget is spent. */
+export function rateLimitHeaders(result: Pick<LimitResult, 'limit' | 'remaining' | 'resetSeconds' | 'allowed'>): Record<string, string> {
+  const headers: Record<string, string> = {
+    'ratelimit-limit': String(result.limit),
+    'ratelimit-remaining': String(result.remaining),
+    'ratelimit-reset': String(result.resetSeconds),
+  };
+  if (!result.allowed) headers['retry-after'] = String(result.resetSeconds);
+  return headers;
+}
+
+/** Headers for a tRPC response whose calls hit a procedure's own rate limit (login, register). */
+export function errorRateLimitHeaders(errors: TRPCError[]): Record<string, string> {
+  for (const error of errors) {
+    const cause = error.cause;
+    if (cause instanceof AppError && cause.retryAfterSeconds !== undefined) {
+      return rateLimitHeaders({ allowed: false, limit: cause.limit ?? 0, remaining: 0, resetSeconds: cause.retryAfterSeconds });
+    }
+  }
+  return {};
+}
+
+export function globalRateLimit(rateLimits: RateLimits) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const result = await rateLimits.consume('global', req.ip ?? 'unknown');
+    for (const [name, value] of Object.entries(rateLimitHeaders(result))) res.setHeader(name, value);
+    if (result.allowed) return next();
+    sendError(req, res, 'TOO_MANY_REQUESTS', 'too many requests; slow down');
+  };
+}

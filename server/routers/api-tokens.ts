@@ -1,0 +1,35 @@
+// apiTokens.*: long-lived bearer tokens for programs; managing them takes a session.
+import { z } from 'zod';
+import { router, sessionProcedure } from '../trpc/init.ts';
+import { createApiToken, listApiTokens, revokeApiToken } from '../services/api-tokens.ts';
+import { Id, Ok } from '../schemas.ts';
+
+const ApiToken = z.object({
+  id: z.string(),
+  name: z.string(),
+  prefix: z.string(),
+  createdAt: z.date(),
+  lastUsedAt: z.date().nullable(),
+  expiresAt: z.date().nullable(),
+});
+
+export const apiTokensRouter = router({
+  /** The token is in this response only; afterwards only its prefix is shown. */
+  create: sessionProcedure
+    .input(z.object({ name: z.string().trim().min(1).max(100), expiresInDays: z.number().int().min(1).max(3650).optional() }))
+    .output(ApiToken.extend({ token: z.string() }))
+    .mutation(({ ctx, input }) => createApiToken(ctx.deps, ctx.user.id, input)),
+
+  list: sessionProcedure
+    .input(z.void())
+    .output(z.array(ApiToken))
+    .query(({ ctx }) => listApiTokens(ctx.deps, ctx.user.id)),
+
+  revoke: sessionProcedure
+    .input(z.object({ id: Id }))
+    .output(Ok)
+    .mutation(async ({ ctx, input }) => {
+      await revokeApiToken(ctx.deps, ctx.user.id, input.id);
+      return { ok: true as const };
+    }),
+});

@@ -1,0 +1,55 @@
+// users.*: public profiles, self-service, and admin management of accounts.
+import { z } from 'zod';
+import { adminProcedure, authedProcedure, publicProcedure, router, sessionProcedure } from '../trpc/init.ts';
+import { deleteMe, deleteUser, getPublicUser, listUsers, setActive, setRole, updateMe } from '../services/users.ts';
+import { Email, FullName, Id, Ok, page, pagination, PublicUser, Role, User } from '../schemas.ts';
+
+export const usersRouter = router({
+  get: publicProcedure
+    .input(z.object({ id: Id }))
+    .output(PublicUser)
+    .query(({ ctx, input }) => getPublicUser(ctx.deps, input.id)),
+
+  updateMe: authedProcedure
+    .input(z.object({ fullName: FullName.nullable().optional(), email: Email.optional() }))
+    .output(User)
+    .mutation(({ ctx, input }) => updateMe(ctx.deps, ctx.user.id, input)),
+
+  deleteMe: sessionProcedure
+    .input(z.object({ password: z.string().min(1).max(256) }))
+    .output(Ok)
+    .mutation(async ({ ctx, input }) => {
+      await deleteMe(ctx.deps, ctx.user.id, input.password);
+      ctx.sessionCookie.clear();
+      return { ok: true as const };
+    }),
+
+  list: adminProcedure
+    .input(
+      pagination(100).extend({
+        q: z.string().trim().min(1).max(100).optional(),
+        role: Role.optional(),
+        isActive: z.boolean().optional(),
+      }),
+    )
+    .output(page(User))
+    .query(({ ctx, input }) => listUsers(ctx.deps, input)),
+
+  setActive: adminProcedure
+    .input(z.object({ id: Id, isActive: z.boolean() }))
+    .output(User)
+    .mutation(({ ctx, input }) => setActive(ctx.deps, input.id, input.isActive)),
+
+  setRole: adminProcedure
+    .input(z.object({ id: Id, role: Role }))
+    .output(User)
+    .mutation(({ ctx, input }) => setRole(ctx.deps, input.id, input.role)),
+
+  delete: adminProcedure
+    .input(z.object({ id: Id }))
+    .output(Ok)
+    .mutation(async ({ ctx, input }) => {
+      await deleteUser(ctx.deps, input.id);
+      return { ok: true as const };
+    }),
+});

@@ -1,0 +1,56 @@
+// zod schemas shared by routers (and their types by services): one definition per concept.
+import { z } from 'zod';
+import { ROLES } from '../db/index.ts';
+
+/** Ids are opaque strings to clients; a malformed one is simply not found. */
+export const Id = z.string().min(1).max(100);
+
+export const Username = z
+  .string()
+  .min(3, 'must be at least 3 characters')
+  .max(32, 'must be at most 32 characters')
+  .regex(/^[A-Za-z0-9_]+$/, 'may contain only letters, digits and _');
+
+export const Email = z
+  .string()
+  .trim()
+  .max(254, 'must be at most 254 characters')
+  .pipe(z.email('must be a valid e-mail address'))
+  .transform((email) => email.toLowerCase());
+
+/** Length only (NIST 800-63B): no composition rules. Checked before any hashing, so huge inputs cost nothing. */
+export const Password = z.string().min(8, 'must be at least 8 characters').max(256, 'must be at most 256 characters');
+
+export const FullName = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+
+export const Role = z.enum(ROLES);
+
+/** `skip`/`limit` paging; each list chooses its default page size. */
+export const pagination = (defaultLimit: number) =>
+  z.object({
+    skip: z.number().int().min(0).max(1_000_000).default(0),
+    limit: z.number().int().min(1).max(100).default(defaultLimit),
+  });
+
+/** What anyone may see of a user. */
+export const PublicUser = z.object({
+  id: z.string(),
+  username: z.string(),
+  fullName: z.string().nullable(),
+  createdAt: z.date(),
+});
+
+/** What users see of themselves, and admins of everyone. */
+export const User = PublicUser.extend({
+  email: z.string(),
+  role: Role,
+  isActive: z.boolean(),
+});
+
+export const Ok = z.object({ ok: z.literal(true) });
+
+export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.number().int().nonnegative() });
+
+export type PublicUser = z.infer<typeof PublicUser>;
+export type User = z.infer<typeof User>;
+export type Role = z.infer<typeof Role>;
