@@ -45,6 +45,11 @@ export type Database = {
    * building the SQL costs more than running it. On Postgres it is also a named server-side statement.
    */
   prepared: <P>(name: string, build: (orm: Orm, tables: Tables) => { prepare: (name: string) => P }) => P;
+  /**
+   * Substring search in a column the database keeps lower-cased (such as posts.search), with `text` lower-cased
+   * by the same database: LIKE on Postgres, where a trigram index serves it; instr() on SQLite (a scan).
+   */
+  containsLowered: (column: Column | SQL, text: string) => SQL;
   /** Resolves when the database answers a trivial query. */
   ping: () => Promise<void>;
   /** How many committed migrations this database has not applied yet. */
@@ -124,6 +129,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       forUpdate: (query) => query,
       lower,
       contains: (column, text) => sql`${column} like ${likePattern(text)} escape '\\'`,
+      containsLowered: (column, text) => sql`instr(${column}, lower(${text})) > 0`,
       ping: async () => {
         sqlite.raw.prepare('select 1').get();
       },
@@ -179,6 +185,7 @@ function postgresDatabase(orm: Orm, parts: Pick<Database, 'ping' | 'migrate' | '
     lower,
     forUpdate: (query) => (query as { for: (strength: 'update') => typeof query }).for('update'),
     contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,
+    containsLowered: (column, text) => sql`${column} like lower(${likePattern(text)}) escape '\\'`,
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");

@@ -12,12 +12,14 @@ export type PgliteHandle = {
 /** An in-memory PGlite unless a data directory is given. */
 export async function openPglite(logger: DrizzleLogger, dataDir?: string): Promise<PgliteHandle> {
   // Imported lazily: production processes that use a real Postgres never load the WASM build.
-  const [{ PGlite }, { drizzle }, { migrate }] = await Promise.all([
+  const [{ PGlite }, { pg_trgm }, { drizzle }, { migrate }] = await Promise.all([
     import('@electric-sql/pglite'),
+    import('@electric-sql/pglite/contrib/pg_trgm'),
     import('drizzle-orm/pglite'),
     import('drizzle-orm/pglite/migrator'),
   ]);
-  const client = await PGlite.create(dataDir);
+  // The migrations create pg_trgm (posts search), which PGlite ships as a loadable extension.
+  const client = await PGlite.create({ dataDir, extensions: { pg_trgm } });
   const orm = drizzle(client, { schema: pgSchema, logger });
   return {
     orm,

@@ -1,6 +1,7 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --suite=all|foundation|auth|posts   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --users=10000 --posts=100000 (what the posts suite seeds)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { openDatabase } from '../db/index.ts';
+import { seed } from './seed.ts';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
 const SUITE = args.get('suite') ?? 'all';
@@ -22,7 +25,8 @@ const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
 let nextPort = 41_000 + Math.floor(Math.random() * 1000);
 
-type Target = { label: string; url: string; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string };
+/** `paths` (optional): each request picks one at random, e.g. many users' profiles. */
+type Target = { label: string; url: string; paths?: string[]; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string };
 type Result = { rps: number; p50: number; p99: number; errors: number };
 
 async function waitFor(url: string, child: ChildProcess): Promise<void> {
@@ -53,8 +57,9 @@ async function start(script: string, argv: (port: number) => string[], env: Reco
 }
 
 /** Our API in production mode: every middleware on, logging at info, rate limits out of the way. */
-const startApi = (databaseUrl: string) =>
+const startApi = (databaseUrl: string, env: Record<string, string> = {}) =>
   start('server/main.ts', () => [], {
+    ...env,
     NODE_ENV: 'production',
     DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'info',
@@ -74,6 +79,18 @@ function load(target: Target, options: { duration?: number; connections?: number
         body: target.body,
         connections: options.connections ?? CONNECTIONS,
         duration: options.duration ?? DURATION,
+        ...(target.paths
+          ? {
+              requests: [
+                {
+                  setupRequest: (request: autocannon.Request) => {
+                    request.path = target.paths![Math.floor(Math.random() * target.paths!.length)];
+                    return request;
+                  },
+                },
+              ],
+            }
+          : {}),
         ...(options.overallRate ? { overallRate: options.overallRate } : {}),
       },
       (error, result) => {
@@ -84,15 +101,34 @@ function load(target: Target, options: { duration?: number; connections?: number
   });
 }
 
+/**
+ * Requests still queued when a run ends keep the server busy (a slow endpoint can leave seconds of work);
+ * wait until it answers a probe promptly again, so the next run starts on an idle server.
+ */
+async function settle(target: Target): Promise<void> {
+  const probe = `${new URL(target.url).origin}/health/live`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const started = performance.now();
+    await fetch(probe).catch(() => {});
+    if (performance.now() - started < 20) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
 /** Loads each target in turn, ROUNDS times, and prints the medians; returns req/s by label. */
-async function compare(title: string, targets: Target[]): Promise<Map<string, Result>> {
+async function compare(title: string, targets: Target[], connections = CONNECTIONS): Promise<Map<string, Result>> {
   const runs = new Map<string, Result[]>(targets.map((target) => [target.label, []]));
-  for (const target of targets) await load(target, { duration: WARMUP });
+  for (const target of targets) {
+    await load(target, { duration: WARMUP, connections });
+    await settle(target);
+  }
   for (let round = 1; round <= ROUNDS; round++) {
     for (const target of targets) {
-      const result = await load(target);
+      const result = await load(target, { connections });
+      await settle(target);
       runs.get(target.label)!.push(result);
       console.error(`  ${title} round ${round}/${ROUNDS} ${target.label}: ${Math.round(result.rps)} req/s`);
     }
@@ -103,7 +139,7 @@ async function compare(title: string, targets: Target[]): Promise<Map<string, Re
       { rps: median(results.map((r) => r.rps)), p50: median(results.map((r) => r.p50)), p99: median(results.map((r) => r.p99)), errors: results.reduce((n, r) => n + r.errors, 0) },
     ]),
   );
-  console.log(`\n${title}: ${CONNECTIONS} connections, ${WARMUP} s warm-up, then ${ROUNDS} alternating rounds of ${DURATION} s; medians`);
+  console.log(`\n${title}: ${connections} connections, ${WARMUP} s warm-up, then ${ROUNDS} alternating rounds of ${DURATION} s; medians`);
   console.table(Object.fromEntries([...summary].map(([label, s]) => [label, { 'req/s': Math.round(s.rps), 'p50 ms': s.p50, 'p99 ms': s.p99, 'non-2xx/errors': s.errors }])));
   return summary;
 }
@@ -211,6 +247,42 @@ async function authSuite(urls: { trpc: string; apiSqlite: string; sqliteFile: st
   }
 }
 
+const query = (input: unknown) => `?input=${encodeURIComponent(JSON.stringify({ json: input }))}`;
+
+async function postsSuite(sqliteFile: string): Promise<void> {
+  const counts = { users: Number(args.get('users') ?? 10_000), posts: Number(args.get('posts') ?? 100_000) };
+  // The rarest word of the seed's vocabulary: in about 4% of posts, a realistic, selective search.
+  const q = 'xylophone';
+  const databases: [string, string][] = [['SQLite', `file:${sqliteFile.replace(/\.db$/, '-posts.db')}`]];
+  const postgresUrl = await createPostgresDatabase();
+  if (postgresUrl) databases.push(['Postgres', postgresUrl]);
+  for (const [name, url] of databases) {
+    const db = await openDatabase({ url });
+    await db.migrate();
+    const seeded = await seed(db, counts, { quiet: true });
+    if (db.dialect === 'postgres') await db.orm.execute('vacuum analyze');
+    const { users } = db.tables;
+    const ids = (await db.orm.select({ id: users.id }).from(users).limit(200)).map((row) => row.id);
+    await db.close();
+    console.log(`\n${name}: seeded ${seeded.users} users and ${seeded.posts} posts in ${seeded.seconds.toFixed(1)} s`);
+    const [cached, uncached] = await Promise.all([startApi(url), startApi(url, { CACHE_TTL_SECONDS: '0' })]);
+    const profiles = ids.map((id) => `/trpc/users.getWithPosts${query({ id })}`);
+    const summary = await compare(`posts on ${name}`, [
+      { label: 'posts.list', url: `${uncached}/trpc/posts.list${query({ limit: 20 })}` },
+      { label: `posts.list q=${q}`, url: `${uncached}/trpc/posts.list${query({ q, limit: 20 })}` },
+      { label: 'users.getWithPosts cached', url: cached, paths: profiles },
+      { label: 'users.getWithPosts uncached', url: uncached, paths: profiles },
+    ]);
+    ratio(summary, 'users.getWithPosts cached', 'users.getWithPosts uncached', 'target ≥ 1.5 on Postgres');
+    // Latency with the server otherwise idle: one client at a time.
+    const latency = await compare(`posts.list latency on ${name}, one client`, [
+      { label: 'posts.list', url: `${uncached}/trpc/posts.list${query({ limit: 20 })}` },
+      { label: `posts.list q=${q}`, url: `${uncached}/trpc/posts.list${query({ q, limit: 20 })}` },
+    ], 1);
+    console.log(`  posts.list q=${q} p50 = ${latency.get(`posts.list q=${q}`)!.p50} ms   target < 20 ms on Postgres`);
+  }
+}
+
 try {
   console.log(`node ${process.version}, ${SUITE} suite(s)`);
   const sqliteFile = join(dataDir, 'bench.db');
@@ -221,6 +293,7 @@ try {
   ]);
   if (SUITE === 'all' || SUITE === 'foundation') await foundationSuite({ express, trpc: trpcBase, apiSqlite });
   if (SUITE === 'all' || SUITE === 'auth') await authSuite({ trpc: trpcBase, apiSqlite, sqliteFile });
+  if (SUITE === 'all' || SUITE === 'posts') await postsSuite(sqliteFile);
 } finally {
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));

@@ -86,6 +86,8 @@ const envSchema = z.object({
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
   REDIS_KEY_PREFIX: z.string().max(100).default('abs:'),
+  CACHE_TTL_SECONDS: int(0, 86_400).default(300),
+  CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
   SESSION_ABSOLUTE_LIFETIME_DAYS: int(1, 3650).default(90),
   RATE_LIMIT_GLOBAL_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_LOGIN_PER_MINUTE: int(1, 1_000_000).default(20),

@@ -4,6 +4,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { openDatabase, type Database } from '../db/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { createCache, type Cache } from './cache.ts';
 import { createRateLimits, type RateLimits } from './rate-limits.ts';
 import { createRedis, redisReady } from './redis.ts';
 
@@ -17,6 +18,7 @@ export type Deps = {
   /** Present when REDIS_URL is set: shared state for every API process. */
   redis: Redis | null;
   rateLimits: RateLimits;
+  cache: Cache;
   version: string;
 };
 
@@ -48,7 +50,14 @@ export async function assembleDeps(parts: { config: Config; logger: Logger; db: 
   const { config, logger } = parts;
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger) : null;
   if (redis) await redisReady(redis, logger);
-  return { ...parts, clock: parts.clock ?? systemClock, redis, rateLimits: createRateLimits(config, redis, logger), version };
+  return {
+    ...parts,
+    clock: parts.clock ?? systemClock,
+    redis,
+    rateLimits: createRateLimits(config, redis, logger),
+    cache: createCache(config, redis, logger),
+    version,
+  };
 }
 
 export async function closeDeps(deps: Deps): Promise<void> {

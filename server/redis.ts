@@ -9,6 +9,8 @@ export function createRedis(url: string, logger: Logger): Redis {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: false,
     connectTimeout: 2_000,
+    // A Redis that stops answering must not hold requests: commands give up and callers degrade.
+    commandTimeout: 1_000,
     retryStrategy: (attempt) => Math.min(attempt * 200, 5_000),
   });
   let down = false;

@@ -54,3 +54,27 @@ export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(
 export type PublicUser = z.infer<typeof PublicUser>;
 export type User = z.infer<typeof User>;
 export type Role = z.infer<typeof Role>;
+
+export const PostTitle = z.string().trim().min(1, 'must not be empty').max(200, 'must be at most 200 characters');
+export const PostBody = z.string().max(50_000, 'must be at most 50000 characters');
+
+export const Author = z.object({ id: z.string(), username: z.string() });
+
+/** A post in lists: everything but the body, which lists never read. */
+export const PostSummary = z.object({
+  id: z.string(),
+  title: z.string(),
+  published: z.boolean(),
+  createdAt: z.date(),
+  updatedAt: z.date(),
+  author: Author,
+});
+
+export const Post = PostSummary.extend({ body: z.string() });
+
+/** A public profile with its latest published posts. */
+export const UserWithPosts = PublicUser.extend({ posts: z.array(PostSummary.omit({ author: true })) });
+
+export type Post = z.infer<typeof Post>;
+export type PostSummary = z.infer<typeof PostSummary>;
+export type UserWithPosts = z.infer<typeof UserWithPosts>;

@@ -66,3 +66,29 @@ export const apiTokens = pgTable(
   },
   (t) => [uniqueIndex('api_tokens_token_hash_unique').on(t.tokenHash), index('api_tokens_user_id_idx').on(t.userId)],
 );
+
+export const posts = pgTable(
+  'posts',
+  {
+    id: text('id').primaryKey().$defaultFn(newId),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    body: text('body').notNull(),
+    published: boolean('published').notNull().default(false),
+    createdAt: timestamp('created_at').notNull().$defaultFn(() => new Date()),
+    updatedAt: timestamp('updated_at').notNull().$defaultFn(() => new Date()),
+    /**
+     * lower(title SOH body), kept by the database, for `q` search: matching it with LIKE skips lower-casing
+     * every candidate body on each search. SOH (\x01) keeps a match from spanning title and body.
+     */
+    search: text('search').generatedAlwaysAs(sql`lower(title || chr(1) || body)`),
+  },
+  (t) => [
+    index('posts_author_created_idx').on(t.authorId, t.createdAt),
+    index('posts_published_created_idx').on(t.published, t.createdAt),
+    // A trigram index keeps `LIKE '%q%'` fast on large tables (pg_trgm, migration 0002).
+    index('posts_search_trgm_idx').using('gin', t.search.op('gin_trgm_ops')),
+  ],
+);

@@ -66,3 +66,22 @@ export const apiTokens = sqliteTable(
   },
   (t) => [uniqueIndex('api_tokens_token_hash_unique').on(t.tokenHash), index('api_tokens_user_id_idx').on(t.userId)],
 );
+
+export const posts = sqliteTable(
+  'posts',
+  {
+    id: text('id').primaryKey().$defaultFn(newId),
+    authorId: text('author_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    body: text('body').notNull(),
+    published: integer('published', { mode: 'boolean' }).notNull().default(false),
+    createdAt: timestamp('created_at').notNull().$defaultFn(() => new Date()),
+    updatedAt: timestamp('updated_at').notNull().$defaultFn(() => new Date()),
+    /** lower(title SOH body) for `q` search, as in pg.ts. */
+    search: text('search').generatedAlwaysAs(sql`lower(title || char(1) || body)`, { mode: 'stored' }),
+  },
+  // `q` search scans `search` with instr(): FTS5 would match tokens, not the substrings Postgres matches.
+  (t) => [index('posts_author_created_idx').on(t.authorId, t.createdAt), index('posts_published_created_idx').on(t.published, t.createdAt)],
+);

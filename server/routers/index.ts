@@ -3,6 +3,7 @@ import { router } from '../trpc/init.ts';
 import { apiTokensRouter } from './api-tokens.ts';
 import { authRouter } from './auth.ts';
 import { healthRouter } from './health.ts';
+import { postsRouter } from './posts.ts';
 import { usersRouter } from './users.ts';
 
 export const appRouter = router({
@@ -10,6 +11,7 @@ export const appRouter = router({
   auth: authRouter,
   apiTokens: apiTokensRouter,
   users: usersRouter,
+  posts: postsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,14 +1,19 @@
 // users.*: public profiles, self-service, and admin management of accounts.
 import { z } from 'zod';
 import { adminProcedure, authedProcedure, publicProcedure, router, sessionProcedure } from '../trpc/init.ts';
-import { deleteMe, deleteUser, getPublicUser, listUsers, setActive, setRole, updateMe } from '../services/users.ts';
-import { Email, FullName, Id, Ok, page, pagination, PublicUser, Role, User } from '../schemas.ts';
+import { deleteMe, deleteUser, getPublicUser, getUserWithPosts, listUsers, setActive, setRole, updateMe } from '../services/users.ts';
+import { Email, FullName, Id, Ok, page, pagination, PublicUser, Role, User, UserWithPosts } from '../schemas.ts';
 
 export const usersRouter = router({
   get: publicProcedure
     .input(z.object({ id: Id }))
     .output(PublicUser)
     .query(({ ctx, input }) => getPublicUser(ctx.deps, input.id)),
+
+  getWithPosts: publicProcedure
+    .input(z.object({ id: Id, postsLimit: z.number().int().min(1).max(50).default(10) }))
+    .output(UserWithPosts)
+    .query(({ ctx, input }) => getUserWithPosts(ctx.deps, input.id, input.postsLimit)),
 
   updateMe: authedProcedure
     .input(z.object({ fullName: FullName.nullable().optional(), email: Email.optional() }))

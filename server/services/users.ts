@@ -3,10 +3,12 @@ import { and, count, desc, eq, or, type SQL } from 'drizzle-orm';
 import type { Executor, Tables } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, conflict, notFound } from '../errors.ts';
-import type { PublicUser, Role, User } from '../schemas.ts';
+import type { PublicUser, Role, User, UserWithPosts } from '../schemas.ts';
 import { findUniqueViolation } from '../../db/index.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { deleteUserSessions } from './sessions.ts';
+import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
+import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
 
 /** The columns of a User, for selects and returning clauses: never the password hash. */
 export const userColumns = (users: Tables['users']) => ({
@@ -26,8 +28,7 @@ export const publicUserColumns = (users: Tables['users']) => ({
   createdAt: users.createdAt,
 });
 
-/** Inactive accounts have no public profile. */
-export async function getPublicUser(deps: Deps, id: string): Promise<PublicUser> {
+async function loadPublicUser(deps: Deps, id: string): Promise<PublicUser> {
   const { users } = deps.db.tables;
   const [row] = await deps.db.orm
     .select(publicUserColumns(users))
@@ -35,6 +36,23 @@ export async function getPublicUser(deps: Deps, id: string): Promise<PublicUser>
     .where(and(eq(users.id, id), eq(users.isActive, true)));
   if (!row) throw notFound('user');
   return row;
+}
+
+/** The public profile (cached). Inactive accounts have none. */
+export function getPublicUser(deps: Deps, id: string): Promise<PublicUser> {
+  return deps.cache.getOrLoad(userCacheKeys(id).profile, () => loadPublicUser(deps, id));
+}
+
+/**
+ * The public profile with its latest published posts: two queries on a miss, whatever the number of posts.
+ * The cache holds the newest PROFILE_POSTS_CACHED posts once per user; each request takes a prefix.
+ */
+export async function getUserWithPosts(deps: Deps, id: string, postsLimit: number): Promise<UserWithPosts> {
+  const profile = await deps.cache.getOrLoad(userCacheKeys(id).withPosts, async () => {
+    const [user, posts] = await Promise.all([loadPublicUser(deps, id), latestPublishedPosts(deps, id, PROFILE_POSTS_CACHED)]);
+    return { ...user, posts };
+  });
+  return { ...profile, posts: profile.posts.slice(0, postsLimit) };
 }
 
 /** Turns a unique violation on users into a CONFLICT naming the field; rethrows anything else. */
@@ -53,6 +71,7 @@ export async function updateMe(deps: Deps, userId: string, input: { fullName?: s
     .returning(userColumns(users))
     .catch(rethrowUserConflict);
   if (!row) throw notFound('user');
+  await deps.cache.invalidate(...allUserCacheKeys(userId));
   return row;
 }
 
@@ -64,7 +83,7 @@ const lastAdmin = () => new AppError('CONFLICT', 'the last active admin cannot b
  */
 async function changeGuardingLastAdmin<T>(deps: Deps, userId: string, change: (tx: Executor, target: { role: Role; isActive: boolean }) => Promise<T>, wouldRemoveAdmin: (target: { role: Role; isActive: boolean }) => boolean): Promise<T> {
   const { users } = deps.db.tables;
-  return deps.db.transaction(async (tx) => {
+  const result = await deps.db.transaction(async (tx) => {
     const admins = await deps.db.forUpdate(tx.select({ id: users.id }).from(users).where(and(eq(users.role, 'admin'), eq(users.isActive, true))));
     const [target] = await tx.select({ role: users.role, isActive: users.isActive }).from(users).where(eq(users.id, userId));
     if (!target) throw notFound('user');
@@ -72,6 +91,8 @@ async function changeGuardingLastAdmin<T>(deps: Deps, userId: string, change: (t
     if (isActiveAdmin && wouldRemoveAdmin(target) && admins.filter((admin) => admin.id !== userId).length === 0) throw lastAdmin();
     return change(tx, target);
   });
+  await deps.cache.invalidate(...allUserCacheKeys(userId));
+  return result;
 }
 
 export async function setActive(deps: Deps, userId: string, isActive: boolean): Promise<User> {
@@ -163,6 +184,7 @@ export async function createOrPromoteAdmin(
       .set({ role: 'admin', isActive: true, updatedAt: deps.clock.now() })
       .where(eq(users.id, existing.id))
       .returning(userColumns(users));
+    await deps.cache.invalidate(...allUserCacheKeys(user.id));
     return { user, created: false };
   }
   const passwordHash = await hashPassword(await getPassword());

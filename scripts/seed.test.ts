@@ -1,0 +1,25 @@
+// The demo seeder on both dialects: the counts asked for, usable accounts, searchable posts.
+import { describe, expect, it } from 'vitest';
+import { count, eq } from 'drizzle-orm';
+import { callerFor, dialects, useTestDeps } from '../server/testing/harness.ts';
+import { SEED_PASSWORD, seed } from './seed.ts';
+
+describe.each(dialects)('seed on %s', (dialect) => {
+  const deps = useTestDeps(dialect);
+
+  it('inserts the users and posts asked for, who can log in and whose posts can be searched', async () => {
+    const result = await seed(deps.current.db, { users: 30, posts: 700 }, { prefix: 'demo', quiet: true });
+    expect(result).toMatchObject({ users: 30, posts: 700 });
+    const { users, posts } = deps.current.db.tables;
+    const [{ total }] = await deps.current.db.orm.select({ total: count() }).from(posts);
+    expect(total).toBe(700);
+    const [{ published }] = await deps.current.db.orm.select({ published: count() }).from(posts).where(eq(posts.published, true));
+    expect(published / 700).toBeGreaterThan(0.8);
+    const login = await callerFor(deps.current).auth.login({ usernameOrEmail: 'demo_user_7', password: SEED_PASSWORD });
+    expect(login.user.username).toBe('demo_user_7');
+    const found = await callerFor(deps.current).posts.list({ q: 'data' });
+    expect(found.total).toBeGreaterThan(0);
+    expect(found.total).toBeLessThan(700);
+    expect((await deps.current.db.orm.select({ id: users.id }).from(users)).length).toBeGreaterThanOrEqual(30);
+  });
+});

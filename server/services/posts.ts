@@ -1,0 +1,131 @@
+// Posts: create, edit, delete, read and search, with visibility rules and no per-row queries.
+import { and, count, desc, eq, or, type SQL } from 'drizzle-orm';
+import type { Tables } from '../../db/index.ts';
+import type { Deps } from '../deps.ts';
+import { AppError, notFound } from '../errors.ts';
+import type { Post, PostSummary, Role } from '../schemas.ts';
+import { userCacheKeys } from './cache-keys.ts';
+
+/** Who is asking: visibility of unpublished posts depends on it. */
+export type Viewer = { id: string; role: Role } | null;
+
+const summaryColumns = ({ posts, users }: Pick<Tables, 'posts' | 'users'>) => ({
+  id: posts.id,
+  title: posts.title,
+  published: posts.published,
+  createdAt: posts.createdAt,
+  updatedAt: posts.updatedAt,
+  author: { id: users.id, username: users.username },
+});
+
+const postColumns = (tables: Pick<Tables, 'posts' | 'users'>) => ({ ...summaryColumns(tables), body: tables.posts.body });
+
+/** Unpublished posts are seen by their author and admins only; to anyone else they do not exist. */
+function visibleTo(viewer: Viewer, { posts }: Pick<Tables, 'posts'>): SQL | undefined {
+  if (viewer?.role === 'admin') return undefined;
+  return viewer ? or(eq(posts.published, true), eq(posts.authorId, viewer.id)) : eq(posts.published, true);
+}
+
+const onlyAuthor = () => new AppError('FORBIDDEN', 'only the author can edit a post');
+
+export async function createPost(
+  deps: Deps,
+  author: { id: string; username: string },
+  input: { title: string; body: string; published?: boolean | undefined },
+): Promise<Post> {
+  const { posts } = deps.db.tables;
+  const now = deps.clock.now();
+  const [row] = await deps.db.orm
+    .insert(posts)
+    .values({ authorId: author.id, title: input.title, body: input.body, published: input.published ?? false, createdAt: now, updatedAt: now })
+    .returning({ id: posts.id, title: posts.title, body: posts.body, published: posts.published, createdAt: posts.createdAt, updatedAt: posts.updatedAt });
+  await deps.cache.invalidate(userCacheKeys(author.id).withPosts);
+  return { ...row, author: { id: author.id, username: author.username } };
+}
+
+export async function getPost(deps: Deps, viewer: Viewer, id: string): Promise<Post> {
+  const { posts, users } = deps.db.tables;
+  const [row] = await deps.db.orm
+    .select(postColumns(deps.db.tables))
+    .from(posts)
+    .innerJoin(users, eq(users.id, posts.authorId))
+    .where(and(eq(posts.id, id), visibleTo(viewer, deps.db.tables)));
+  if (!row) throw notFound('post');
+  return row;
+}
+
+/** Why a write touched no row: the post is invisible to the viewer (NOT_FOUND) or not theirs (FORBIDDEN). */
+async function explainMiss(deps: Deps, viewer: NonNullable<Viewer>, id: string): Promise<AppError> {
+  const { posts } = deps.db.tables;
+  const [row] = await deps.db.orm.select({ id: posts.id }).from(posts).where(and(eq(posts.id, id), visibleTo(viewer, deps.db.tables)));
+  return row ? onlyAuthor() : notFound('post');
+}
+
+export async function updatePost(
+  deps: Deps,
+  viewer: NonNullable<Viewer> & { username: string },
+  id: string,
+  input: { title?: string | undefined; body?: string | undefined; published?: boolean | undefined },
+): Promise<Post> {
+  const { posts } = deps.db.tables;
+  const [row] = await deps.db.orm
+    .update(posts)
+    .set({ ...input, updatedAt: deps.clock.now() })
+    .where(and(eq(posts.id, id), eq(posts.authorId, viewer.id)))
+    .returning({ id: posts.id, title: posts.title, body: posts.body, published: posts.published, createdAt: posts.createdAt, updatedAt: posts.updatedAt });
+  if (!row) throw await explainMiss(deps, viewer, id);
+  await deps.cache.invalidate(userCacheKeys(viewer.id).withPosts);
+  return { ...row, author: { id: viewer.id, username: viewer.username } };
+}
+
+/** The author or an admin may delete. */
+export async function deletePost(deps: Deps, viewer: NonNullable<Viewer>, id: string): Promise<void> {
+  const { posts } = deps.db.tables;
+  const mayDelete = viewer.role === 'admin' ? eq(posts.id, id) : and(eq(posts.id, id), eq(posts.authorId, viewer.id));
+  const [row] = await deps.db.orm.delete(posts).where(mayDelete).returning({ authorId: posts.authorId });
+  if (!row) throw await explainMiss(deps, viewer, id);
+  await deps.cache.invalidate(userCacheKeys(row.authorId).withPosts);
+}
+
+export type PostFilter = { q?: string | undefined; authorId?: string | undefined; published?: boolean | undefined; skip: number; limit: number };
+
+/**
+ * Newest first, each with its author, in two queries run side by side (page and total). `q` matches title or
+ * body, case-insensitively and literally, through the lower-cased `search` column; bodies are never read.
+ */
+export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter): Promise<{ items: PostSummary[]; total: number }> {
+  const { db } = deps;
+  const { posts, users } = db.tables;
+  const where = and(
+    visibleTo(viewer, db.tables),
+    filter.authorId === undefined ? undefined : eq(posts.authorId, filter.authorId),
+    filter.published === undefined ? undefined : eq(posts.published, filter.published),
+    filter.q ? db.containsLowered(posts.search, filter.q) : undefined,
+  );
+  const [items, [{ total }]] = await Promise.all([
+    db.orm
+      .select(summaryColumns(db.tables))
+      .from(posts)
+      .innerJoin(users, eq(users.id, posts.authorId))
+      .where(where)
+      .orderBy(desc(posts.createdAt), desc(posts.id))
+      .limit(filter.limit)
+      .offset(filter.skip),
+    db.orm.select({ total: count() }).from(posts).where(where),
+  ]);
+  return { items, total };
+}
+
+/** How many of a user's latest published posts the profile cache holds; requests take a prefix of them. */
+export const PROFILE_POSTS_CACHED = 50;
+
+/** The latest published posts of one author, without bodies (one query). */
+export async function latestPublishedPosts(deps: Deps, authorId: string, limit: number) {
+  const { posts } = deps.db.tables;
+  return deps.db.orm
+    .select({ id: posts.id, title: posts.title, published: posts.published, createdAt: posts.createdAt, updatedAt: posts.updatedAt })
+    .from(posts)
+    .where(and(eq(posts.authorId, authorId), eq(posts.published, true)))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(limit);
+}
