@@ -7,6 +7,8 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'client-sdk/dist/**'],
     globalSetup: ['server/testing/global-setup.ts'],
     pool: 'forks',
+    // Most tests wait on databases, queues and timers, not the CPU: more files at once than cores pays off.
+    maxWorkers: 4,
     testTimeout: 20_000,
     hookTimeout: 60_000,
     // Tests assert on their own logs when they need them; LOG_LEVEL=debug npm test shows the rest.

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzle-orm';
+import type { PGlite } from '@electric-sql/pglite';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
 import { openSqlite } from './sqlite.ts';
@@ -10,7 +11,7 @@ import { openPglite } from './pglite.ts';
 
 export { findUniqueViolation, type UniqueViolation } from './errors.ts';
 export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl } from './postgres.ts';
-export { ROLES, type Role } from './schema/shared.ts';
+export { ROLES, TASK_STATUSES, newId, type Role, type TaskStatus } from './schema/shared.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -25,8 +26,12 @@ export type Tx = Parameters<Parameters<Orm['transaction']>[0]>[0];
 /** Where a service's statements run: the database, or a transaction it was handed. */
 export type Executor = Orm | Tx;
 
+/** Where the data lives: the job queue uses it to tell whether it shares the app's database. */
+export type DatabaseSource = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string } | { kind: 'pglite'; client: PGlite };
+
 export type Database = {
   readonly dialect: Dialect;
+  readonly source: DatabaseSource;
   readonly orm: Orm;
   readonly tables: Tables;
   /** Runs fn in a transaction; on SQLite other async callers' statements wait until it ends. */
@@ -122,6 +127,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     const tables = (await import('./schema/sqlite.ts')) as unknown as Tables;
     return {
       dialect: 'sqlite',
+      source: { kind: 'sqlite', path },
       orm,
       tables,
       prepared: preparedCache(orm, tables),
@@ -144,7 +150,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     };
   }
   const postgres = await openPostgres({ ...POSTGRES_DEFAULTS, onPoolError: () => {}, ...definedOnly(options) }, events.logger);
-  return postgresDatabase(postgres.orm, {
+  return postgresDatabase(postgres.orm, { kind: 'postgres', url: options.url }, {
     ping: async () => {
       await postgres.pool.query('select 1');
     },
@@ -163,7 +169,7 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
   const events = queryEvents();
   const pglite = await openPglite(events.logger);
   const orm = pglite.orm as unknown as Orm;
-  const database = postgresDatabase(orm, {
+  const database = postgresDatabase(orm, { kind: 'pglite', client: pglite.client }, {
     ping: async () => {
       await pglite.orm.execute('select 1');
     },
@@ -175,9 +181,10 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
   return database;
 }
 
-function postgresDatabase(orm: Orm, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery'>): Database {
+function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery'>): Database {
   return {
     dialect: 'postgres',
+    source,
     orm,
     tables: pgSchema,
     prepared: preparedCache(orm, pgSchema),

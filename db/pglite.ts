@@ -1,9 +1,11 @@
 // PGlite (Postgres in WASM) as a stand-in Postgres for tests and tools when no server is configured.
+import type { PGlite } from '@electric-sql/pglite';
 import type { PgliteDatabase } from 'drizzle-orm/pglite';
 import type { Logger as DrizzleLogger } from 'drizzle-orm';
 import * as pgSchema from './schema/pg.ts';
 
 export type PgliteHandle = {
+  client: PGlite;
   orm: PgliteDatabase<typeof pgSchema>;
   migrate(folder: string): Promise<void>;
   close(): Promise<void>;
@@ -22,6 +24,7 @@ export async function openPglite(logger: DrizzleLogger, dataDir?: string): Promi
   const client = await PGlite.create({ dataDir, extensions: { pg_trgm } });
   const orm = drizzle(client, { schema: pgSchema, logger });
   return {
+    client,
     orm,
     migrate: (folder) => migrate(orm, { migrationsFolder: folder }),
     close: () => client.close(),

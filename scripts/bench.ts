@@ -1,14 +1,15 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth|posts   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
-//   --users=10000 --posts=100000 (what the posts suite seeds)
+//   --suite=all|foundation|auth|posts|jobs   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import BetterSqlite3 from 'better-sqlite3';
 import { openDatabase } from '../db/index.ts';
 import { seed } from './seed.ts';
 
@@ -54,6 +55,20 @@ async function start(script: string, argv: (port: number) => string[], env: Reco
   const base = `http://127.0.0.1:${port}`;
   await waitFor(`${base}/`, child);
   return base;
+}
+
+/** A `npm run worker` process; resolves once it logs that it is working. */
+function startWorker(env: Record<string, string>): Promise<void> {
+  const child = fork(join(root, 'jobs/worker.ts'), [], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('"msg":"working"')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
 }
 
 /** Our API in production mode: every middleware on, logging at info, rate limits out of the way. */
@@ -283,17 +298,115 @@ async function postsSuite(sqliteFile: string): Promise<void> {
   }
 }
 
+/** Resident memory of a process, from /proc (Linux). */
+function rssMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+}
+
+/** How long the last run's submissions took (the rest of its time was the worker catching up). */
+let lastSubmitSeconds = 0;
+
+/** Submits `count` trivial tasks through the API (batches of 50, 4 in flight) and times them until all completed. */
+async function tasksEndToEnd(base: string, count: number, completed: () => Promise<number>): Promise<number> {
+  const token = await registerUser(base, `bench_${Math.random().toString(36).slice(2, 8)}`);
+  const already = await completed();
+  const started = performance.now();
+  const batches = Array.from({ length: Math.ceil(count / 50) }, (_, b) => Math.min(50, count - b * 50));
+  const submitBatch = async (size: number) => {
+    const paths = Array.from({ length: size }, () => 'tasks.submit').join(',');
+    const body = Object.fromEntries(Array.from({ length: size }, (_, i) => [i, { json: { type: 'math.sum', input: { numbers: [i, 1] } } }]));
+    const response = await fetch(`${base}/trpc/${paths}?batch=1`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`tasks.submit batch failed: ${response.status} ${await response.text()}`);
+  };
+  for (let i = 0; i < batches.length; i += 4) await Promise.all(batches.slice(i, i + 4).map(submitBatch));
+  lastSubmitSeconds = (performance.now() - started) / 1000;
+  for (;;) {
+    if ((await completed()) - already >= count) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return (performance.now() - started) / 1000;
+}
+
+async function jobsSuite(): Promise<void> {
+  const count = Number(args.get('tasks') ?? 3000);
+  const concurrency = args.get('concurrency') ?? '8';
+  const postgresUrl = await createPostgresDatabase();
+  const rows: Record<string, Record<string, string | number>> = {};
+  if (postgresUrl) {
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
+    cleanups.unshift(() => pool.end());
+    const api = await startApi(postgresUrl, { WORKER_IN_PROCESS: 'false', WORKER_CONCURRENCY: concurrency });
+    const idleRss = rssMiB(children.at(-1)!.pid!);
+    await startWorker({ DATABASE_URL: postgresUrl, NODE_ENV: 'production', MIGRATE_ON_START: 'false', WORKER_CONCURRENCY: concurrency });
+    const completed = async () => (await pool.query<{ n: number }>("select count(*)::int as n from tasks where status = 'completed'")).rows[0].n;
+    await tasksEndToEnd(api, 200, completed); // warm-up
+    const ours = await tasksEndToEnd(api, count, completed);
+    const bare = JSON.parse(
+      await new Promise<string>((resolve, reject) => {
+        const child = fork(join(root, 'scripts/bench/jobs-baseline.ts'), [postgresUrl, String(count), concurrency], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`baseline exited with ${code}`))));
+      }),
+    ) as { jobs: number; seconds: number };
+    rows['our tasks: API + 1 worker process (Postgres)'] = { 'tasks/s': Math.round(count / ours), seconds: Number(ours.toFixed(2)), 'of which submitting': Number(lastSubmitSeconds.toFixed(2)), 'API idle RSS MiB': idleRss };
+    rows['bare pg-boss send/work/complete'] = { 'tasks/s': Math.round(bare.jobs / bare.seconds), seconds: Number(bare.seconds.toFixed(2)), 'of which submitting': '', 'API idle RSS MiB': '' };
+    console.log(`\nend-to-end tasks (submit → completed and visible), ${count} math.sum tasks, concurrency ${concurrency}`);
+    console.table(rows);
+    console.log(`  ours / bare = ${(count / ours / (bare.jobs / bare.seconds)).toFixed(2)}   target ≥ 0.50, and ≥ 300 tasks/s`);
+  }
+  // The embedded default: SQLite app data, pg-boss on PGlite inside the API process.
+  const embeddedDir = mkdtempSync(join(tmpdir(), 'bench-embedded-'));
+  cleanups.push(async () => rmSync(embeddedDir, { recursive: true, force: true }));
+  const embedded = await startApi(`file:${join(embeddedDir, 'app.db')}`, { WORKER_CONCURRENCY: concurrency });
+  const embeddedRss = rssMiB(children.at(-1)!.pid!);
+  const embeddedCount = Math.min(count, 1000);
+  const sqlite = new BetterSqlite3(join(embeddedDir, 'app.db'), { readonly: true });
+  cleanups.unshift(async () => {
+    sqlite.close();
+  });
+  const completedEmbedded = async () => (sqlite.prepare("select count(*) as n from tasks where status = 'completed'").get() as { n: number }).n;
+  await tasksEndToEnd(embedded, 100, completedEmbedded);
+  const seconds = await tasksEndToEnd(embedded, embeddedCount, completedEmbedded);
+  console.table({
+    'embedded: SQLite + PGlite in the API process': {
+      'tasks/s': Math.round(embeddedCount / seconds),
+      seconds: Number(seconds.toFixed(2)),
+      'of which submitting': Number(lastSubmitSeconds.toFixed(2)),
+      'API idle RSS MiB': embeddedRss,
+    },
+  });
+}
+
 try {
   console.log(`node ${process.version}, ${SUITE} suite(s)`);
   const sqliteFile = join(dataDir, 'bench.db');
-  const [express, trpcBase, apiSqlite] = await Promise.all([
-    start('scripts/bench/baselines.ts', (port) => ['express', String(port)]),
-    start('scripts/bench/baselines.ts', (port) => ['trpc', String(port)]),
-    startApi(`file:${sqliteFile}`),
-  ]);
-  if (SUITE === 'all' || SUITE === 'foundation') await foundationSuite({ express, trpc: trpcBase, apiSqlite });
-  if (SUITE === 'all' || SUITE === 'auth') await authSuite({ trpc: trpcBase, apiSqlite, sqliteFile });
-  if (SUITE === 'all' || SUITE === 'posts') await postsSuite(sqliteFile);
+  const runs = (suite: string) => SUITE === 'all' || SUITE === suite;
+  if (runs('foundation') || runs('auth')) {
+    const [express, trpcBase, apiSqlite] = await Promise.all([
+      start('scripts/bench/baselines.ts', (port) => ['express', String(port)]),
+      start('scripts/bench/baselines.ts', (port) => ['trpc', String(port)]),
+      startApi(`file:${sqliteFile}`),
+    ]);
+    if (runs('foundation')) await foundationSuite({ express, trpc: trpcBase, apiSqlite });
+    if (runs('auth')) await authSuite({ trpc: trpcBase, apiSqlite, sqliteFile });
+  }
+  // Each suite's servers keep running (idle) through the next ones: stop them between suites instead.
+  const stopAll = async () => {
+    for (const child of children.splice(0)) {
+      child.kill('SIGTERM');
+      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    }
+  };
+  if (runs('posts')) {
+    await stopAll();
+    await postsSuite(sqliteFile);
+  }
+  if (runs('jobs')) {
+    await stopAll();
+    await jobsSuite();
+  }
 } finally {
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));

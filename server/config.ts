@@ -50,6 +50,20 @@ const trustProxy = z.string().transform((value, ctx): boolean | number | string[
   return items;
 });
 
+/** "tasks.run=8,email.welcome=2": per-queue worker concurrency overrides. */
+const queueConcurrency = z.string().transform((value, ctx) => {
+  const out: Record<string, number> = {};
+  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+    const match = /^([a-z0-9._-]+)=(\d+)$/.exec(item);
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 100) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not queue=n with n from 1 to 100` });
+      return z.NEVER;
+    }
+    out[match[1]] = Number(match[2]);
+  }
+  return out;
+});
+
 const origin = z.string().refine(
   (value) => {
     try {
@@ -89,10 +103,32 @@ const envSchema = z.object({
   CACHE_TTL_SECONDS: int(0, 86_400).default(300),
   CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
   SESSION_ABSOLUTE_LIFETIME_DAYS: int(1, 3650).default(90),
+  QUEUE_DATABASE_URL: z
+    .string()
+    .refine((url) => url === 'memory:' || /^(file:|postgres(ql)?:\/\/)/.test(url), {
+      message: 'must be a postgres:// URL, file:<directory> (PGlite) or memory: (PGlite in memory)',
+    })
+    .optional(),
+  WORKER_IN_PROCESS: bool.optional(),
+  WORKER_CONCURRENCY: int(1, 100).default(4),
+  WORKER_QUEUE_CONCURRENCY: queueConcurrency.default({}),
+  WORKER_SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(8_000),
+  QUEUE_POLLING_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
+  QUEUE_MAINTENANCE_INTERVAL_SECONDS: int(1, 3600).default(60),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  MAIL_FROM: z.string().min(3).default('ai-backend-service <no-reply@localhost>'),
+  OUTBOX_DIR: z.string().min(1).default('./data/outbox'),
+  PASSWORD_RESET_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000/reset-password'),
+  TASK_RETENTION_DAYS: int(1, 3650).default(30),
   RATE_LIMIT_GLOBAL_PER_MINUTE: int(1, 1_000_000).default(600),
   RATE_LIMIT_LOGIN_PER_MINUTE: int(1, 1_000_000).default(20),
   RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: int(1, 1_000_000).default(5),
   RATE_LIMIT_REGISTER_PER_MINUTE: int(1, 1_000_000).default(5),
+  RATE_LIMIT_PASSWORD_RESET_PER_MINUTE: int(1, 1_000_000).default(5),
+  RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR: int(1, 1_000_000).default(3),
   SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
 });
 

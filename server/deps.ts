@@ -4,7 +4,10 @@ import pkg from '../package.json' with { type: 'json' };
 import { openDatabase, type Database } from '../db/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import { openQueue, type Queue, type QueueBackend } from '../jobs/queue.ts';
 import { createCache, type Cache } from './cache.ts';
+import { createMailer, type Mailer } from './mail/mailer.ts';
+import { createTextAnalyzer, type TextAnalyzer } from './tasks/analyzer.ts';
 import { createRateLimits, type RateLimits } from './rate-limits.ts';
 import { createRedis, redisReady } from './redis.ts';
 
@@ -19,14 +22,24 @@ export type Deps = {
   redis: Redis | null;
   rateLimits: RateLimits;
   cache: Cache;
+  /** pg-boss: send jobs (also inside app transactions); workers work them. */
+  queue: Queue;
+  mailer: Mailer;
+  /** CPU-heavy text analysis, on a thread of its own. */
+  textAnalyzer: TextAnalyzer;
   version: string;
+};
+
+export type DepsRole = {
+  /** This process works jobs (a worker, or the API with WORKER_IN_PROCESS). */
+  worker: boolean;
 };
 
 export const systemClock: Clock = { now: () => new Date() };
 export const version: string = pkg.version;
 
 /** Opens the database (retrying Postgres for DATABASE_STARTUP_TIMEOUT_MS) and migrates it unless told not to. */
-export async function buildDeps(config: Config, logger: Logger): Promise<Deps> {
+export async function buildDeps(config: Config, logger: Logger, role: DepsRole = { worker: false }): Promise<Deps> {
   const db = await openDatabase({
     url: config.DATABASE_URL,
     poolMax: config.DATABASE_POOL_MAX,
@@ -42,25 +55,45 @@ export async function buildDeps(config: Config, logger: Logger): Promise<Deps> {
     await db.close();
     throw error;
   }
-  return assembleDeps({ config, logger, db });
+  return assembleDeps({ config, logger, db, worker: role.worker });
 }
 
 /** Everything but the database, which the caller opened (the API, a worker, or a test with its own database). */
-export async function assembleDeps(parts: { config: Config; logger: Logger; db: Database; clock?: Clock | undefined }): Promise<Deps> {
-  const { config, logger } = parts;
+export async function assembleDeps(parts: {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  clock?: Clock | undefined;
+  worker?: boolean;
+  /** Overrides the queue's placement from the config (tests give each file its own). */
+  queueBackend?: QueueBackend;
+}): Promise<Deps> {
+  const { config, logger, db } = parts;
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger) : null;
   if (redis) await redisReady(redis, logger);
   return {
-    ...parts,
+    config,
+    logger,
+    db,
     clock: parts.clock ?? systemClock,
     redis,
     rateLimits: createRateLimits(config, redis, logger),
     cache: createCache(config, redis, logger),
+    queue: openQueue({ config, logger, db, worker: parts.worker ?? false, ...(parts.queueBackend ? { backend: parts.queueBackend } : {}) }),
+    mailer: createMailer(config, logger),
+    textAnalyzer: createTextAnalyzer(),
     version,
   };
 }
 
-export async function closeDeps(deps: Deps): Promise<void> {
+/**
+ * Stops the queue first (active jobs get `queueTimeoutMs` to finish, the rest go back for retry), then closes
+ * what the jobs used: the analysis thread, the mailer, the database and Redis.
+ */
+export async function closeDeps(deps: Deps, queueTimeoutMs = 1_000): Promise<void> {
+  await deps.queue.stop(queueTimeoutMs);
+  await deps.textAnalyzer.close();
+  deps.mailer.close();
   await deps.db.close();
   if (deps.redis) await deps.redis.quit().catch(() => deps.redis?.disconnect());
 }

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
-export type LimitName = 'global' | 'login' | 'loginFailures' | 'register';
+export type LimitName = 'global' | 'login' | 'loginFailures' | 'register' | 'passwordReset' | 'passwordResetEmail';
 
 export type LimitResult = {
   allowed: boolean;
@@ -22,23 +22,25 @@ export type RateLimits = {
   reset: (name: LimitName, key: string) => Promise<void>;
 };
 
-function limitsFrom(config: Config): Record<LimitName, number> {
+/** Points per window, and the window in seconds. */
+function limitsFrom(config: Config): Record<LimitName, { points: number; seconds: number }> {
+  const perMinute = (points: number) => ({ points, seconds: 60 });
   return {
-    global: config.RATE_LIMIT_GLOBAL_PER_MINUTE,
-    login: config.RATE_LIMIT_LOGIN_PER_MINUTE,
-    loginFailures: config.RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE,
-    register: config.RATE_LIMIT_REGISTER_PER_MINUTE,
+    global: perMinute(config.RATE_LIMIT_GLOBAL_PER_MINUTE),
+    login: perMinute(config.RATE_LIMIT_LOGIN_PER_MINUTE),
+    loginFailures: perMinute(config.RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE),
+    register: perMinute(config.RATE_LIMIT_REGISTER_PER_MINUTE),
+    passwordReset: perMinute(config.RATE_LIMIT_PASSWORD_RESET_PER_MINUTE),
+    passwordResetEmail: { points: config.RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR, seconds: 3600 },
   };
 }
-
-const WINDOW_SECONDS = 60;
 
 export function createRateLimits(config: Config, redis: Redis | null, logger: Logger): RateLimits {
   const limits = limitsFrom(config);
   const limiters = new Map<LimitName, RateLimiterAbstract>();
   let warned = false;
-  for (const [name, points] of Object.entries(limits) as [LimitName, number][]) {
-    const options = { keyPrefix: `${config.REDIS_KEY_PREFIX}rl:${name}`, points, duration: WINDOW_SECONDS };
+  for (const [name, { points, seconds }] of Object.entries(limits) as [LimitName, { points: number; seconds: number }][]) {
+    const options = { keyPrefix: `${config.REDIS_KEY_PREFIX}rl:${name}`, points, duration: seconds };
     // If Redis fails, each process falls back to its own memory budget rather than failing requests.
     const insuranceLimiter = new RateLimiterMemory(options);
     limiters.set(name, redis ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter }) : insuranceLimiter);
@@ -53,9 +55,12 @@ export function createRateLimits(config: Config, redis: Redis | null, logger: Lo
     return null;
   };
 
+  /** An untouched budget. */
+  const fresh = (name: LimitName): LimitResult => ({ allowed: true, limit: limits[name].points, remaining: limits[name].points, resetSeconds: limits[name].seconds });
+
   const toResult = (name: LimitName, res: RateLimiterRes, allowed: boolean): LimitResult => ({
     allowed,
-    limit: limits[name],
+    limit: limits[name].points,
     remaining: Math.max(0, res.remainingPoints),
     resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
   });
@@ -67,7 +72,7 @@ export function createRateLimits(config: Config, redis: Redis | null, logger: Lo
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return toResult(name, rejection, false);
         storeFailed(rejection);
-        return { allowed: true, limit: limits[name], remaining: limits[name], resetSeconds: WINDOW_SECONDS };
+        return fresh(name);
       }
     },
     peek: async (name, key) => {
@@ -75,8 +80,8 @@ export function createRateLimits(config: Config, redis: Redis | null, logger: Lo
         .get(name)!
         .get(key)
         .catch((error: unknown) => storeFailed(error));
-      if (!res) return { allowed: true, limit: limits[name], remaining: limits[name], resetSeconds: WINDOW_SECONDS };
-      return toResult(name, res, res.consumedPoints < limits[name]);
+      if (!res) return fresh(name);
+      return toResult(name, res, res.consumedPoints < limits[name].points);
     },
     reset: async (name, key) => {
       await limiters

@@ -1,7 +1,7 @@
 // The Postgres schema: the same tables, columns and row types as ./sqlite.ts (checked by ./parity.ts).
 import { sql } from 'drizzle-orm';
-import { boolean, check, index, pgTable, text, timestamp as pgTimestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { ROLES, newId } from './shared.ts';
+import { boolean, check, index, integer, jsonb, pgTable, text, timestamp as pgTimestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { ROLES, TASK_STATUSES, newId } from './shared.ts';
 
 const timestamp = (name: string) => pgTimestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -15,6 +15,8 @@ export const users = pgTable(
     passwordHash: text('password_hash').notNull(),
     role: text('role', { enum: ROLES }).notNull().default('user'),
     isActive: boolean('is_active').notNull().default(true),
+    /** Set once the welcome e-mail went out, so a retried job does not send it twice. */
+    welcomeEmailSentAt: timestamp('welcome_email_sent_at'),
     createdAt: timestamp('created_at').notNull().$defaultFn(() => new Date()),
     updatedAt: timestamp('updated_at').notNull().$defaultFn(() => new Date()),
   },
@@ -90,5 +92,57 @@ export const posts = pgTable(
     index('posts_published_created_idx').on(t.published, t.createdAt),
     // A trigram index keeps `LIKE '%q%'` fast on large tables (pg_trgm, migration 0002).
     index('posts_search_trgm_idx').using('gin', t.search.op('gin_trgm_ops')),
+  ],
+);
+
+/** Single-use password reset tokens: only the SHA-256 is stored; valid for an hour. */
+export const passwordResetTokens = pgTable(
+  'password_reset_tokens',
+  {
+    id: text('id').primaryKey().$defaultFn(newId),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    /** The job that made it: a retried job reuses its row instead of mailing a second token. */
+    jobId: text('job_id').notNull(),
+    createdAt: timestamp('created_at').notNull(),
+    expiresAt: timestamp('expires_at').notNull(),
+    emailSentAt: timestamp('email_sent_at'),
+    usedAt: timestamp('used_at'),
+  },
+  (t) => [
+    uniqueIndex('password_reset_tokens_token_hash_unique').on(t.tokenHash),
+    uniqueIndex('password_reset_tokens_job_id_unique').on(t.jobId),
+    index('password_reset_tokens_user_id_idx').on(t.userId),
+    index('password_reset_tokens_expires_at_idx').on(t.expiresAt),
+  ],
+);
+
+/** Users' background tasks (tasks.submit): the row is the status users poll; a pg-boss job does the work. */
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: text('id').primaryKey().$defaultFn(newId),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    input: jsonb('input').$type<unknown>().notNull(),
+    status: text('status', { enum: TASK_STATUSES }).notNull().default('queued'),
+    result: jsonb('result').$type<unknown>(),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    /** The job attempt that claimed the task: a duplicate job cannot run it twice. */
+    jobId: text('job_id'),
+    createdAt: timestamp('created_at').notNull(),
+    startedAt: timestamp('started_at'),
+    finishedAt: timestamp('finished_at'),
+  },
+  (t) => [
+    index('tasks_user_created_idx').on(t.userId, t.createdAt),
+    index('tasks_status_created_idx').on(t.status, t.createdAt),
+    index('tasks_finished_at_idx').on(t.finishedAt),
+    check('tasks_status_check', sql`${t.status} in ('queued', 'running', 'completed', 'failed', 'cancelled')`),
   ],
 );

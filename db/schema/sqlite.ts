@@ -1,7 +1,7 @@
 // The SQLite schema: the same tables, columns and row types as ./pg.ts (checked by ./parity.ts).
 import { sql } from 'drizzle-orm';
 import { check, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import { ROLES, newId } from './shared.ts';
+import { ROLES, TASK_STATUSES, newId } from './shared.ts';
 
 const timestamp = (name: string) => integer(name, { mode: 'timestamp_ms' });
 
@@ -15,6 +15,8 @@ export const users = sqliteTable(
     passwordHash: text('password_hash').notNull(),
     role: text('role', { enum: ROLES }).notNull().default('user'),
     isActive: integer('is_active', { mode: 'boolean' }).notNull().default(true),
+    /** Set once the welcome e-mail went out, so a retried job does not send it twice. */
+    welcomeEmailSentAt: timestamp('welcome_email_sent_at'),
     createdAt: timestamp('created_at').notNull().$defaultFn(() => new Date()),
     updatedAt: timestamp('updated_at').notNull().$defaultFn(() => new Date()),
   },
@@ -84,4 +86,56 @@ export const posts = sqliteTable(
   },
   // `q` search scans `search` with instr(): FTS5 would match tokens, not the substrings Postgres matches.
   (t) => [index('posts_author_created_idx').on(t.authorId, t.createdAt), index('posts_published_created_idx').on(t.published, t.createdAt)],
+);
+
+/** Single-use password reset tokens: only the SHA-256 is stored; valid for an hour. */
+export const passwordResetTokens = sqliteTable(
+  'password_reset_tokens',
+  {
+    id: text('id').primaryKey().$defaultFn(newId),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    /** The job that made it: a retried job reuses its row instead of mailing a second token. */
+    jobId: text('job_id').notNull(),
+    createdAt: timestamp('created_at').notNull(),
+    expiresAt: timestamp('expires_at').notNull(),
+    emailSentAt: timestamp('email_sent_at'),
+    usedAt: timestamp('used_at'),
+  },
+  (t) => [
+    uniqueIndex('password_reset_tokens_token_hash_unique').on(t.tokenHash),
+    uniqueIndex('password_reset_tokens_job_id_unique').on(t.jobId),
+    index('password_reset_tokens_user_id_idx').on(t.userId),
+    index('password_reset_tokens_expires_at_idx').on(t.expiresAt),
+  ],
+);
+
+/** Users' background tasks (tasks.submit): the row is the status users poll; a pg-boss job does the work. */
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: text('id').primaryKey().$defaultFn(newId),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    type: text('type').notNull(),
+    input: text('input', { mode: 'json' }).$type<unknown>().notNull(),
+    status: text('status', { enum: TASK_STATUSES }).notNull().default('queued'),
+    result: text('result', { mode: 'json' }).$type<unknown>(),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    /** The job attempt that claimed the task: a duplicate job cannot run it twice. */
+    jobId: text('job_id'),
+    createdAt: timestamp('created_at').notNull(),
+    startedAt: timestamp('started_at'),
+    finishedAt: timestamp('finished_at'),
+  },
+  (t) => [
+    index('tasks_user_created_idx').on(t.userId, t.createdAt),
+    index('tasks_status_created_idx').on(t.status, t.createdAt),
+    index('tasks_finished_at_idx').on(t.finishedAt),
+    check('tasks_status_check', sql`${t.status} in ('queued', 'running', 'completed', 'failed', 'cancelled')`),
+  ],
 );

@@ -56,7 +56,8 @@ describe('server process', () => {
       const messages: Record<string, unknown>[] = [];
       createInterface({ input: child.stdout }).on('line', (line) => messages.push(JSON.parse(line) as Record<string, unknown>));
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      await expect.poll(() => messages.find((entry) => entry.msg === 'listening'), { timeout: 15_000 }).toBeDefined();
+      // The embedded default starts PGlite (Postgres in WASM) for the jobs: seconds, more on a busy machine.
+      await expect.poll(() => messages.find((entry) => entry.msg === 'listening'), { timeout: 45_000 }).toBeDefined();
       const url = messages.find((entry) => entry.msg === 'listening')?.url as string;
       expect((await fetch(`${url}/health/ready`)).status).toBe(200);
       child.kill('SIGTERM');
@@ -66,5 +67,5 @@ describe('server process', () => {
       child.kill('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 60_000);
 });

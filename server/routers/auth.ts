@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { authedProcedure, publicProcedure, rateLimit, router, sessionProcedure } from '../trpc/init.ts';
 import { changePassword, login, register } from '../services/auth.ts';
+import { requestPasswordReset, resetPassword } from '../services/password-reset.ts';
 import { deleteSession, deleteUserSessions, listSessions, revokeSession } from '../services/sessions.ts';
 import { Email, FullName, Id, Ok, Password, User, Username } from '../schemas.ts';
 
@@ -64,6 +65,25 @@ export const authRouter = router({
     .mutation(async ({ ctx, input }) => {
       const { wasCurrent } = await revokeSession(ctx.deps, ctx.user.id, input.id, ctx.session.id);
       if (wasCurrent) ctx.sessionCookie.clear();
+      return { ok: true as const };
+    }),
+
+  /** Always `{ ok: true }`: whether the address has an account is not revealed. */
+  requestPasswordReset: publicProcedure
+    .use(rateLimit('passwordReset'))
+    .input(z.object({ email: Email }))
+    .output(Ok)
+    .mutation(async ({ ctx, input }) => {
+      await requestPasswordReset(ctx.deps, input.email);
+      return { ok: true as const };
+    }),
+
+  resetPassword: publicProcedure
+    .use(rateLimit('passwordReset'))
+    .input(z.object({ token: z.string().min(1).max(200), newPassword: Password }))
+    .output(Ok)
+    .mutation(async ({ ctx, input }) => {
+      await resetPassword(ctx.deps, input);
       return { ok: true as const };
     }),
 

@@ -1,9 +1,11 @@
 // The application router: one sub-router per domain, paths `domain.verb`.
 import { router } from '../trpc/init.ts';
+import { adminRouter } from './admin.ts';
 import { apiTokensRouter } from './api-tokens.ts';
 import { authRouter } from './auth.ts';
 import { healthRouter } from './health.ts';
 import { postsRouter } from './posts.ts';
+import { tasksRouter } from './tasks.ts';
 import { usersRouter } from './users.ts';
 
 export const appRouter = router({
@@ -12,6 +14,8 @@ export const appRouter = router({
   apiTokens: apiTokensRouter,
   users: usersRouter,
   posts: postsRouter,
+  tasks: tasksRouter,
+  admin: adminRouter,
 });
 
 export type AppRouter = typeof appRouter;

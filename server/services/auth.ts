@@ -1,5 +1,6 @@
 // Registration, login, password changes, and turning a bearer credential into the caller's identity.
 import { eq } from 'drizzle-orm';
+import { welcomeEmailJob } from '../../jobs/definitions/welcome-email.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import type { User } from '../schemas.ts';
@@ -12,7 +13,7 @@ export type ClientInfo = { ip: string | null; userAgent: string | null };
 export type LoggedIn = { user: User; session: NewSession };
 
 /** A password equal to the username or e-mail (ignoring case) is refused, as the first guess of any attacker. */
-function assertPasswordNotIdentity(password: string, identity: { username: string; email: string }, field: string): void {
+export function assertPasswordNotIdentity(password: string, identity: { username: string; email: string }, field: string): void {
   const lowered = password.toLowerCase();
   if (lowered === identity.username.toLowerCase() || lowered === identity.email.toLowerCase()) {
     const message = 'must not be your username or e-mail address';
@@ -29,13 +30,15 @@ export async function register(
   const passwordHash = await hashPassword(input.password);
   const { users } = deps.db.tables;
   const now = deps.clock.now();
-  return deps.db
-    .transaction(async (tx) => {
+  // The welcome e-mail commits with the account (or is sent right after, when jobs live elsewhere).
+  return deps.queue
+    .transaction(async (tx, enqueue) => {
       const [user] = await tx
         .insert(users)
         .values({ username: input.username, email: input.email, fullName: input.fullName ?? null, passwordHash, createdAt: now, updatedAt: now })
         .returning(userColumns(users));
       const session = await createSession(deps, { userId: user.id, ...client }, tx);
+      await enqueue(welcomeEmailJob, { userId: user.id });
       return { user, session };
     })
     .catch(rethrowUserConflict);

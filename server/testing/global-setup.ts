@@ -2,6 +2,9 @@
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { openDatabase } from '../../db/index.ts';
+import { openQueue } from '../../jobs/queue.ts';
+import { loadConfig } from '../config.ts';
+import { createLogger } from '../logger.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -48,8 +51,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await admin.connect();
   await dropAbandoned(admin);
   await admin.query(`create database ${template}`);
-  const db = await openDatabase({ url: databaseUrlFor(baseUrl, template), poolMax: 1, startupTimeoutMs: 5000 });
+  const url = databaseUrlFor(baseUrl, template);
+  const db = await openDatabase({ url, poolMax: 2, startupTimeoutMs: 5000 });
   await db.migrate();
+  // pg-boss's schema and queues too, so clones start their queue without installing it.
+  const queue = openQueue({ config: loadConfig({ DATABASE_URL: url }), logger: createLogger({ level: 'silent' }), db, worker: false });
+  await queue.start();
+  await queue.stop(1000);
   await db.close();
   project.provide('pgTemplate', template);
 

@@ -1,8 +1,11 @@
 // Test harness: deps on a fresh database, procedure callers without HTTP, and the app on an ephemeral port.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll } from 'vitest';
-import type { Dialect } from '../../db/index.ts';
+import type { Database, Dialect } from '../../db/index.ts';
+import type { QueueBackend } from '../../jobs/queue.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { assembleDeps, closeDeps, type Clock, type Deps } from '../deps.ts';
 import { createApp, type Lifecycle } from '../http/app.ts';
@@ -29,6 +32,11 @@ export function testConfig(env: Record<string, string> = {}): Config {
     RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
     RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '1000000',
     RATE_LIMIT_REGISTER_PER_MINUTE: '1000000',
+    RATE_LIMIT_PASSWORD_RESET_PER_MINUTE: '1000000',
+    RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR: '1000000',
+    DATABASE_POOL_MAX: '4',
+    QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
+    OUTBOX_DIR: join(tmpdir(), `abs-outbox-${process.pid}`),
     ...env,
   });
 }
@@ -45,23 +53,42 @@ export function captureLogs(level = 'debug'): { logger: Logger; lines: Record<st
   return { logger: createLogger({ level, destination }), lines };
 }
 
-export type TestDepsOptions = { env?: Record<string, string>; logger?: Logger; clock?: Clock };
+export type TestDepsOptions = { env?: Record<string, string>; logger?: Logger; clock?: Clock; worker?: boolean };
+
+/**
+ * The production topologies: on Postgres the jobs share the app's database (and its transactions); beside
+ * SQLite they run on an in-memory PGlite, as the embedded default does on disk. Started on first use.
+ */
+function testQueueBackend(db: Database): QueueBackend {
+  if (db.source.kind === 'postgres') return { kind: 'postgres', url: db.source.url };
+  if (db.source.kind === 'pglite') return { kind: 'pglite', dataDir: null, client: db.source.client };
+  return { kind: 'pglite', dataDir: null };
+}
 
 export async function createTestDeps(dialect: Dialect, options: TestDepsOptions = {}): Promise<Deps> {
   const config = testConfig(options.env);
   const db = await openTestDatabase(dialect);
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
-  return assembleDeps({ config, logger, db, clock: options.clock });
+  return assembleDeps({ config, logger, db, clock: options.clock, worker: options.worker ?? false, queueBackend: testQueueBackend(db) });
 }
+
+export type UseTestDepsOptions = Omit<TestDepsOptions, 'env'> & {
+  /** Variables, or a function giving them when the block starts (for values known only then, like a port). */
+  env?: Record<string, string> | (() => Record<string, string>);
+  /** Also work the job queues in this process (implies `worker`). */
+  work?: boolean;
+};
 
 /**
  * Deps for one describe block: opened before its tests, closed after. Read `.current` inside tests.
  * Usage: `describe.each(dialects)('%s', (dialect) => { const deps = useTestDeps(dialect); ... })`.
  */
-export function useTestDeps(dialect: Dialect, options: TestDepsOptions = {}): { current: Deps } {
+export function useTestDeps(dialect: Dialect, options: UseTestDepsOptions = {}): { current: Deps } {
   const holder = { current: undefined as unknown as Deps };
   beforeAll(async () => {
-    holder.current = await createTestDeps(dialect, options);
+    const env = typeof options.env === 'function' ? options.env() : options.env;
+    holder.current = await createTestDeps(dialect, { ...options, env, worker: options.worker ?? options.work });
+    if (options.work) await holder.current.queue.work(holder.current);
   });
   afterAll(async () => {
     if (holder.current) await closeDeps(holder.current);

@@ -1,0 +1,12 @@
+// email.password-reset: mails a single-use reset token if an active account has this address.
+import { z } from 'zod';
+import { sendPasswordResetEmail } from '../../server/services/emails.ts';
+import { defineJob } from '../define.ts';
+
+export const passwordResetJob = defineJob({
+  name: 'email.password-reset',
+  payload: z.object({ email: z.string() }),
+  // The token lives an hour: retrying for longer than that would mail a useless token.
+  options: { retryLimit: 6, retryDelay: 5, retryDelayMax: 300, expireInSeconds: 120, heartbeatSeconds: 30 },
+  handler: (deps, { email }, job) => sendPasswordResetEmail(deps, email, job.id),
+});

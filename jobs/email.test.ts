@@ -1,0 +1,143 @@
+// E-mail jobs on both dialects, through a real SMTP server: the welcome e-mail and the password reset flow.
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { callerFor, captureLogs, dialects, failure, useTestDeps } from '../server/testing/harness.ts';
+import { createUser, signIn, TEST_PASSWORD, uniqueName } from '../server/testing/factories.ts';
+import { useSmtpServer } from '../server/testing/smtp.ts';
+import { createMailer } from '../server/mail/mailer.ts';
+import { passwordResetEmail, welcomeEmail } from '../server/mail/templates.ts';
+import { sendWelcomeEmail } from '../server/services/emails.ts';
+import { passwordResetJob } from './definitions/password-reset-email.ts';
+
+const tokenIn = (text: string) => /token: ([a-z2-7]{32})/.exec(text)?.[1];
+
+describe.each(dialects)('e-mail jobs on %s', (dialect) => {
+  const inbox = useSmtpServer();
+  const deps = useTestDeps(dialect, { work: true, env: () => ({ SMTP_URL: inbox.current.url, PASSWORD_RESET_URL: 'https://app.example.com/reset' }) });
+  const anonymous = () => callerFor(deps.current, { ip: '192.0.2.10' });
+
+  it('registering sends one welcome e-mail, with text and HTML parts, from a worker', async () => {
+    const name = uniqueName('welcome');
+    const email = `${name}@example.com`;
+    const { user } = await anonymous().auth.register({ username: name, email, password: 'a long enough password', fullName: 'Ada <b>L</b>' });
+    await expect.poll(() => inbox.current.to(email).length, { timeout: 15_000 }).toBe(1);
+    const [mail] = inbox.current.to(email);
+    expect(mail.subject).toBe('Welcome to ai-backend-service');
+    expect(mail.text).toContain(`your account "${name}" is ready`);
+    expect(mail.html).toContain('Ada &lt;b&gt;L&lt;/b&gt;');
+    expect(mail.html).not.toContain('<b>L</b>');
+    // Recorded right after the SMTP server took the message.
+    const { users } = deps.current.db.tables;
+    const sentAt = async () => (await deps.current.db.orm.select({ sentAt: users.welcomeEmailSentAt }).from(users).where(eq(users.id, user.id)))[0].sentAt;
+    await expect.poll(sentAt, { timeout: 5_000 }).toBeInstanceOf(Date);
+    // pg-boss delivers at least once: running the job again sends nothing more.
+    await sendWelcomeEmail(deps.current, user.id);
+    expect(inbox.current.to(email)).toHaveLength(1);
+  });
+
+  it('mails a single-use reset token that sets a new password and ends every session', async () => {
+    const user = await createUser(deps.current);
+    const session = await signIn(deps.current, user);
+    expect(await anonymous().auth.requestPasswordReset({ email: user.email.toUpperCase() })).toEqual({ ok: true });
+    await expect.poll(() => inbox.current.to(user.email).length, { timeout: 15_000 }).toBe(1);
+    const [mail] = inbox.current.to(user.email);
+    expect(mail.subject).toBe('Reset your password');
+    const token = tokenIn(mail.text ?? '');
+    expect(token).toBeDefined();
+    expect(mail.html).toContain(`https://app.example.com/reset?token=${token}`);
+    // Only the token's hash is stored.
+    const { passwordResetTokens } = deps.current.db.tables;
+    const stored = await deps.current.db.orm.select().from(passwordResetTokens).where(eq(passwordResetTokens.userId, user.id));
+    expect(stored).toHaveLength(1);
+    expect(JSON.stringify(stored)).not.toContain(token);
+    expect(stored[0].expiresAt.getTime() - stored[0].createdAt.getTime()).toBe(60 * 60 * 1000);
+
+    expect((await failure(anonymous().auth.resetPassword({ token: token!, newPassword: user.username }))).fieldErrors).toHaveProperty('newPassword');
+    expect(await anonymous().auth.resetPassword({ token: token!, newPassword: 'my brand new password' })).toEqual({ ok: true });
+    expect((await failure(session.caller.auth.me())).code).toBe('UNAUTHORIZED');
+    expect((await failure(anonymous().auth.login({ usernameOrEmail: user.username, password: TEST_PASSWORD }))).code).toBe('UNAUTHORIZED');
+    expect((await anonymous().auth.login({ usernameOrEmail: user.username, password: 'my brand new password' })).user.id).toBe(user.id);
+    // Single use.
+    expect(await failure(anonymous().auth.resetPassword({ token: token!, newPassword: 'another new password' }))).toMatchObject({
+      code: 'BAD_REQUEST',
+      message: 'invalid or expired token',
+    });
+  });
+
+  it('answers ok for an unknown address and mails nothing', async () => {
+    const email = `${uniqueName('nobody')}@example.com`;
+    expect(await anonymous().auth.requestPasswordReset({ email })).toEqual({ ok: true });
+    await expect.poll(async () => (await deps.current.queue.find(passwordResetJob, { email })).map((job) => job.state), { timeout: 15_000 }).toEqual(['completed']);
+    expect(inbox.current.to(email)).toEqual([]);
+  });
+
+  it('mails nothing to an inactive account', async () => {
+    const user = await createUser(deps.current, { isActive: false });
+    await anonymous().auth.requestPasswordReset({ email: user.email });
+    await expect.poll(async () => (await deps.current.queue.find(passwordResetJob, { email: user.email })).map((job) => job.state), { timeout: 15_000 }).toEqual(['completed']);
+    expect(inbox.current.to(user.email)).toEqual([]);
+  });
+
+  it('refuses unknown, malformed and expired tokens alike', async () => {
+    for (const token of ['a'.repeat(32), 'not a token']) {
+      expect(await failure(anonymous().auth.resetPassword({ token, newPassword: 'whatever new password' }))).toMatchObject({ code: 'BAD_REQUEST', message: 'invalid or expired token' });
+    }
+    const user = await createUser(deps.current);
+    await anonymous().auth.requestPasswordReset({ email: user.email });
+    await expect.poll(() => inbox.current.to(user.email).length, { timeout: 15_000 }).toBe(1);
+    const token = tokenIn(inbox.current.to(user.email)[0].text ?? '')!;
+    const { passwordResetTokens } = deps.current.db.tables;
+    await deps.current.db.orm.update(passwordResetTokens).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(passwordResetTokens.userId, user.id));
+    expect(await failure(anonymous().auth.resetPassword({ token, newPassword: 'whatever new password' }))).toMatchObject({ message: 'invalid or expired token' });
+  });
+
+  it('validates the request', async () => {
+    expect((await failure(anonymous().auth.requestPasswordReset({ email: 'not-an-email' }))).fieldErrors).toHaveProperty('email');
+    expect((await failure(anonymous().auth.resetPassword({ token: '', newPassword: 'x' }))).fieldErrors).toHaveProperty('token');
+  });
+});
+
+describe.each(dialects)('password reset limits on %s', (dialect) => {
+  const deps = useTestDeps(dialect, { env: { RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR: '2', RATE_LIMIT_PASSWORD_RESET_PER_MINUTE: '3' } });
+
+  it('limits requests per address and per IP', async () => {
+    const email = `${uniqueName('limited')}@example.com`;
+    const caller = (ip: string) => callerFor(deps.current, { ip });
+    expect(await caller('192.0.2.20').auth.requestPasswordReset({ email })).toEqual({ ok: true });
+    expect(await caller('192.0.2.21').auth.requestPasswordReset({ email })).toEqual({ ok: true });
+    expect(await failure(caller('192.0.2.22').auth.requestPasswordReset({ email }))).toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    for (let i = 0; i < 3; i++) await caller('192.0.2.30').auth.requestPasswordReset({ email: `${uniqueName('ip')}@example.com` });
+    expect((await failure(caller('192.0.2.30').auth.requestPasswordReset({ email: `${uniqueName('ip')}@example.com` }))).code).toBe('TOO_MANY_REQUESTS');
+  });
+});
+
+describe('the development outbox', () => {
+  it('writes each message as an .eml file with both parts, and logs only subject and recipient', async () => {
+    const dir = join(tmpdir(), uniqueName('outbox'));
+    const { logger, lines } = captureLogs();
+    const mailer = createMailer({ SMTP_URL: undefined, MAIL_FROM: 'Service <service@example.com>', OUTBOX_DIR: dir }, logger);
+    try {
+      const message = passwordResetEmail({ email: 'ada@example.com', username: 'ada' }, { url: 'https://app.example.com/reset', token: 'secrettoken', expiresAt: new Date() });
+      const sent = await mailer.send(message);
+      await mailer.send(welcomeEmail({ email: 'bob@example.com', username: 'bob', fullName: null }));
+      expect(sent.transport).toBe('outbox');
+      const files = readdirSync(dir).filter((file) => file.endsWith('.eml'));
+      expect(files).toHaveLength(2);
+      const eml = readFileSync(sent.file!, 'utf8');
+      expect(eml).toMatch(/^From: Service <service@example.com>$/m);
+      expect(eml).toMatch(/^To: ada@example.com$/m);
+      expect(eml).toMatch(/^Subject: Reset your password$/m);
+      expect(eml).toMatch(/Content-Type: text\/plain/);
+      expect(eml).toMatch(/Content-Type: text\/html/);
+      expect(lines.map((line) => line.msg)).toContain('e-mail written to the outbox (SMTP_URL is not set)');
+      expect(lines.find((line) => line.to === 'ada@example.com')).toMatchObject({ subject: 'Reset your password' });
+      expect(JSON.stringify(lines)).not.toContain('secrettoken');
+    } finally {
+      mailer.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

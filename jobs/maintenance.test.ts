@@ -1,0 +1,44 @@
+// The scheduled clean-up on both dialects: what has expired goes, what is still live stays.
+import { describe, expect, it } from 'vitest';
+import { inArray } from 'drizzle-orm';
+import { dialects, useTestDeps } from '../server/testing/harness.ts';
+import { createUser, signIn } from '../server/testing/factories.ts';
+import { cleanUp } from '../server/services/maintenance.ts';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+describe.each(dialects)('maintenance on %s', (dialect) => {
+  const deps = useTestDeps(dialect, { env: { TASK_RETENTION_DAYS: '30' } });
+
+  it('deletes expired sessions and reset tokens, and finished tasks past retention', async () => {
+    const { db } = deps.current;
+    const { sessions, passwordResetTokens, tasks } = db.tables;
+    const user = await createUser(deps.current);
+    const live = await signIn(deps.current, user);
+    const stale = await signIn(deps.current, user);
+    const now = Date.now();
+    await db.orm.update(sessions).set({ expiresAt: new Date(now - 1000) }).where(inArray(sessions.id, [stale.sessionId]));
+    await db.orm.insert(passwordResetTokens).values([
+      { userId: user.id, tokenHash: `expired-${now}`, jobId: `job-a-${now}`, createdAt: new Date(now - 2 * 60 * 60 * 1000), expiresAt: new Date(now - 60 * 60 * 1000) },
+      { userId: user.id, tokenHash: `live-${now}`, jobId: `job-b-${now}`, createdAt: new Date(now), expiresAt: new Date(now + 60 * 60 * 1000) },
+    ]);
+    const task = (status: 'completed' | 'failed' | 'queued', finishedDaysAgo: number | null) => ({
+      userId: user.id,
+      type: 'math.sum',
+      input: { numbers: [1] },
+      status,
+      createdAt: new Date(now - 40 * DAY),
+      finishedAt: finishedDaysAgo === null ? null : new Date(now - finishedDaysAgo * DAY),
+    });
+    const inserted = await db.orm
+      .insert(tasks)
+      .values([task('completed', 31), task('failed', 45), task('completed', 2), task('queued', null)])
+      .returning({ id: tasks.id });
+
+    expect(await cleanUp(deps.current)).toEqual({ sessions: 1, resetTokens: 1, tasks: 2 });
+    expect((await db.orm.select({ id: sessions.id }).from(sessions).where(inArray(sessions.id, [live.sessionId, stale.sessionId]))).map((row) => row.id)).toEqual([live.sessionId]);
+    const left = await db.orm.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, inserted.map((row) => row.id)));
+    expect(left.map((row) => row.id).sort()).toEqual([inserted[2].id, inserted[3].id].sort());
+    expect(await cleanUp(deps.current)).toEqual({ sessions: 0, resetTokens: 0, tasks: 0 });
+  });
+});

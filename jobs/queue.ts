@@ -1,0 +1,255 @@
+// pg-boss, the one job engine: in the app's Postgres (jobs commit with the app's transaction), or on PGlite
+// (Postgres in WASM) beside the embedded SQLite default, where jobs are sent right after the app commits.
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { PgBoss, fromDrizzle, fromPglite, type ConstructorOptions, type JobResult, type JobWithMetadata } from 'pg-boss';
+import type { PGlite } from '@electric-sql/pglite';
+import type { Database, Tx } from '../db/index.ts';
+import type { Config } from '../server/config.ts';
+import type { Deps } from '../server/deps.ts';
+import type { Logger } from '../server/logger.ts';
+import { deadLetterQueue, type JobDefinition, type RegisteredJob } from './define.ts';
+import { registeredJobs } from './registry.ts';
+
+/** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */
+export type QueueBackend = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null; client?: PGlite };
+
+/**
+ * QUEUE_DATABASE_URL if set; else the app's Postgres; else PGlite in a `queue` directory beside the SQLite
+ * file (./data/queue for the default ./data/app.db), or in memory beside an in-memory SQLite.
+ */
+export function queueBackendFor(config: Pick<Config, 'QUEUE_DATABASE_URL' | 'DATABASE_URL'>): QueueBackend {
+  const app = config.DATABASE_URL;
+  const url = config.QUEUE_DATABASE_URL ?? (app.startsWith('postgres') ? app : app === ':memory:' ? 'memory:' : `file:${join(dirname(app.replace(/^file:/, '')), 'queue')}`);
+  if (url.startsWith('postgres')) return { kind: 'postgres', url };
+  return { kind: 'pglite', dataDir: url === 'memory:' ? null : url.replace(/^file:/, '') };
+}
+
+export type QueueDepth = { queued: number; active: number; failed: number };
+/** Adds jobs to the transaction `Queue.transaction` runs: one, or many in one statement. */
+export type Enqueue = <P>(definition: JobDefinition<P>, ...payloads: P[]) => Promise<void>;
+
+export type Queue = {
+  readonly backend: QueueBackend['kind'];
+  /** True when jobs live in the app's own Postgres, so enqueuing joins the app's transaction. */
+  readonly sharesAppDatabase: boolean;
+  /** Starts pg-boss and creates every queue (idempotent). Processes call it at boot; sending calls it too. */
+  start: () => Promise<void>;
+  send: <P>(definition: JobDefinition<P>, payload: P, options?: { tx?: Tx }) => Promise<string>;
+  /** Many jobs of one kind in one statement (pg-boss insert). */
+  sendMany: <P>(definition: JobDefinition<P>, payloads: P[], options?: { tx?: Tx }) => Promise<void>;
+  /**
+   * Runs `fn` in an app transaction. Jobs it enqueues commit or roll back with it when they share the
+   * database; otherwise they are sent right after the commit (and not at all after a rollback).
+   */
+  transaction: <T>(fn: (tx: Tx, enqueue: Enqueue) => Promise<T>) => Promise<T>;
+  /** Works every queue in this process, and registers the schedules. */
+  work: (deps: Deps) => Promise<void>;
+  /** Exact per-queue counts, straight from pg-boss's job table. */
+  depths: () => Promise<Record<string, QueueDepth>>;
+  /** A queue's jobs (oldest first), optionally those whose payload contains `data`: for operators and tests. */
+  find: (queue: Pick<JobDefinition, 'name'> | string, data?: object) => Promise<{ id: string; state: string; data: unknown; output: unknown; retryCount: number }[]>;
+  /** Stops fetching, lets active jobs finish within `timeoutMs`, fails the rest back for retry, closes. */
+  stop: (timeoutMs: number) => Promise<void>;
+};
+
+export type QueueOptions = {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  /** Whether this process works jobs: only then does it supervise (expire, retry) and run schedules. */
+  worker: boolean;
+  /** Overrides what the config says (tests put the queue in their own database). */
+  backend?: QueueBackend;
+  definitions?: readonly RegisteredJob[];
+};
+
+export function openQueue({ config, logger, db, worker, backend = queueBackendFor(config), definitions = registeredJobs }: QueueOptions): Queue {
+  const source = db.source;
+  const sharesAppDatabase =
+    (backend.kind === 'postgres' && source.kind === 'postgres' && backend.url === source.url) ||
+    (backend.kind === 'pglite' && source.kind === 'pglite' && backend.client === source.client);
+  for (const name of Object.keys(config.WORKER_QUEUE_CONCURRENCY)) {
+    if (!definitions.some((definition) => definition.name === name)) {
+      throw new Error(`WORKER_QUEUE_CONCURRENCY names an unknown queue "${name}"; queues: ${definitions.map((d) => d.name).join(', ')}`);
+    }
+  }
+  const known = new Set(definitions.map((definition) => definition.name));
+  const roles: Partial<ConstructorOptions> = {
+    supervise: worker,
+    schedule: worker,
+    superviseIntervalSeconds: config.QUEUE_MAINTENANCE_INTERVAL_SECONDS,
+    monitorIntervalSeconds: config.QUEUE_MAINTENANCE_INTERVAL_SECONDS,
+    maintenanceIntervalSeconds: Math.max(config.QUEUE_MAINTENANCE_INTERVAL_SECONDS, 60),
+  };
+
+  let pglite: { close: () => Promise<void> } | null = null;
+  let boss: PgBoss | null = null;
+  let starting: Promise<PgBoss> | null = null;
+  let stopping: Promise<void> | null = null;
+
+  async function create(): Promise<PgBoss> {
+    let instance: PgBoss;
+    if (backend.kind === 'postgres') {
+      instance = new PgBoss({ connectionString: backend.url, schema: 'pgboss', max: Math.min(config.DATABASE_POOL_MAX, 10), application_name: 'ai-backend-service:queue', ...roles });
+    } else if (backend.client) {
+      instance = new PgBoss({ db: fromPglite(backend.client), backend: 'pglite', schema: 'pgboss', ...roles });
+    } else {
+      const { PGlite } = await import('@electric-sql/pglite');
+      if (backend.dataDir) mkdirSync(backend.dataDir, { recursive: true });
+      const client = await PGlite.create(backend.dataDir ?? undefined);
+      pglite = client;
+      instance = new PgBoss({ db: fromPglite(client), backend: 'pglite', schema: 'pgboss', ...roles });
+    }
+    // An EventEmitter without an 'error' listener throws; pg-boss reports polling and maintenance failures here.
+    instance.on('error', (err: Error) => logger.error({ err }, 'job queue error'));
+    instance.on('warning', (warning: { message: string }) => logger.warn({ warning: warning.message }, 'job queue warning'));
+    await instance.start();
+    for (const definition of definitions) {
+      const options = {
+        retryLimit: definition.options.retryLimit,
+        retryDelay: definition.options.retryDelay,
+        retryBackoff: true,
+        ...(definition.options.retryDelayMax ? { retryDelayMax: definition.options.retryDelayMax } : {}),
+        expireInSeconds: definition.options.expireInSeconds,
+        heartbeatSeconds: definition.options.heartbeatSeconds,
+      };
+      // The dead-letter queue first: pg-boss refuses a queue whose dead-letter queue does not exist.
+      await instance.createQueue(deadLetterQueue(definition), { retryLimit: 0, expireInSeconds: 300 });
+      await instance.createQueue(definition.name, { ...options, deadLetter: deadLetterQueue(definition) });
+      // createQueue never changes an existing queue: bring its options up to date with the definition.
+      await instance.updateQueue(definition.name, { ...options, deadLetter: deadLetterQueue(definition) });
+    }
+    boss = instance;
+    return instance;
+  }
+
+  const ready = (): Promise<PgBoss> => {
+    if (stopping) return Promise.reject(new Error('the job queue is stopped'));
+    return boss ? Promise.resolve(boss) : (starting ??= create());
+  };
+
+  async function send<P>(definition: JobDefinition<P>, payload: P, options: { tx?: Tx } = {}): Promise<string> {
+    if (!known.has(definition.name)) throw new Error(`job "${definition.name}" is not registered in jobs/registry.ts`);
+    const data = definition.payload.parse(payload) as object | null;
+    const instance = await ready();
+    const id = await instance.send(definition.name, data, options.tx ? { db: fromDrizzle(options.tx, sql) } : {});
+    if (!id) throw new Error(`pg-boss did not accept a job for ${definition.name}`);
+    return id;
+  }
+
+  async function sendMany<P>(definition: JobDefinition<P>, payloads: P[], options: { tx?: Tx } = {}): Promise<void> {
+    if (payloads.length === 1) {
+      await send(definition, payloads[0], options);
+      return;
+    }
+    if (!known.has(definition.name)) throw new Error(`job "${definition.name}" is not registered in jobs/registry.ts`);
+    const jobs = payloads.map((payload) => ({ data: definition.payload.parse(payload) as object }));
+    const instance = await ready();
+    await instance.insert(definition.name, jobs, options.tx ? { db: fromDrizzle(options.tx, sql) } : {});
+  }
+
+  return {
+    backend: backend.kind,
+    sharesAppDatabase,
+    start: async () => {
+      await ready();
+    },
+    send,
+    sendMany,
+
+    transaction: async (fn) => {
+      await ready();
+      const afterCommit: (() => Promise<void>)[] = [];
+      const result = await db.transaction((tx) =>
+        fn(tx, async (definition, ...payloads) => {
+          if (sharesAppDatabase) {
+            await sendMany(definition, payloads, { tx });
+          } else {
+            for (const payload of payloads) definition.payload.parse(payload);
+            afterCommit.push(() => sendMany(definition, payloads));
+          }
+        }),
+      );
+      for (const sendJobs of afterCommit) await sendJobs();
+      return result;
+    },
+
+    work: async (deps) => {
+      const instance = await ready();
+      const pollingIntervalSeconds = config.QUEUE_POLLING_INTERVAL_SECONDS;
+      for (const definition of definitions) {
+        const concurrency = config.WORKER_QUEUE_CONCURRENCY[definition.name] ?? config.WORKER_CONCURRENCY;
+        // pg-boss waits a polling interval between fetches unless it bursts; it bursts while fetched batches
+        // come back full. Fetching `concurrency` jobs at a time and bursting drains a backlog at full speed
+        // (a batch settles together, so its slowest job sets the pace of the next fetch).
+        const options = {
+          batchSize: concurrency,
+          localConcurrency: 1,
+          burstWhenBatchFull: concurrency > 1,
+          burstWhenReadyExceeds: 1,
+          pollingIntervalSeconds,
+          includeMetadata: true,
+          perJobResults: true,
+        } as const;
+        await instance.work(definition.name, options, (jobs: JobWithMetadata<object>[]) =>
+          Promise.all(
+            jobs.map(async (job): Promise<JobResult> => {
+              try {
+                await definition.run(deps, job.data, { id: job.id, retryCount: job.retryCount, retryLimit: job.retryLimit, signal: job.signal });
+                return { id: job.id, status: 'completed' };
+              } catch (error) {
+                // A payload that does not parse never will: straight to the dead-letter queue.
+                const permanent = error instanceof z.ZodError;
+                deps.logger.warn({ err: error, job: definition.name, jobId: job.id, attempt: job.retryCount + 1, lastAttempt: permanent || job.retryCount >= job.retryLimit }, 'job attempt failed');
+                return { id: job.id, status: permanent ? 'deadletter' : 'failed', output: { message: error instanceof Error ? error.message : String(error) } };
+              }
+            }),
+          ),
+        );
+        const { runDeadLetter } = definition;
+        if (runDeadLetter) {
+          await instance.work(deadLetterQueue(definition), { pollingIntervalSeconds }, async (jobs) => {
+            for (const job of jobs) await runDeadLetter(deps, job.data, { id: job.id });
+          });
+        }
+        if (definition.schedule) await instance.schedule(definition.name, definition.schedule, null, { tz: 'UTC' });
+      }
+    },
+
+    depths: async () => {
+      const instance = await ready();
+      const names = definitions.flatMap((definition) => [definition.name, deadLetterQueue(definition)]);
+      const result: { rows: { name: string; state: string; n: number }[] } = await instance
+        .getDb()
+        .executeSql(
+          `select name, state, count(*)::int as n from pgboss.job where name = any($1) and state in ('created', 'retry', 'active', 'failed') group by name, state`,
+          [names],
+        );
+      const { rows } = result;
+      const depths: Record<string, QueueDepth> = Object.fromEntries(names.map((name) => [name, { queued: 0, active: 0, failed: 0 }]));
+      for (const { name, state, n } of rows) {
+        const depth = depths[name];
+        if (state === 'active') depth.active += n;
+        else if (state === 'failed') depth.failed += n;
+        else depth.queued += n;
+      }
+      return depths;
+    },
+
+    find: async (queue, data) => {
+      const instance = await ready();
+      const jobs = await instance.findJobs<unknown>(typeof queue === 'string' ? queue : queue.name, data ? { data } : {});
+      return jobs.map((job) => ({ id: job.id, state: job.state, data: job.data, output: job.output, retryCount: job.retryCount }));
+    },
+
+    stop: (timeoutMs) =>
+      (stopping ??= (async () => {
+        const instance = boss ?? (starting ? await starting.catch(() => null) : null);
+        if (instance) await instance.stop({ graceful: true, timeout: timeoutMs, close: true });
+        await pglite?.close();
+      })()),
+  };
+}

@@ -1,0 +1,214 @@
+// Worker processes against a real Postgres (TEST_DATABASE_URL; PGlite serves only one process): a worker
+// killed mid-task loses nothing, a lost database connection is survived, SIGTERM stops gracefully.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { closeDeps, type Deps } from '../server/deps.ts';
+import { createTestDeps } from '../server/testing/harness.ts';
+import { signedInUser } from '../server/testing/factories.ts';
+import { runTaskJob } from './definitions/run-task.ts';
+
+type Worker = { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> };
+
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+function startWorker(databaseUrl: string, env: Record<string, string> = {}): Worker {
+  const child = spawn(process.execPath, ['jobs/worker.ts'], {
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: databaseUrl,
+      MIGRATE_ON_START: 'false',
+      LOG_LEVEL: 'info',
+      NODE_ENV: 'test',
+      WORKER_CONCURRENCY: '1',
+      QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
+      QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1',
+      WORKER_SHUTDOWN_TIMEOUT_MS: '5000',
+      DATABASE_STARTUP_TIMEOUT_MS: '10000',
+      OUTBOX_DIR: join(tmpdir(), `abs-worker-outbox-${process.pid}`),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines: Record<string, unknown>[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      lines.push({ msg: line });
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, lines, exited };
+}
+
+async function working(worker: Worker): Promise<void> {
+  await expect.poll(() => worker.lines.some((line) => line.msg === 'working'), { timeout: 20_000 }).toBe(true);
+}
+
+/** A TCP proxy in front of Postgres that a test can cut, as a database restart or network loss would. */
+async function startProxy(target: { host: string; port: number }) {
+  const sockets = new Set<Socket>();
+  let server: Server;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        const upstream = connect(target.port, target.host);
+        sockets.add(client).add(upstream);
+        client.pipe(upstream).pipe(client);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        port = (server.address() as AddressInfo).port;
+        resolve();
+      });
+    });
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    /** Drops every connection and refuses new ones until `resume`. */
+    cut: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        sockets.clear();
+        server.close(() => resolve());
+      }),
+    resume: listen,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const HEAVY_TEXT = 'The analytical engine weaves algebraic patterns just as the Jacquard loom weaves flowers and leaves. '.repeat(1000).slice(0, 100_000);
+
+const testDatabaseUrl = process.env.TEST_DATABASE_URL;
+
+describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_URL)', () => {
+  let deps: Deps;
+  const open = async () => {
+    deps ??= await createTestDeps('postgres');
+    return deps;
+  };
+  afterAll(async () => {
+    if (deps) await closeDeps(deps);
+  });
+  const databaseUrl = () => (deps.db.source.kind === 'postgres' ? deps.db.source.url : '');
+
+  async function taskRow(id: string) {
+    const { tasks } = deps.db.tables;
+    const [row] = await deps.db.orm.select({ status: tasks.status, attempts: tasks.attempts, result: tasks.result }).from(tasks).where(eq(tasks.id, id));
+    return row;
+  }
+
+  it('loses nothing when a worker is killed mid-task: another finishes it within the heartbeat window', async () => {
+    await open();
+    const { caller } = await signedInUser(deps);
+    const first = startWorker(databaseUrl());
+    await working(first);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
+    // Kill it the moment it starts the first one.
+    await expect.poll(async () => (await taskRow(ids[0])).status, { timeout: 20_000, interval: 5 }).toBe('running');
+    first.child.kill('SIGKILL');
+    await first.exited;
+    expect((await taskRow(ids[0])).status).toBe('running');
+
+    const second = startWorker(databaseUrl());
+    await working(second);
+    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 45_000, interval: 200 }).toBe('completed');
+    const interrupted = await taskRow(ids[0]);
+    expect(interrupted.attempts).toBe(2);
+    expect(interrupted.result).toMatchObject({ characters: 100_000 });
+    const [job] = await deps.queue.find(runTaskJob, { taskId: ids[0] });
+    expect({ state: job.state, retryCount: job.retryCount }).toEqual({ state: 'completed', retryCount: 1 });
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 90_000);
+
+  it('survives losing its database connections and goes on once Postgres is back', async () => {
+    await open();
+    const { caller } = await signedInUser(deps);
+    const url = new URL(databaseUrl());
+    const proxy = await startProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    try {
+      const proxied = new URL(url);
+      proxied.host = `127.0.0.1:${proxy.port}`;
+      const worker = startWorker(proxied.toString());
+      await working(worker);
+      const before = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 2] } });
+      await expect.poll(async () => (await taskRow(before.id)).status, { timeout: 20_000 }).toBe('completed');
+
+      await proxy.cut();
+      const during = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [3, 4] } });
+      // The worker notices (its polls fail) and keeps running.
+      await expect.poll(() => worker.lines.some((line) => line.level === 50 || line.level === 40), { timeout: 20_000 }).toBe(true);
+      expect(worker.child.exitCode).toBeNull();
+      await proxy.resume();
+
+      await expect.poll(async () => (await taskRow(during.id)).status, { timeout: 45_000, interval: 200 }).toBe('completed');
+      const after = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [5] } });
+      await expect.poll(async () => (await taskRow(after.id)).status, { timeout: 20_000 }).toBe('completed');
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  }, 120_000);
+
+  it('on SIGTERM finishes its active job, leaves the queued ones for others, and exits 0', async () => {
+    await open();
+    const { caller } = await signedInUser(deps);
+    const worker = startWorker(databaseUrl());
+    await working(worker);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
+    await expect.poll(async () => (await taskRow(ids[0])).status, { timeout: 20_000, interval: 5 }).toBe('running');
+    const stoppedAt = Date.now();
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(8_000);
+    expect(worker.lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['stopping: no new jobs; active ones finish or go back for retry', 'stopped']));
+    expect((await taskRow(ids[0])).status).toBe('completed');
+    // What it did not take is still there for the next worker.
+    const next = startWorker(databaseUrl());
+    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 30_000, interval: 200 }).toBe('completed');
+    next.child.kill('SIGTERM');
+    expect(await next.exited).toBe(0);
+  }, 90_000);
+});
+
+describe('npm run worker', () => {
+  it('refuses to start when the jobs live in PGlite, which only the API process can open', () => {
+    const result = spawnSync(process.execPath, ['jobs/worker.ts'], { env: { PATH: process.env.PATH, DATABASE_URL: ':memory:' }, encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stdout).toContain('only the API process can open');
+  });
+
+  it('refuses a bad environment, naming the variable', () => {
+    const result = spawnSync(process.execPath, ['jobs/worker.ts'], { env: { PATH: process.env.PATH, WORKER_CONCURRENCY: 'lots' }, encoding: 'utf8' });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('WORKER_CONCURRENCY:');
+  });
+});

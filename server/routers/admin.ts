@@ -1,0 +1,23 @@
+// admin.*: what internal dashboards read.
+import { z } from 'zod';
+import { TASK_STATUSES } from '../../db/index.ts';
+import { adminProcedure, router } from '../trpc/init.ts';
+import { getStats } from '../services/stats.ts';
+
+const Count = z.number().int().nonnegative();
+
+export const Stats = z.object({
+  users: z.object({ total: Count, active: Count }),
+  activeSessions: Count,
+  posts: z.object({ total: Count, published: Count }),
+  tasks: z.record(z.enum(TASK_STATUSES), Count),
+  /** Per pg-boss queue (dead-letter queues end in `.dead`): exact counts, not pg-boss's cached ones. */
+  queues: z.record(z.string(), z.object({ queued: Count, active: Count, failed: Count })),
+});
+
+export const adminRouter = router({
+  stats: adminProcedure
+    .input(z.void())
+    .output(Stats)
+    .query(({ ctx }) => getStats(ctx.deps)),
+});

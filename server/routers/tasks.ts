@@ -1,0 +1,60 @@
+// tasks.*: submit background work (the guide's process/results flow), follow it, list it, cancel it.
+import { z } from 'zod';
+import { TASK_STATUSES } from '../../db/index.ts';
+import { authedProcedure, router } from '../trpc/init.ts';
+import { cancelTask, getTask, listTasks, submitTask } from '../services/tasks.ts';
+import { Id, page, pagination } from '../schemas.ts';
+import { TASK_TYPES, taskTypes, type TaskType } from '../tasks/types.ts';
+
+const TaskStatus = z.enum(TASK_STATUSES);
+const TaskType = z.enum(taskTypes as [TaskType, ...TaskType[]]);
+
+/** `{ type, input }`, validated per type: the SDK knows each type's input. */
+const Submission = z.discriminatedUnion(
+  'type',
+  (Object.entries(TASK_TYPES) as [TaskType, (typeof TASK_TYPES)[TaskType]][]).map(([type, { input }]) => z.object({ type: z.literal(type), input })) as unknown as [
+    z.ZodObject<{ type: z.ZodLiteral<'text.analyze'>; input: (typeof TASK_TYPES)['text.analyze']['input'] }>,
+    z.ZodObject<{ type: z.ZodLiteral<'math.sum'>; input: (typeof TASK_TYPES)['math.sum']['input'] }>,
+  ],
+);
+
+const TaskSummary = z.object({
+  id: z.string(),
+  userId: z.string(),
+  type: TaskType,
+  status: TaskStatus,
+  /** The last attempt's error: no stack, ever. */
+  error: z.string().nullable(),
+  attempts: z.number().int(),
+  createdAt: z.date(),
+  startedAt: z.date().nullable(),
+  finishedAt: z.date().nullable(),
+});
+
+/** A task with its typed input and result (null until completed). */
+const Task = z.discriminatedUnion('type', [
+  TaskSummary.extend({ type: z.literal('text.analyze'), input: TASK_TYPES['text.analyze'].input, result: TASK_TYPES['text.analyze'].result.nullable() }),
+  TaskSummary.extend({ type: z.literal('math.sum'), input: TASK_TYPES['math.sum'].input, result: TASK_TYPES['math.sum'].result.nullable() }),
+]);
+
+export const tasksRouter = router({
+  submit: authedProcedure
+    .input(Submission)
+    .output(z.object({ id: z.string(), status: z.literal('queued') }))
+    .mutation(({ ctx, input }) => submitTask(ctx.deps, ctx.user.id, input)),
+
+  get: authedProcedure
+    .input(z.object({ id: Id }))
+    .output(Task)
+    .query(async ({ ctx, input }) => Task.parse(await getTask(ctx.deps, ctx.user, input.id))),
+
+  list: authedProcedure
+    .input(pagination(20).extend({ status: TaskStatus.optional(), type: TaskType.optional(), userId: Id.optional() }))
+    .output(page(TaskSummary))
+    .query(({ ctx, input }) => listTasks(ctx.deps, ctx.user, input)),
+
+  cancel: authedProcedure
+    .input(z.object({ id: Id }))
+    .output(TaskSummary)
+    .mutation(({ ctx, input }) => cancelTask(ctx.deps, ctx.user, input.id)),
+});

@@ -1,0 +1,106 @@
+// User tasks through the API: submit (the row and its job commit together), read, list, cancel.
+import { and, count, desc, eq, type SQL } from 'drizzle-orm';
+import { newId, type TaskStatus } from '../../db/index.ts';
+import { runTaskJob } from '../../jobs/definitions/run-task.ts';
+import { createBatcher, type Batcher } from '../batcher.ts';
+import type { Deps } from '../deps.ts';
+import { AppError, notFound } from '../errors.ts';
+import type { Role } from '../schemas.ts';
+import type { TaskType } from '../tasks/types.ts';
+
+export type Viewer = { id: string; role: Role };
+export type Submission = { type: TaskType; input: unknown };
+
+const summaryColumns = ({ tasks }: Deps['db']['tables']) => ({
+  id: tasks.id,
+  userId: tasks.userId,
+  type: tasks.type,
+  status: tasks.status,
+  error: tasks.error,
+  attempts: tasks.attempts,
+  createdAt: tasks.createdAt,
+  startedAt: tasks.startedAt,
+  finishedAt: tasks.finishedAt,
+});
+
+/** Rows only ever hold types tasks.submit validated; the column itself is plain text. */
+const typed = <R extends { type: string }>(row: R): Omit<R, 'type'> & { type: TaskType } => row as Omit<R, 'type'> & { type: TaskType };
+
+/** Owners see their tasks; admins see everyone's; to anyone else a task does not exist. */
+const visibleTo = (viewer: Viewer, { tasks }: Deps['db']['tables']): SQL | undefined => (viewer.role === 'admin' ? undefined : eq(tasks.userId, viewer.id));
+
+type NewTask = { userId: string; submission: Submission };
+
+/** Inserts the tasks and their jobs in one transaction: they commit, or roll back, together. */
+async function insertTasks(deps: Deps, items: NewTask[]): Promise<{ id: string; status: 'queued' }[]> {
+  const { tasks } = deps.db.tables;
+  const now = deps.clock.now();
+  // Ids are made here, not returned by the insert: SQLite does not promise RETURNING's order.
+  const rows = items.map(({ userId, submission }) => ({ id: newId(), userId, type: submission.type, input: submission.input, createdAt: now }));
+  await deps.queue.transaction(async (tx, enqueue) => {
+    await tx.insert(tasks).values(rows);
+    await enqueue(runTaskJob, ...rows.map((row) => ({ taskId: row.id })));
+  });
+  return rows.map((row) => ({ id: row.id, status: 'queued' as const }));
+}
+
+const submitters = new WeakMap<Deps, Batcher<NewTask, { id: string; status: 'queued' }>>();
+
+/**
+ * Queues a task. Submissions that arrive together (a tRPC batch, a busy server) share one transaction with
+ * one multi-row insert and one bulk enqueue: a fraction of the statements and commits of one each.
+ */
+export function submitTask(deps: Deps, userId: string, submission: Submission): Promise<{ id: string; status: 'queued' }> {
+  let submitter = submitters.get(deps);
+  if (!submitter) {
+    submitter = createBatcher((items: NewTask[]) => insertTasks(deps, items), { maxSize: 100 });
+    submitters.set(deps, submitter);
+  }
+  return submitter.add({ userId, submission });
+}
+
+export async function getTask(deps: Deps, viewer: Viewer, id: string) {
+  const { tasks } = deps.db.tables;
+  const [row] = await deps.db.orm
+    .select({ ...summaryColumns(deps.db.tables), input: tasks.input, result: tasks.result })
+    .from(tasks)
+    .where(and(eq(tasks.id, id), visibleTo(viewer, deps.db.tables)));
+  if (!row) throw notFound('task');
+  return typed(row);
+}
+
+export type TaskFilter = { status?: TaskStatus | undefined; type?: TaskType | undefined; userId?: string | undefined; skip: number; limit: number };
+
+/** Newest first; without inputs and results (tasks.get has them). Admins may filter by user. */
+export async function listTasks(deps: Deps, viewer: Viewer, filter: TaskFilter) {
+  const { tasks } = deps.db.tables;
+  if (filter.userId !== undefined && viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'only admins may list other users’ tasks');
+  const where = and(
+    visibleTo(viewer, deps.db.tables),
+    filter.userId === undefined ? undefined : eq(tasks.userId, filter.userId),
+    filter.status === undefined ? undefined : eq(tasks.status, filter.status),
+    filter.type === undefined ? undefined : eq(tasks.type, filter.type),
+  );
+  const [items, [{ total }]] = await Promise.all([
+    deps.db.orm.select(summaryColumns(deps.db.tables)).from(tasks).where(where).orderBy(desc(tasks.createdAt), desc(tasks.id)).limit(filter.limit).offset(filter.skip),
+    deps.db.orm.select({ total: count() }).from(tasks).where(where),
+  ]);
+  return { items: items.map(typed), total };
+}
+
+/** Only a queued task can be cancelled; its job then finds it cancelled and does nothing. */
+export async function cancelTask(deps: Deps, viewer: Viewer, id: string) {
+  const { tasks } = deps.db.tables;
+  const [row] = await deps.db.orm
+    .update(tasks)
+    .set({ status: 'cancelled', finishedAt: deps.clock.now() })
+    .where(and(eq(tasks.id, id), eq(tasks.status, 'queued'), visibleTo(viewer, deps.db.tables)))
+    .returning(summaryColumns(deps.db.tables));
+  if (row) return typed(row);
+  const [existing] = await deps.db.orm
+    .select({ status: tasks.status })
+    .from(tasks)
+    .where(and(eq(tasks.id, id), visibleTo(viewer, deps.db.tables)));
+  if (!existing) throw notFound('task');
+  throw new AppError('CONFLICT', `only a queued task can be cancelled; this one is ${existing.status}`);
+}

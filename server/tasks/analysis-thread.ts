@@ -1,0 +1,11 @@
+// Worker-thread entry: runs text analysis off the main thread, so an API or worker event loop never stalls.
+import { parentPort } from 'node:worker_threads';
+import { analyzeText } from './text-analysis.ts';
+
+parentPort?.on('message', ({ id, text }: { id: number; text: string }) => {
+  try {
+    parentPort?.postMessage({ id, result: analyzeText(text) });
+  } catch (error) {
+    parentPort?.postMessage({ id, error: error instanceof Error ? error.message : String(error) });
+  }
+});
