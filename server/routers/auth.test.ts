@@ -65,10 +65,17 @@ describe.each(dialects)('auth on %s', (dialect) => {
     });
 
     it('refuses a 100 KB password at once, before any hashing', async () => {
-      const started = performance.now();
-      const result = await failure(anonymous().auth.register({ ...registration(), password: 'x'.repeat(100_000) }));
-      expect(result.fieldErrors.password).toEqual(['must be at most 256 characters']);
-      expect(performance.now() - started).toBeLessThan(25);
+      const timed = async (call: () => Promise<unknown>) => {
+        const started = performance.now();
+        await call();
+        return performance.now() - started;
+      };
+      // A registration that hashes, measured beside it on the same (possibly busy) machine.
+      const hashing = await timed(() => anonymous().auth.register(registration()));
+      let fieldErrors: Record<string, string[]> = {};
+      const refusing = await timed(async () => ({ fieldErrors } = await failure(anonymous().auth.register({ ...registration(), password: 'x'.repeat(100_000) }))));
+      expect(fieldErrors.password).toEqual(['must be at most 256 characters']);
+      expect(refusing).toBeLessThan(hashing / 4);
     });
 
     it('refuses a password equal to the username or e-mail', async () => {
@@ -119,19 +126,20 @@ describe.each(dialects)('auth on %s', (dialect) => {
       const unknownUser = () => failure(anonymous().auth.login({ usernameOrEmail: uniqueName('ghost'), password: 'not the password' }));
       expect(await wrongPassword()).toEqual(await unknownUser());
       expect((await unknownUser()).message).toBe('invalid username or password');
-      const time = async (attempt: () => Promise<unknown>) => {
-        const samples: number[] = [];
-        for (let i = 0; i < 5; i++) {
+      // Interleaved, so both see the same load; the median of 7 each.
+      const samples: { wrong: number[]; unknown: number[] } = { wrong: [], unknown: [] };
+      for (let i = 0; i < 7; i++) {
+        for (const [name, attempt] of [['wrong', wrongPassword], ['unknown', unknownUser]] as const) {
           const started = performance.now();
           await attempt();
-          samples.push(performance.now() - started);
+          samples[name].push(performance.now() - started);
         }
-        return samples.sort((a, b) => a - b)[2];
-      };
-      const [wrong, unknown] = [await time(wrongPassword), await time(unknownUser)];
-      // Without the dummy verification an unknown user answers in about a millisecond against tens.
-      expect(unknown).toBeGreaterThan(wrong * 0.5);
-      expect(unknown).toBeLessThan(wrong * 2);
+      }
+      const median = (values: number[]) => [...values].sort((a, b) => a - b)[3];
+      const [wrong, unknown] = [median(samples.wrong), median(samples.unknown)];
+      // Without the dummy verification an unknown user answers in a millisecond or two against tens.
+      expect(unknown).toBeGreaterThan(wrong * 0.3);
+      expect(unknown).toBeLessThan(wrong * 3.3);
     });
 
     it('refuses an inactive account with FORBIDDEN, but only after the password is checked', async () => {

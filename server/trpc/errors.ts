@@ -1,5 +1,5 @@
 // The one place where errors become what clients see: AppError → tRPC code, zod issues → per-field messages.
-import { TRPCError } from '@trpc/server';
+import { TRPCError, type TRPC_ERROR_CODE_NUMBER } from '@trpc/server';
 import { findUniqueViolation } from '../../db/index.ts';
 import { AppError, type FieldErrors } from '../errors.ts';
 
@@ -44,14 +44,14 @@ export type ErrorData = {
   retryAfterSeconds?: number;
 };
 
-export type ErrorShape = { code: number; message: string; data: ErrorData };
+export type ErrorShape = { code: TRPC_ERROR_CODE_NUMBER; message: string; data: ErrorData };
 
 /**
  * Shapes every error response. Only input validation contributes zod details (output validation failing is
  * our fault: a 500). Internal errors carry a generic message: no stack, SQL or driver text leaves the server.
  */
 export function formatError(opts: {
-  shape: { code: number; message: string; data: { code: TRPCError['code']; httpStatus: number; path?: string } };
+  shape: { code: TRPC_ERROR_CODE_NUMBER; message: string; data: { code: TRPCError['code']; httpStatus: number; path?: string } };
   error: TRPCError;
   requestId: string | undefined;
 }): ErrorShape {
