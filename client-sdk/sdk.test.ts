@@ -127,7 +127,7 @@ describe('the packed SDK in a project of its own', () => {
     const result = tsc('-p', '.');
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
-  });
+  }, 120_000);
 
   it('refuses a wrong input type and a field that does not exist, at compile time', () => {
     const common = ['--noEmit', '--strict', '--skipLibCheck', 'false', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node'];
@@ -137,7 +137,7 @@ describe('the packed SDK in a project of its own', () => {
     const missingField = tsc(...common, 'missing-field.ts');
     expect(missingField.status).not.toBe(0);
     expect(missingField.stdout).toMatch(/missing-field\.ts\(4,.*Property 'passwordHash' does not exist/);
-  });
+  }, 120_000);
 
   describe.each(dialects)('against a live server on %s', (dialect) => {
     let deps: Deps;
@@ -171,6 +171,6 @@ describe('the packed SDK in a project of its own', () => {
       });
       expect(out.words).toBeGreaterThan(5);
       expect(out.me).toBe(out.registered);
-    });
+    }, 90_000);
   });
 });
