@@ -55,6 +55,8 @@ export type Database = {
    * by the same database: LIKE on Postgres, where a trigram index serves it; instr() on SQLite (a scan).
    */
   containsLowered: (column: Column | SQL, text: string) => SQL;
+  /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
+  poolStats: () => { total: number; idle: number; waiting: number } | null;
   /** Resolves when the database answers a trivial query. */
   ping: () => Promise<void>;
   /** How many committed migrations this database has not applied yet. */
@@ -136,6 +138,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       lower,
       contains: (column, text) => sql`${column} like ${likePattern(text)} escape '\\'`,
       containsLowered: (column, text) => sql`instr(${column}, lower(${text})) > 0`,
+      poolStats: () => null,
       ping: async () => {
         sqlite.raw.prepare('select 1').get();
       },
@@ -151,6 +154,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   }
   const postgres = await openPostgres({ ...POSTGRES_DEFAULTS, onPoolError: () => {}, ...definedOnly(options) }, events.logger);
   return postgresDatabase(postgres.orm, { kind: 'postgres', url: options.url }, {
+    poolStats: () => ({ total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     ping: async () => {
       await postgres.pool.query('select 1');
     },
@@ -170,6 +174,7 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
   const pglite = await openPglite(events.logger);
   const orm = pglite.orm as unknown as Orm;
   const database = postgresDatabase(orm, { kind: 'pglite', client: pglite.client }, {
+    poolStats: () => null,
     ping: async () => {
       await pglite.orm.execute('select 1');
     },
@@ -181,7 +186,7 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
   return database;
 }
 
-function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery'>): Database {
+function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery' | 'poolStats'>): Database {
   return {
     dialect: 'postgres',
     source,

@@ -1,7 +1,9 @@
 // pg-boss, the one job engine: in the app's Postgres (jobs commit with the app's transaction), or on PGlite
 // (Postgres in WASM) beside the embedded SQLite default, where jobs are sent right after the app commits.
 import { mkdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { PgBoss, fromDrizzle, fromPglite, type ConstructorOptions, type JobResult, type JobWithMetadata } from 'pg-boss';
@@ -10,6 +12,7 @@ import type { Database, Tx } from '../db/index.ts';
 import type { Config } from '../server/config.ts';
 import type { Deps } from '../server/deps.ts';
 import type { Logger } from '../server/logger.ts';
+import { tracer, tracingEnabled } from '../server/telemetry/state.ts';
 import { deadLetterQueue, type JobDefinition, type RegisteredJob } from './define.ts';
 import { registeredJobs } from './registry.ts';
 
@@ -51,7 +54,12 @@ export type Queue = {
   depths: () => Promise<Record<string, QueueDepth>>;
   /** A queue's jobs (oldest first), optionally those whose payload contains `data`: for operators and tests. */
   find: (queue: Pick<JobDefinition, 'name'> | string, data?: object) => Promise<{ id: string; state: string; data: unknown; output: unknown; retryCount: number }[]>;
-  /** Stops fetching, lets active jobs finish within `timeoutMs`, fails the rest back for retry, closes. */
+  /**
+   * Stops fetching, lets active jobs finish within `timeoutMs` and fails the rest back for retry. Jobs can
+   * still be sent (requests still draining enqueue theirs) until `stop`.
+   */
+  stopWorking: (timeoutMs: number) => Promise<void>;
+  /** `stopWorking`, then closes: sending fails from here on. */
   stop: (timeoutMs: number) => Promise<void>;
 };
 
@@ -78,6 +86,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   }
   const known = new Set(definitions.map((definition) => definition.name));
   const roles: Partial<ConstructorOptions> = {
+    // pg-boss spans (no-ops while tracing is off); a job carries the trace of the request that sent it.
+    openTelemetry: { propagateContext: true },
     supervise: worker,
     schedule: worker,
     superviseIntervalSeconds: config.QUEUE_MAINTENANCE_INTERVAL_SECONDS,
@@ -88,7 +98,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   let pglite: { close: () => Promise<void> } | null = null;
   let boss: PgBoss | null = null;
   let starting: Promise<PgBoss> | null = null;
-  let stopping: Promise<void> | null = null;
+  let stoppingWork: Promise<void> | null = null;
+  let closing: Promise<void> | null = null;
 
   async function create(): Promise<PgBoss> {
     let instance: PgBoss;
@@ -127,9 +138,18 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   }
 
   const ready = (): Promise<PgBoss> => {
-    if (stopping) return Promise.reject(new Error('the job queue is stopped'));
+    if (closing) return Promise.reject(new Error('the job queue is closed'));
     return boss ? Promise.resolve(boss) : (starting ??= create());
   };
+  /** The instance if it was ever started (or is starting), without starting one. */
+  const started = async (): Promise<PgBoss | null> => boss ?? (starting ? await starting.catch(() => null) : null);
+
+  // pg-boss stops its workers and supervision but keeps its pool: sending still works until stop().
+  const stopWorking = (timeoutMs: number): Promise<void> =>
+    (stoppingWork ??= (async () => {
+      const instance = await started();
+      if (instance) await instance.stop({ graceful: true, timeout: timeoutMs, close: false });
+    })());
 
   async function send<P>(definition: JobDefinition<P>, payload: P, options: { tx?: Tx } = {}): Promise<string> {
     if (!known.has(definition.name)) throw new Error(`job "${definition.name}" is not registered in jobs/registry.ts`);
@@ -194,19 +214,31 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
           includeMetadata: true,
           perJobResults: true,
         } as const;
+        const attempt = async (job: JobWithMetadata<object>): Promise<JobResult> => {
+          const started = performance.now();
+          try {
+            await definition.run(deps, job.data, { id: job.id, retryCount: job.retryCount, retryLimit: job.retryLimit, signal: job.signal });
+            deps.metrics.observeJob(definition.name, 'completed', (performance.now() - started) / 1000);
+            return { id: job.id, status: 'completed' };
+          } catch (error) {
+            deps.metrics.observeJob(definition.name, 'failed', (performance.now() - started) / 1000);
+            // A payload that does not parse never will: straight to the dead-letter queue.
+            const permanent = error instanceof z.ZodError;
+            deps.logger.warn({ err: error, job: definition.name, jobId: job.id, attempt: job.retryCount + 1, lastAttempt: permanent || job.retryCount >= job.retryLimit }, 'job attempt failed');
+            return { id: job.id, status: permanent ? 'deadletter' : 'failed', output: { message: error instanceof Error ? error.message : String(error) } };
+          }
+        };
+        // A batch shares pg-boss's `process` span; with tracing on each job gets a span of its own inside it.
+        const tracedAttempt = (job: JobWithMetadata<object>) =>
+          tracer().startActiveSpan(`job ${definition.name}`, { attributes: { 'messaging.message.id': job.id, 'pgboss.job.retry_count': job.retryCount } }, async (span) => {
+            const result = await attempt(job);
+            if (result.status !== 'completed') span.setStatus({ code: SpanStatusCode.ERROR, message: 'job attempt failed' });
+            span.end();
+            return result;
+          });
         await instance.work(definition.name, options, (jobs: JobWithMetadata<object>[]) =>
           Promise.all(
-            jobs.map(async (job): Promise<JobResult> => {
-              try {
-                await definition.run(deps, job.data, { id: job.id, retryCount: job.retryCount, retryLimit: job.retryLimit, signal: job.signal });
-                return { id: job.id, status: 'completed' };
-              } catch (error) {
-                // A payload that does not parse never will: straight to the dead-letter queue.
-                const permanent = error instanceof z.ZodError;
-                deps.logger.warn({ err: error, job: definition.name, jobId: job.id, attempt: job.retryCount + 1, lastAttempt: permanent || job.retryCount >= job.retryLimit }, 'job attempt failed');
-                return { id: job.id, status: permanent ? 'deadletter' : 'failed', output: { message: error instanceof Error ? error.message : String(error) } };
-              }
-            }),
+            jobs.map((job) => (tracingEnabled() ? tracedAttempt(job) : attempt(job))),
           ),
         );
         const { runDeadLetter } = definition;
@@ -245,10 +277,12 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
       return jobs.map((job) => ({ id: job.id, state: job.state, data: job.data, output: job.output, retryCount: job.retryCount }));
     },
 
+    stopWorking,
     stop: (timeoutMs) =>
-      (stopping ??= (async () => {
-        const instance = boss ?? (starting ? await starting.catch(() => null) : null);
-        if (instance) await instance.stop({ graceful: true, timeout: timeoutMs, close: true });
+      (closing ??= (async () => {
+        await stopWorking(timeoutMs);
+        const instance = await started();
+        if (instance) await instance.stop({ close: true });
         await pglite?.close();
       })()),
   };

@@ -1,58 +1,40 @@
 // Worker processes against a real Postgres (TEST_DATABASE_URL; PGlite serves only one process): a worker
 // killed mid-task loses nothing, a lost database connection is survived, SIGTERM stops gracefully.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { closeDeps, type Deps } from '../server/deps.ts';
 import { createTestDeps } from '../server/testing/harness.ts';
 import { signedInUser } from '../server/testing/factories.ts';
+import { freePort } from '../server/testing/ports.ts';
+import { startNode, type NodeProcess } from '../server/testing/processes.ts';
 import { runTaskJob } from './definitions/run-task.ts';
 
-type Worker = { child: ChildProcess; lines: Record<string, unknown>[]; exited: Promise<number | null> };
-
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-});
+type Worker = NodeProcess;
 
 function startWorker(databaseUrl: string, env: Record<string, string> = {}): Worker {
-  const child = spawn(process.execPath, ['jobs/worker.ts'], {
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: databaseUrl,
-      MIGRATE_ON_START: 'false',
-      LOG_LEVEL: 'info',
-      NODE_ENV: 'test',
-      WORKER_CONCURRENCY: '1',
-      QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
-      QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1',
-      WORKER_SHUTDOWN_TIMEOUT_MS: '5000',
-      DATABASE_STARTUP_TIMEOUT_MS: '10000',
-      OUTBOX_DIR: join(tmpdir(), `abs-worker-outbox-${process.pid}`),
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return startNode('jobs/worker.ts', {
+    DATABASE_URL: databaseUrl,
+    MIGRATE_ON_START: 'false',
+    LOG_LEVEL: 'info',
+    NODE_ENV: 'test',
+    WORKER_CONCURRENCY: '1',
+    WORKER_PORT: '0',
+    QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
+    QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1',
+    WORKER_SHUTDOWN_TIMEOUT_MS: '5000',
+    DATABASE_STARTUP_TIMEOUT_MS: '10000',
+    OUTBOX_DIR: join(tmpdir(), `abs-worker-outbox-${process.pid}`),
+    ...env,
   });
-  children.push(child);
-  const lines: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout }).on('line', (line) => {
-    try {
-      lines.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      lines.push({ msg: line });
-    }
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, lines, exited };
 }
 
 async function working(worker: Worker): Promise<void> {
-  await expect.poll(() => worker.lines.some((line) => line.msg === 'working'), { timeout: 20_000 }).toBe(true);
+  await worker.waitFor('working', 20_000);
 }
 
 /** A TCP proxy in front of Postgres that a test can cut, as a database restart or network loss would. */
@@ -177,6 +159,27 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     }
   }, 120_000);
 
+  it('answers probes and serves metrics on WORKER_PORT, and nothing else', async () => {
+    await open();
+    const { caller } = await signedInUser(deps);
+    const port = await freePort();
+    const token = 'worker-metrics-token-0123456789';
+    const worker = startWorker(databaseUrl(), { WORKER_PORT: String(port), METRICS_TOKEN: token });
+    await working(worker);
+    const base = `http://127.0.0.1:${port}`;
+    expect((await fetch(`${base}/health/live`)).status).toBe(200);
+    expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+    expect((await fetch(`${base}/trpc/health.check`)).status).toBe(404);
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    const task = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 2] } });
+    await expect.poll(async () => (await taskRow(task.id)).status, { timeout: 20_000 }).toBe('completed');
+    const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    expect(metrics).toMatch(/^job_duration_seconds_count\{queue="tasks\.run",outcome="completed"\} [1-9]/m);
+    expect(metrics).toMatch(/^db_pool_connections\{state="total"\} /m);
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+  }, 60_000);
+
   it('on SIGTERM finishes its active job, leaves the queued ones for others, and exits 0', async () => {
     await open();
     const { caller } = await signedInUser(deps);
@@ -189,7 +192,7 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(8_000);
-    expect(worker.lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['stopping: no new jobs; active ones finish or go back for retry', 'stopped']));
+    expect(worker.lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
     expect((await taskRow(ids[0])).status).toBe('completed');
     // What it did not take is still there for the next worker.
     const next = startWorker(databaseUrl());

@@ -1,21 +1,14 @@
 // Composition root of a worker process (`npm run worker`): works every queue until SIGTERM, then stops
-// gracefully. Run any number of them, on any machines, against one Postgres.
-import { DatabaseUnavailableError } from '../db/index.ts';
-import { ConfigError, loadConfig, readDotEnv, type Config } from '../server/config.ts';
-import { buildDeps, closeDeps } from '../server/deps.ts';
+// gracefully. Run any number of them, on any machines, against one Postgres. A small HTTP server on
+// WORKER_PORT answers health probes and serves /metrics.
+import { buildDeps, closeDeps, type Deps } from '../server/deps.ts';
+import { createOpsApp, type Lifecycle } from '../server/http/ops.ts';
+import { drain, listen } from '../server/http/server.ts';
 import { createLogger } from '../server/logger.ts';
+import { failedToStart, readConfigOrExit, shutdownOn } from '../server/process.ts';
 import { queueBackendFor } from './queue.ts';
 
-function readConfig(): Config {
-  try {
-    return loadConfig(readDotEnv());
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`ai-backend-service worker: ${error.message}\n`);
-    process.exit(1);
-  }
-}
-const config = readConfig();
+const config = readConfigOrExit('ai-backend-service worker');
 const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' && process.stdout.isTTY }).child({ role: 'worker' });
 
 if (queueBackendFor(config).kind === 'pglite') {
@@ -23,33 +16,27 @@ if (queueBackendFor(config).kind === 'pglite') {
   process.exit(1);
 }
 
-const deps = await buildDeps(config, logger, { worker: true }).catch((error: unknown) => {
-  if (error instanceof DatabaseUnavailableError) logger.fatal(error.message);
-  else logger.fatal({ err: error }, 'could not start');
-  process.exit(1);
-});
-
-let stopping = false;
-async function stop(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal, deadlineMs: config.WORKER_SHUTDOWN_TIMEOUT_MS }, 'stopping: no new jobs; active ones finish or go back for retry');
-  await closeDeps(deps, config.WORKER_SHUTDOWN_TIMEOUT_MS);
-  logger.info('stopped');
-  process.exit(0);
+let deps: Deps;
+try {
+  deps = await buildDeps(config, logger, { worker: true });
+} catch (error) {
+  failedToStart(logger, error);
 }
-process.once('SIGTERM', () => void stop('SIGTERM'));
-process.once('SIGINT', () => void stop('SIGINT'));
-process.on('unhandledRejection', (reason) => {
-  logger.fatal({ err: reason }, 'unhandled promise rejection');
-  process.exit(1);
+
+const lifecycle: Lifecycle = { shuttingDown: false };
+const ops = config.WORKER_PORT > 0 ? await listen(createOpsApp(deps, lifecycle), config.HOST, config.WORKER_PORT).catch((error: unknown) => failedToStart(logger, error)) : null;
+
+// No new jobs; active ones get WORKER_SHUTDOWN_TIMEOUT_MS to finish, the rest go back for retry; then pools close.
+shutdownOn(logger, config.WORKER_SHUTDOWN_TIMEOUT_MS, async () => {
+  lifecycle.shuttingDown = true;
+  await Promise.all([deps.queue.stopWorking(config.WORKER_SHUTDOWN_TIMEOUT_MS), ops ? drain(ops.server, 1_000) : null]);
+  await closeDeps(deps, config.WORKER_SHUTDOWN_TIMEOUT_MS);
 });
 
 try {
   await deps.queue.start();
   await deps.queue.work(deps);
 } catch (error) {
-  logger.fatal({ err: error }, 'could not start working');
-  process.exit(1);
+  failedToStart(logger, error);
 }
-logger.info({ concurrency: config.WORKER_CONCURRENCY, perQueue: config.WORKER_QUEUE_CONCURRENCY, version: deps.version }, 'working');
+logger.info({ concurrency: config.WORKER_CONCURRENCY, perQueue: config.WORKER_QUEUE_CONCURRENCY, probes: ops?.url ?? null, version: deps.version }, 'working');

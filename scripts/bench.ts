@@ -3,6 +3,7 @@
 //   --suite=all|foundation|auth|posts|jobs   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
+import { freePort } from '../server/testing/ports.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,6 @@ const root = join(import.meta.dirname, '..');
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-'));
 const children: ChildProcess[] = [];
 const cleanups: (() => Promise<void>)[] = [];
-let nextPort = 41_000 + Math.floor(Math.random() * 1000);
 
 /** `paths` (optional): each request picks one at random, e.g. many users' profiles. */
 type Target = { label: string; url: string; paths?: string[]; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string };
@@ -46,7 +46,8 @@ async function waitFor(url: string, child: ChildProcess): Promise<void> {
 
 /** A server in its own process; resolves with its base URL once it answers. */
 async function start(script: string, argv: (port: number) => string[], env: Record<string, string> = {}): Promise<string> {
-  const port = ++nextPort;
+  // A port the OS says is free now (a fixed range could collide with ephemeral ports of other connections).
+  const port = await freePort();
   const child = fork(join(root, script), argv(port), {
     env: { ...process.env, PORT: String(port), ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -59,7 +60,7 @@ async function start(script: string, argv: (port: number) => string[], env: Reco
 
 /** A `npm run worker` process; resolves once it logs that it is working. */
 function startWorker(env: Record<string, string>): Promise<void> {
-  const child = fork(join(root, 'jobs/worker.ts'), [], { env: { ...process.env, LOG_LEVEL: 'info', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = fork(join(root, 'jobs/worker.ts'), [], { env: { ...process.env, LOG_LEVEL: 'info', WORKER_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let seen = '';

@@ -70,10 +70,23 @@ describe('config', () => {
     ['BODY_LIMIT', 'lots'],
     ['DATABASE_POOL_MAX', '0'],
     ['SHUTDOWN_TIMEOUT_MS', '-1'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'otel-collector:4318'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'grpc://otel-collector:4317'],
+    ['METRICS_TOKEN', 'short'],
+    ['WORKER_PORT', '99999'],
+    ['REQUIRE_POSTGRES', 'sure'],
   ])('rejects %s=%s, naming the variable', (name, value) => {
     const problems = problemsOf({ [name]: value });
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(new RegExp(`^${name}: `));
+  });
+
+  it('with REQUIRE_POSTGRES, refuses to fall back to SQLite', () => {
+    const unset: Record<string, string> = { REQUIRE_POSTGRES: 'true' };
+    for (const env of [unset, { REQUIRE_POSTGRES: 'true', DATABASE_URL: 'file:./data/app.db' }]) {
+      expect(problemsOf(env)).toEqual(['DATABASE_URL: must be a postgres:// URL because REQUIRE_POSTGRES is true (it is unset or points at SQLite)']);
+    }
+    expect(loadConfig({ REQUIRE_POSTGRES: 'true', DATABASE_URL: 'postgres://db/app' }).REQUIRE_POSTGRES).toBe(true);
   });
 
   it('names every bad variable at once and never echoes a database URL', () => {
@@ -88,6 +101,21 @@ describe('config', () => {
     writeFileSync(file, 'PORT=4000\nHOST=0.0.0.0\n');
     expect(readDotEnv(file, { HOST: '127.0.0.2' })).toMatchObject({ PORT: '4000', HOST: '127.0.0.2' });
     expect(readDotEnv(join(dir, 'missing.env'), { HOST: 'h' })).toEqual({ HOST: 'h' });
+  });
+
+  it.each([
+    ['server/main.ts', { REQUIRE_POSTGRES: 'true', NODE_ENV: 'production' }, 'DATABASE_URL:'],
+    ['jobs/worker.ts', { REQUIRE_POSTGRES: 'true' }, 'DATABASE_URL:'],
+    ['server/main.ts', { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT:'],
+  ])('%s with %o exits 1 at start, naming %s, with tracing loaded as in production', (script, env, named) => {
+    const result = spawnSync(process.execPath, ['--import', './server/telemetry/register.ts', script], {
+      env: { PATH: process.env.PATH, ...env },
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(named);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
   it('stops the server at start with exit code 1, the variable named and no stack trace', () => {

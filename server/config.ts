@@ -76,65 +76,79 @@ const origin = z.string().refine(
   { message: 'must be an origin such as https://app.example.com (scheme, host and optional port; no path)' },
 );
 
-const envSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  HOST: z.string().min(1).default('127.0.0.1'),
-  PORT: int(0, 65535).default(3000),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: databaseUrl.default('file:./data/app.db'),
-  DATABASE_POOL_MAX: int(1, 1000).default(POSTGRES_DEFAULTS.poolMax),
-  DATABASE_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(POSTGRES_DEFAULTS.idleTimeoutMs),
-  DATABASE_CONNECTION_TIMEOUT_MS: int(100, 600_000).default(POSTGRES_DEFAULTS.connectionTimeoutMs),
-  DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(POSTGRES_DEFAULTS.statementTimeoutMs),
-  DATABASE_STARTUP_TIMEOUT_MS: int(0, 600_000).default(POSTGRES_DEFAULTS.startupTimeoutMs),
-  MIGRATE_ON_START: bool.default(true),
-  CORS_ORIGINS: list.pipe(z.array(origin)).default([]),
-  TRUSTED_HOSTS: list
-    .pipe(z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:.]+\](:\d+)?$/i, 'must be a host name, optionally with :port')))
-    .default([]),
-  TRUST_PROXY: trustProxy.default(false),
-  BODY_LIMIT: byteSize.default(1024 * 1024),
-  TRPC_MAX_BATCH_SIZE: int(1, 1000).default(50),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .optional(),
-  REDIS_KEY_PREFIX: z.string().max(100).default('abs:'),
-  CACHE_TTL_SECONDS: int(0, 86_400).default(300),
-  CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
-  SESSION_ABSOLUTE_LIFETIME_DAYS: int(1, 3650).default(90),
-  QUEUE_DATABASE_URL: z
-    .string()
-    .refine((url) => url === 'memory:' || /^(file:|postgres(ql)?:\/\/)/.test(url), {
-      message: 'must be a postgres:// URL, file:<directory> (PGlite) or memory: (PGlite in memory)',
-    })
-    .optional(),
-  WORKER_IN_PROCESS: bool.optional(),
-  WORKER_CONCURRENCY: int(1, 100).default(4),
-  WORKER_QUEUE_CONCURRENCY: queueConcurrency.default({}),
-  WORKER_SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(8_000),
-  QUEUE_POLLING_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
-  QUEUE_MAINTENANCE_INTERVAL_SECONDS: int(1, 3600).default(60),
-  SMTP_URL: z
-    .string()
-    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
-    .optional(),
-  MAIL_FROM: z.string().min(3).default('ai-backend-service <no-reply@localhost>'),
-  OUTBOX_DIR: z.string().min(1).default('./data/outbox'),
-  PASSWORD_RESET_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000/reset-password'),
-  TASK_RETENTION_DAYS: int(1, 3650).default(30),
-  RATE_LIMIT_GLOBAL_PER_MINUTE: int(1, 1_000_000).default(600),
-  RATE_LIMIT_LOGIN_PER_MINUTE: int(1, 1_000_000).default(20),
-  RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: int(1, 1_000_000).default(5),
-  RATE_LIMIT_REGISTER_PER_MINUTE: int(1, 1_000_000).default(5),
-  RATE_LIMIT_PASSWORD_RESET_PER_MINUTE: int(1, 1_000_000).default(5),
-  RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR: int(1, 1_000_000).default(3),
-  SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
-});
+const envSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    HOST: z.string().min(1).default('127.0.0.1'),
+    PORT: int(0, 65535).default(3000),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATABASE_URL: databaseUrl.default('file:./data/app.db'),
+    DATABASE_POOL_MAX: int(1, 1000).default(POSTGRES_DEFAULTS.poolMax),
+    DATABASE_IDLE_TIMEOUT_MS: int(0, 3_600_000).default(POSTGRES_DEFAULTS.idleTimeoutMs),
+    DATABASE_CONNECTION_TIMEOUT_MS: int(100, 600_000).default(POSTGRES_DEFAULTS.connectionTimeoutMs),
+    DATABASE_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(POSTGRES_DEFAULTS.statementTimeoutMs),
+    DATABASE_STARTUP_TIMEOUT_MS: int(0, 600_000).default(POSTGRES_DEFAULTS.startupTimeoutMs),
+    MIGRATE_ON_START: bool.default(true),
+    CORS_ORIGINS: list.pipe(z.array(origin)).default([]),
+    TRUSTED_HOSTS: list
+      .pipe(z.array(z.string().regex(/^[a-z0-9.-]+(:\d+)?$|^\[[0-9a-f:.]+\](:\d+)?$/i, 'must be a host name, optionally with :port')))
+      .default([]),
+    TRUST_PROXY: trustProxy.default(false),
+    BODY_LIMIT: byteSize.default(1024 * 1024),
+    TRPC_MAX_BATCH_SIZE: int(1, 1000).default(50),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    REDIS_KEY_PREFIX: z.string().max(100).default('abs:'),
+    CACHE_TTL_SECONDS: int(0, 86_400).default(300),
+    CACHE_MAX_ENTRIES: int(1, 10_000_000).default(10_000),
+    SESSION_ABSOLUTE_LIFETIME_DAYS: int(1, 3650).default(90),
+    QUEUE_DATABASE_URL: z
+      .string()
+      .refine((url) => url === 'memory:' || /^(file:|postgres(ql)?:\/\/)/.test(url), {
+        message: 'must be a postgres:// URL, file:<directory> (PGlite) or memory: (PGlite in memory)',
+      })
+      .optional(),
+    WORKER_IN_PROCESS: bool.optional(),
+    WORKER_CONCURRENCY: int(1, 100).default(4),
+    WORKER_QUEUE_CONCURRENCY: queueConcurrency.default({}),
+    WORKER_SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(8_000),
+    QUEUE_POLLING_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
+    QUEUE_MAINTENANCE_INTERVAL_SECONDS: int(1, 3600).default(60),
+    SMTP_URL: z
+      .string()
+      .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+      .optional(),
+    MAIL_FROM: z.string().min(3).default('ai-backend-service <no-reply@localhost>'),
+    OUTBOX_DIR: z.string().min(1).default('./data/outbox'),
+    PASSWORD_RESET_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:3000/reset-password'),
+    TASK_RETENTION_DAYS: int(1, 3650).default(30),
+    /** Port of a worker process's own small HTTP server (health probes and /metrics); 0 turns it off. */
+    WORKER_PORT: int(0, 65535).default(3001),
+    /** Serves /metrics to requests bearing it; /metrics is off without it. */
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    /** Refuse to start on anything but Postgres (production deployments set it, so a missing DATABASE_URL cannot fall back to SQLite). */
+    REQUIRE_POSTGRES: bool.default(false),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, such as http://otel-collector:4318' }).optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).max(100).optional(),
+    RATE_LIMIT_GLOBAL_PER_MINUTE: int(1, 1_000_000).default(600),
+    RATE_LIMIT_LOGIN_PER_MINUTE: int(1, 1_000_000).default(20),
+    RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: int(1, 1_000_000).default(5),
+    RATE_LIMIT_REGISTER_PER_MINUTE: int(1, 1_000_000).default(5),
+    RATE_LIMIT_PASSWORD_RESET_PER_MINUTE: int(1, 1_000_000).default(5),
+    RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR: int(1, 1_000_000).default(3),
+    SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
+  })
+  .superRefine((config, ctx) => {
+    if (config.REQUIRE_POSTGRES && !config.DATABASE_URL.startsWith('postgres')) {
+      ctx.addIssue({ code: 'custom', path: ['DATABASE_URL'], message: 'must be a postgres:// URL because REQUIRE_POSTGRES is true (it is unset or points at SQLite)' });
+    }
+  });
 
 export type Config = z.infer<typeof envSchema>;
 /** Values of these variables may carry credentials, so errors never echo them. */
-const SECRET_NAME = /URL|PASSWORD|SECRET|TOKEN|KEY/;
+const SECRET_NAME = /URL|PASSWORD|SECRET|TOKEN|KEY|ENDPOINT/;
 export type Dialect = 'sqlite' | 'postgres';
 
 export class ConfigError extends Error {

@@ -4,9 +4,10 @@ import pkg from '../package.json' with { type: 'json' };
 import { openDatabase, type Database } from '../db/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
-import { openQueue, type Queue, type QueueBackend } from '../jobs/queue.ts';
+import { openQueue, queueBackendFor, type Queue, type QueueBackend } from '../jobs/queue.ts';
 import { createCache, type Cache } from './cache.ts';
 import { createMailer, type Mailer } from './mail/mailer.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { createTextAnalyzer, type TextAnalyzer } from './tasks/analyzer.ts';
 import { createRateLimits, type RateLimits } from './rate-limits.ts';
 import { createRedis, redisReady } from './redis.ts';
@@ -27,6 +28,7 @@ export type Deps = {
   mailer: Mailer;
   /** CPU-heavy text analysis, on a thread of its own. */
   textAnalyzer: TextAnalyzer;
+  metrics: Metrics;
   version: string;
 };
 
@@ -71,6 +73,8 @@ export async function assembleDeps(parts: {
   const { config, logger, db } = parts;
   const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger) : null;
   if (redis) await redisReady(redis, logger);
+  const queueBackend = parts.queueBackend ?? queueBackendFor(config);
+  const queue = openQueue({ config, logger, db, worker: parts.worker ?? false, backend: queueBackend });
   return {
     config,
     logger,
@@ -79,19 +83,22 @@ export async function assembleDeps(parts: {
     redis,
     rateLimits: createRateLimits(config, redis, logger),
     cache: createCache(config, redis, logger),
-    queue: openQueue({ config, logger, db, worker: parts.worker ?? false, ...(parts.queueBackend ? { backend: parts.queueBackend } : {}) }),
+    queue,
     mailer: createMailer(config, logger),
     textAnalyzer: createTextAnalyzer(),
+    metrics: createMetrics({ config, logger, db, queue, queueUrl: queueBackend.kind === 'postgres' ? queueBackend.url : null }),
     version,
   };
 }
 
 /**
- * Stops the queue first (active jobs get `queueTimeoutMs` to finish, the rest go back for retry), then closes
- * what the jobs used: the analysis thread, the mailer, the database and Redis.
+ * Stops the queue first (active jobs get `queueTimeoutMs` to finish, the rest go back for retry; already done
+ * when the shutdown path stopped the work), then closes what the jobs used: the analysis thread, the mailer,
+ * the database and Redis.
  */
 export async function closeDeps(deps: Deps, queueTimeoutMs = 1_000): Promise<void> {
   await deps.queue.stop(queueTimeoutMs);
+  await deps.metrics.close();
   await deps.textAnalyzer.close();
   deps.mailer.close();
   await deps.db.close();

@@ -1,6 +1,7 @@
 // Structured pino logging: secrets redacted, SQL parameters never logged, pretty only for a developer's terminal.
 import { createRequire } from 'node:module';
 import { pino, stdSerializers, type Logger, type DestinationStream } from 'pino';
+import { traceFields } from './telemetry/state.ts';
 
 export type { Logger };
 
@@ -53,6 +54,8 @@ export function createLogger(options: LoggerOptions): Logger {
   const base = {
     level: options.level,
     formatters: { log: (object: Record<string, unknown>) => redactSecrets(object) as Record<string, unknown> },
+    // With tracing on, every line names the trace and span it was written in.
+    mixin: () => traceFields() ?? {},
     serializers: { err: serializeError, error: serializeError },
     base: { pid: process.pid },
   };

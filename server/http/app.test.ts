@@ -206,13 +206,15 @@ describe.each(dialects)('HTTP start-up states on %s', (dialect) => {
 });
 
 describe('HTTP host and proxy settings', () => {
-  it('refuses other Host headers when TRUSTED_HOSTS is set, and sends HSTS in production', async () => {
+  it('refuses other Host headers when TRUSTED_HOSTS is set (probes excepted), and sends HSTS in production', async () => {
     const deps = await createTestDeps('sqlite', { env: { TRUSTED_HOSTS: 'api.example.com,127.0.0.1', NODE_ENV: 'production' } });
     const server = await startTestServer(deps);
     try {
-      const trusted = await raw(server.url, { path: '/health/live', headers: { host: 'api.example.com' } });
+      const trusted = await raw(server.url, { path: '/trpc/health.check', headers: { host: 'api.example.com' } });
       expect(trusted.status).toBe(200);
       expect(trusted.headers['strict-transport-security']).toMatch(/max-age=31536000/);
+      // Load balancers and container probes address the process by IP.
+      expect((await raw(server.url, { path: '/health/ready', headers: { host: '10.0.3.17:3000' } })).status).toBe(200);
       const untrusted = await raw(server.url, { path: '/trpc/health.check', headers: { host: 'evil.example' } });
       expect(untrusted.status).toBe(400);
       expect(JSON.parse(untrusted.body.toString()).error.json.message).toBe('host not allowed');

@@ -3,17 +3,15 @@ import compression from 'compression';
 import cors, { type CorsOptions } from 'cors';
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
+import onHeaders from 'on-headers';
 import type { Deps } from '../deps.ts';
 import { appRouter } from '../routers/index.ts';
-import { createReadinessCheck } from '../services/health.ts';
 import { createHttpContext } from '../trpc/context.ts';
 import { createTrpcHandler } from '../trpc/http-handler.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
+import { opsRoutes, type Lifecycle } from './ops.ts';
 import { errorRateLimitHeaders, globalRateLimit } from './rate-limit.ts';
-
-/** Flipped by the shutdown path: readiness turns 503 and responses ask clients to close their connection. */
-export type Lifecycle = { shuttingDown: boolean };
 
 export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: false }): Express {
   const { config } = deps;
@@ -24,6 +22,15 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
   app.set('trust proxy', config.TRUST_PROXY);
 
   app.use(requestContext(deps.logger));
+  // Decided when the headers go out, so responses to requests in flight when the shutdown began close too.
+  app.use((_req, res, next) => {
+    onHeaders(res, () => {
+      if (lifecycle.shuttingDown) res.setHeader('connection', 'close');
+    });
+    next();
+  });
+  // Probes and scrapers address the container by IP, not by a trusted host name: served before the host check.
+  app.use(opsRoutes(deps, lifecycle));
   if (config.TRUSTED_HOSTS.length > 0) app.use(trustedHosts(config.TRUSTED_HOSTS));
   app.use(
     helmet({
@@ -43,19 +50,6 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
     }),
   );
   app.use(compression({ threshold: 1024 }));
-  app.use((_req, res, next) => {
-    if (lifecycle.shuttingDown) res.setHeader('connection', 'close');
-    next();
-  });
-
-  const readiness = createReadinessCheck(deps);
-  app.get('/health/live', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/health/ready', async (_req, res) => {
-    const result = lifecycle.shuttingDown ? { ready: false as const, reason: 'shutting down' } : await readiness();
-    res.status(result.ready ? 200 : 503).json(result.ready ? { status: 'ok' } : { status: 'unavailable', reason: result.reason });
-  });
 
   app.use(
     '/trpc',

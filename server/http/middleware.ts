@@ -17,6 +17,8 @@ export function requestContext(logger: Logger) {
     const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     res.setHeader('x-request-id', requestId);
     setRequestState(res, createRequestState(logger, requestId));
+    // At trace level, also when a request starts (what was in flight when something went wrong).
+    if (logger.isLevelEnabled('trace')) logger.trace({ reqId: requestId, method: req.method, path: req.originalUrl.split('?', 1)[0] }, 'request received');
     res.once('finish', () => {
       const state = requestStateOf(res);
       const path = req.originalUrl.split('?', 1)[0];

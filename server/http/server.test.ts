@@ -1,9 +1,5 @@
-// Graceful shutdown: in-flight requests finish, stragglers are cut at the deadline, and the process exits 0.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+// Draining: in-flight requests finish, stragglers are cut at the deadline. (Whole processes: telemetry/tracing.test.ts
+// and scripts/container.test.ts.)
 import express from 'express';
 import { describe, expect, it } from 'vitest';
 import { drain, listen } from './server.ts';
@@ -43,29 +39,4 @@ describe('drain', () => {
     expect(Date.now() - started).toBeLessThan(2000);
     expect(await inFlight).toBe('cut');
   });
-});
-
-describe('server process', () => {
-  it('serves on the embedded database, then exits 0 on SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'server-'));
-    const child = spawn(process.execPath, ['server/main.ts'], {
-      env: { PATH: process.env.PATH, PORT: '0', DATABASE_URL: `file:${join(dir, 'app.db')}`, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    try {
-      const messages: Record<string, unknown>[] = [];
-      createInterface({ input: child.stdout }).on('line', (line) => messages.push(JSON.parse(line) as Record<string, unknown>));
-      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-      // The embedded default starts PGlite (Postgres in WASM) for the jobs: seconds, more on a busy machine.
-      await expect.poll(() => messages.find((entry) => entry.msg === 'listening'), { timeout: 45_000 }).toBeDefined();
-      const url = messages.find((entry) => entry.msg === 'listening')?.url as string;
-      expect((await fetch(`${url}/health/ready`)).status).toBe(200);
-      child.kill('SIGTERM');
-      expect(await exited).toBe(0);
-      expect(messages.map((entry) => entry.msg)).toEqual(expect.arrayContaining(['listening', 'shutting down', 'stopped']));
-    } finally {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 60_000);
 });

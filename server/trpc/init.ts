@@ -1,8 +1,11 @@
 // initTRPC, once: the builders every router uses. Procedures are public, authed, session-only or admin.
+import { performance } from 'node:perf_hooks';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { initTRPC } from '@trpc/server';
 import superjson from 'superjson';
 import { AppError } from '../errors.ts';
 import type { LimitName } from '../rate-limits.ts';
+import { tracer, tracingEnabled } from '../telemetry/state.ts';
 import type { Context } from './context.ts';
 import { formatError, toClientError } from './errors.ts';
 
@@ -17,13 +20,37 @@ export const router = t.router;
 export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Converts domain errors thrown below it into tRPC errors, so callers and HTTP see the right code. */
-const domainErrors = t.middleware(async ({ next }) => {
-  const result = await next();
-  return result.ok ? result : { ...result, error: toClientError(result.error) };
+/**
+ * The edge of every procedure, in one middleware (each level of tRPC middleware costs an object spread):
+ * converts domain errors thrown below it into tRPC errors, so callers and HTTP see the right code; times the
+ * call into the latency histogram (path, type, result code); and, with tracing on, wraps it in a
+ * `trpc <path>` span, one per call, batched calls included.
+ */
+const boundary = t.middleware(async ({ ctx, path, type, next }) => {
+  const started = performance.now();
+  const settle = async () => {
+    const raw = await next();
+    const result = raw.ok ? raw : { ...raw, error: toClientError(raw.error) };
+    ctx.deps.metrics.observeProcedure(path, type, result.ok ? 'OK' : result.error.code, (performance.now() - started) / 1000);
+    return result;
+  };
+  if (!tracingEnabled()) return settle();
+  return tracer().startActiveSpan(`trpc ${path}`, { attributes: { 'rpc.system': 'trpc', 'rpc.method': path, 'trpc.type': type } }, async (span) => {
+    try {
+      const result = await settle();
+      if (!result.ok) {
+        span.setAttribute('trpc.error_code', result.error.code);
+        // Client mistakes are the caller's; only server-side failures mark the span as an error.
+        if (result.error.code === 'INTERNAL_SERVER_ERROR') span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      return result;
+    } finally {
+      span.end();
+    }
+  });
 });
 
-export const publicProcedure = t.procedure.use(domainErrors);
+export const publicProcedure = t.procedure.use(boundary);
 
 /** Spends one unit of a named per-IP rate limit; over it → TOO_MANY_REQUESTS with Retry-After. */
 export const rateLimit = (name: LimitName) =>

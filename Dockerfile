@@ -1,0 +1,63 @@
+# One image for every process of ai-backend-service (Node 24 runs the TypeScript sources directly):
+#   API (default):   node --import ./server/telemetry/register.ts server/main.ts
+#   worker:          node --import ./server/telemetry/register.ts jobs/worker.ts
+#   migrations:      node scripts/db-migrate.ts
+# Build: docker build -t ai-backend-service .
+# Debian (glibc), not Alpine: better-sqlite3 and @node-rs/argon2 load native binaries built for glibc.
+# Plain Dockerfile syntax (no BuildKit-only flags), so the classic builder and Cloud Build work too.
+
+# ---- base: the Node runtime every stage starts from
+FROM node:24-bookworm-slim AS base
+WORKDIR /app
+ENV npm_config_update_notifier=false \
+    npm_config_fund=false \
+    npm_config_audit=false
+
+# ---- toolchain: what node-gyp needs if a native package has no prebuilt binary for this platform
+FROM base AS toolchain
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3 make g++ \
+    && rm -rf /var/lib/apt/lists/*
+# Only the manifests: the dependency layers stay cached until package.json or the lock file changes.
+# npm ci runs only the install scripts that package.json's "allowScripts" approves.
+COPY package.json package-lock.json ./
+
+# ---- build: every dependency, dev tools included, installed inside the image (never copied in).
+# Nothing in the runtime image comes from here (there is no compile step); it is a target for running the
+# project's tooling in a container: docker build --target build -t ai-backend-service:build .
+FROM toolchain AS build
+RUN npm ci
+COPY . .
+
+# ---- prod-deps: production dependencies only, the node_modules the runtime image gets
+FROM toolchain AS prod-deps
+RUN npm ci --omit=dev
+
+# ---- runtime
+FROM base AS runtime
+# tini as PID 1 forwards SIGTERM to node and reaps zombies. TINI_SUBREAPER keeps it quiet and reaping
+# when it is not PID 1 (docker run --init, compose init: true).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends tini \
+    && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production \
+    HOST=0.0.0.0 \
+    PORT=3000 \
+    TINI_SUBREAPER=1
+# The embedded default (no DATABASE_URL) keeps SQLite, the PGlite job queue and the mail outbox in ./data:
+# the only directory the node user may write. Mount a volume there to keep it.
+RUN mkdir -p /app/data && chown node:node /app/data
+COPY --from=prod-deps /app/node_modules ./node_modules
+# The sources the processes run, owned by root and read-only to node. .dockerignore keeps out tests
+# (*.test.ts, server/testing), client-sdk/, docs and local data.
+COPY package.json ./
+COPY db ./db
+COPY jobs ./jobs
+COPY server ./server
+COPY scripts ./scripts
+USER node
+EXPOSE 3000
+# The worker's probe answers on WORKER_PORT: run it with HEALTHCHECK_PORT=3001 (see scripts/healthcheck.ts).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["node", "scripts/healthcheck.ts"]
+ENTRYPOINT ["tini", "--"]
+CMD ["node", "--import", "./server/telemetry/register.ts", "server/main.ts"]

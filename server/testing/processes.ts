@@ -1,0 +1,47 @@
+// Real processes for tests: `node` on one of our entry points, its JSON log lines collected as they come.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterEach, expect } from 'vitest';
+
+export type LogLine = Record<string, unknown> & { msg?: string };
+export type NodeProcess = {
+  child: ChildProcess;
+  /** Parsed stdout lines (pino JSON; anything else as `{ msg }`). */
+  lines: LogLine[];
+  stderr: () => string;
+  /** Resolves with the exit code. */
+  exited: Promise<number | null>;
+  /** Polls (with a deadline) for a log line with this message, and returns it. */
+  waitFor: (msg: string, timeoutMs?: number) => Promise<LogLine>;
+};
+
+const running = new Set<ChildProcess>();
+// Whatever a test leaves running (a failed assertion before its SIGTERM) dies with the test.
+afterEach(() => {
+  for (const child of running) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  running.clear();
+});
+
+/** `node [nodeArgs…] script` with only PATH and `env` in its environment. */
+export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = []): NodeProcess {
+  const child = spawn(process.execPath, [...nodeArgs, script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  const lines: LogLine[] = [];
+  createInterface({ input: child.stdout }).on('line', (line) => {
+    try {
+      lines.push(JSON.parse(line) as LogLine);
+    } catch {
+      lines.push({ msg: line });
+    }
+  });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const waitFor = async (msg: string, timeoutMs = 45_000) => {
+    await expect.poll(() => lines.some((line) => line.msg === msg) || child.exitCode !== null, { timeout: timeoutMs, interval: 20 }).toBe(true);
+    const line = lines.find((entry) => entry.msg === msg);
+    if (!line) throw new Error(`${script} exited (${child.exitCode}) before logging "${msg}":\n${stderr}\n${JSON.stringify(lines.slice(-5))}`);
+    return line;
+  };
+  return { child, lines, stderr: () => stderr, exited, waitFor };
+}
