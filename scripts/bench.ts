@@ -208,10 +208,12 @@ async function foundationSuite(urls: { express: string; trpc: string; apiSqlite:
     { label: '(a) plain express route', url: `${urls.express}/trpc/health.check` },
     { label: '(b) bare tRPC adapter', url: `${urls.trpc}/trpc/health.check` },
     { label: '(c) full stack', url: `${urls.apiSqlite}/trpc/health.check` },
+    { label: '(d) full stack, REST', url: `${urls.apiSqlite}/api/health` },
   ]);
   ratio(summary, '(c) full stack', '(b) bare tRPC adapter', 'target ≥ 0.80: our middleware and context cost at most 20%');
   ratio(summary, '(b) bare tRPC adapter', '(a) plain express route', 'tRPC’s fetch-based adapter against plain express');
   ratio(summary, '(c) full stack', '(a) plain express route', 'our whole stack against plain express');
+  ratio(summary, '(d) full stack, REST', '(c) full stack', 'GET /api/health against /trpc/health.check: the REST layer’s own cost');
 }
 
 async function authSuite(urls: { trpc: string; apiSqlite: string; sqliteFile: string }): Promise<void> {

@@ -1,12 +1,17 @@
-// The express application: hardening, health probes and tRPC at /trpc, in the order each request meets them.
+// The express application: hardening, health probes, tRPC at /trpc and REST at /api, in the order each request meets them.
 import compression from 'compression';
 import cors, { type CorsOptions } from 'cors';
+import type { TRPCError } from '@trpc/server';
 import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
 import onHeaders from 'on-headers';
 import type { Deps } from '../deps.ts';
+import { docsRoutes } from '../rest/docs.ts';
+import { createRestHandler } from '../rest/handler.ts';
+import { openApiDocument } from '../rest/openapi.ts';
+import { restOperations } from '../rest/operations.ts';
 import { appRouter } from '../routers/index.ts';
-import { createHttpContext } from '../trpc/context.ts';
+import { createHttpContext, type Context } from '../trpc/context.ts';
 import { createTrpcHandler } from '../trpc/http-handler.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
@@ -51,6 +56,12 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
   );
   app.use(compression({ threshold: 1024 }));
 
+  const createContext = createHttpContext(deps);
+  const logFailure = ({ error, ctx, path }: { error: TRPCError; ctx: Context | undefined; path: string | undefined }) => {
+    if (error.code !== 'INTERNAL_SERVER_ERROR') return;
+    (ctx?.state.log ?? deps.logger).error({ err: error.cause ?? error, path }, 'procedure failed');
+  };
+
   app.use(
     '/trpc',
     globalRateLimit(deps.rateLimits),
@@ -59,14 +70,20 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
     express.text({ type: 'application/json', limit: config.BODY_LIMIT }),
     createTrpcHandler({
       router: appRouter,
-      createContext: createHttpContext(deps),
+      createContext,
       maxBatchSize: config.TRPC_MAX_BATCH_SIZE,
       errorHeaders: errorRateLimitHeaders,
-      onError: ({ error, ctx, path }) => {
-        if (error.code !== 'INTERNAL_SERVER_ERROR') return;
-        (ctx?.state.log ?? deps.logger).error({ err: error.cause ?? error, path }, 'procedure failed');
-      },
+      onError: logFailure,
     }),
+  );
+
+  // The same procedures as plain JSON, with the document and reference that describe them.
+  const operations = restOperations(appRouter);
+  app.use(docsRoutes(() => openApiDocument(operations, deps.version)));
+  app.use(
+    '/api',
+    globalRateLimit(deps.rateLimits),
+    createRestHandler({ router: appRouter, operations, createContext, bodyLimit: config.BODY_LIMIT, errorHeaders: errorRateLimitHeaders, onError: logFailure }),
   );
 
   app.use((req, res) => sendError(req, res, 'NOT_FOUND', `no route for ${req.method} ${req.path.slice(0, 200)}`));

@@ -1,8 +1,7 @@
 // What only HTTP shows of accounts: the session cookie, CSRF, rate limits and their headers, on both dialects.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import superjson from 'superjson';
-import { closeDeps, type Deps } from '../deps.ts';
-import { createTestDeps, dialects, startTestServer, type TestServer, type TestDepsOptions } from '../testing/harness.ts';
+import { dialects, useTestServer } from '../testing/harness.ts';
 import { createUser, manualClock, TEST_PASSWORD, uniqueName } from '../testing/factories.ts';
 
 type Call = { status: number; headers: Headers; body: { result?: { data: unknown }; error?: { message: string; data: { code: string } } } };
@@ -27,24 +26,9 @@ async function call(base: string, path: string, options: { input?: unknown; muta
 
 const cookieValue = (setCookie: string | null) => /^(?:__Host-)?session=([^;]*)/.exec(setCookie ?? '')?.[1];
 
-/** An app on an ephemeral port for one describe block. */
-function useServer(dialect: 'sqlite' | 'postgres', options: TestDepsOptions) {
-  const holder = { deps: undefined as unknown as Deps, server: undefined as unknown as TestServer, url: '' };
-  beforeAll(async () => {
-    holder.deps = await createTestDeps(dialect, options);
-    holder.server = await startTestServer(holder.deps);
-    holder.url = holder.server.url;
-  });
-  afterAll(async () => {
-    await holder.server.close();
-    await closeDeps(holder.deps);
-  });
-  return holder;
-}
-
 describe.each(dialects)('session cookie and CSRF on %s', (dialect) => {
   const clock = manualClock();
-  const app = useServer(dialect, { clock, env: { CORS_ORIGINS: 'https://dashboard.example.com' } });
+  const app = useTestServer(dialect, { clock, env: { CORS_ORIGINS: 'https://dashboard.example.com' } });
 
   async function registered() {
     const name = uniqueName('web');
@@ -122,7 +106,7 @@ describe.each(dialects)('session cookie and CSRF on %s', (dialect) => {
 });
 
 describe('session cookie in production', () => {
-  const app = useServer('sqlite', { env: { NODE_ENV: 'production' } });
+  const app = useTestServer('sqlite', { env: { NODE_ENV: 'production' } });
 
   it('is __Host- prefixed and Secure', async () => {
     const name = uniqueName('prod');
@@ -132,7 +116,7 @@ describe('session cookie in production', () => {
 });
 
 describe.each(dialects)('rate limits on %s', (dialect) => {
-  const app = useServer(dialect, {
+  const app = useTestServer(dialect, {
     env: {
       TRUST_PROXY: 'loopback',
       RATE_LIMIT_LOGIN_PER_MINUTE: '4',
@@ -210,7 +194,7 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
 });
 
 describe('rate limits without a trusted proxy', () => {
-  const app = useServer('sqlite', { env: { RATE_LIMIT_GLOBAL_PER_MINUTE: '3' } });
+  const app = useTestServer('sqlite', { env: { RATE_LIMIT_GLOBAL_PER_MINUTE: '3' } });
 
   it('ignores X-Forwarded-For, so a client cannot pick a fresh address per request', async () => {
     const statuses = [];
@@ -223,8 +207,8 @@ const redisUrl = process.env.TEST_REDIS_URL;
 
 describe.skipIf(!redisUrl)('rate limits shared through Redis (TEST_REDIS_URL)', () => {
   const env = { REDIS_URL: redisUrl ?? '', REDIS_KEY_PREFIX: `test:${uniqueName('rl')}:`, RATE_LIMIT_GLOBAL_PER_MINUTE: '5' };
-  const first = useServer('sqlite', { env });
-  const second = useServer('sqlite', { env });
+  const first = useTestServer('sqlite', { env });
+  const second = useTestServer('sqlite', { env });
 
   it('counts requests to two API processes against one budget', async () => {
     await first.deps.redis!.ping();
@@ -236,7 +220,7 @@ describe.skipIf(!redisUrl)('rate limits shared through Redis (TEST_REDIS_URL)', 
 });
 
 describe('rate limits when Redis is down', () => {
-  const app = useServer('sqlite', { env: { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_GLOBAL_PER_MINUTE: '3' } });
+  const app = useTestServer('sqlite', { env: { REDIS_URL: 'redis://127.0.0.1:1', RATE_LIMIT_GLOBAL_PER_MINUTE: '3' } });
 
   it('fall back to this process’s memory instead of failing requests', async () => {
     const statuses = [];

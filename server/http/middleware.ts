@@ -27,7 +27,7 @@ export function requestContext(logger: Logger) {
         method: req.method,
         path,
         ip: req.ip,
-        procedure: path.startsWith('/trpc/') ? safeDecode(path.slice(6)) || undefined : undefined,
+        procedure: state.procedure ?? (path.startsWith('/trpc/') ? safeDecode(path.slice(6)) || undefined : undefined),
         status: res.statusCode,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         userId: state.userId,

@@ -6,6 +6,8 @@ export type RequestState = {
   requestId: string;
   /** Set by auth middleware so the request's log line (and its logger) name the user. */
   userId: string | undefined;
+  /** The procedure a REST route ran (tRPC requests name theirs in the path). */
+  procedure?: string;
   /** Child logger bound to the request id and user id; made on first use (most requests never log). */
   readonly log: Logger;
 };

@@ -17,6 +17,7 @@ export const Stats = z.object({
 
 export const adminRouter = router({
   stats: adminProcedure
+    .meta({ rest: { method: 'GET', path: '/admin/stats', summary: 'Counts of users, sessions, posts, tasks and queued jobs (admin)' } })
     .input(z.void())
     .output(Stats)
     .query(({ ctx }) => getStats(ctx.deps)),

@@ -20,6 +20,16 @@ const Session = z.object({
 
 export const authRouter = router({
   register: publicProcedure
+    .meta({
+      rest: {
+        method: 'POST',
+        path: '/auth/register',
+        status: 201,
+        summary: 'Create an account and sign in',
+        description: 'Returns the new user and a session token to send as `Authorization: Bearer <token>`.',
+        errors: ['CONFLICT'],
+      },
+    })
     .use(rateLimit('register'))
     .input(z.object({ username: Username, email: Email, password: Password, fullName: FullName.optional() }))
     .output(LoggedIn)
@@ -30,6 +40,15 @@ export const authRouter = router({
     }),
 
   login: publicProcedure
+    .meta({
+      rest: {
+        method: 'POST',
+        path: '/auth/login',
+        summary: 'Sign in with a username or e-mail and a password',
+        description: 'Returns a session token to send as `Authorization: Bearer <token>`. Repeated failures lock the account for a while (429).',
+        errors: ['UNAUTHORIZED', 'FORBIDDEN'],
+      },
+    })
     .use(rateLimit('login'))
     // Checked loosely: a login must not reveal which rules a stored username or password follows.
     .input(z.object({ usernameOrEmail: z.string().min(1).max(254), password: z.string().min(1).max(256) }))
@@ -40,26 +59,47 @@ export const authRouter = router({
       return { user, token: session.token, expiresAt: session.expiresAt };
     }),
 
-  logout: sessionProcedure.input(z.void()).output(Ok).mutation(async ({ ctx }) => {
-    await deleteSession(ctx.deps, ctx.session.id);
-    ctx.sessionCookie.clear();
-    return { ok: true as const };
-  }),
+  logout: sessionProcedure
+    .meta({ rest: { method: 'POST', path: '/auth/logout', summary: 'End the current session' } })
+    .input(z.void())
+    .output(Ok)
+    .mutation(async ({ ctx }) => {
+      await deleteSession(ctx.deps, ctx.session.id);
+      ctx.sessionCookie.clear();
+      return { ok: true as const };
+    }),
 
-  logoutAll: sessionProcedure.input(z.void()).output(Ok).mutation(async ({ ctx }) => {
-    await deleteUserSessions(ctx.deps, ctx.user.id);
-    ctx.sessionCookie.clear();
-    return { ok: true as const };
-  }),
+  logoutAll: sessionProcedure
+    .meta({ rest: { method: 'POST', path: '/auth/logout-all', summary: 'End every session of the current user' } })
+    .input(z.void())
+    .output(Ok)
+    .mutation(async ({ ctx }) => {
+      await deleteUserSessions(ctx.deps, ctx.user.id);
+      ctx.sessionCookie.clear();
+      return { ok: true as const };
+    }),
 
-  me: authedProcedure.input(z.void()).output(User).query(({ ctx }) => ctx.user),
+  me: authedProcedure
+    .meta({ rest: { method: 'GET', path: '/auth/me', summary: 'The signed-in user' } })
+    .input(z.void())
+    .output(User)
+    .query(({ ctx }) => ctx.user),
 
   sessions: sessionProcedure
+    .meta({ rest: { method: 'GET', path: '/auth/sessions', summary: 'The current user’s active sessions' } })
     .input(z.void())
     .output(z.array(Session))
     .query(({ ctx }) => listSessions(ctx.deps, ctx.user.id, ctx.session.id)),
 
   revokeSession: sessionProcedure
+    .meta({
+      rest: {
+        method: 'DELETE',
+        path: '/auth/sessions/{id}',
+        summary: 'End one of the current user’s sessions',
+        errors: ['NOT_FOUND'],
+      },
+    })
     .input(z.object({ id: Id }))
     .output(Ok)
     .mutation(async ({ ctx, input }) => {
@@ -70,6 +110,14 @@ export const authRouter = router({
 
   /** Always `{ ok: true }`: whether the address has an account is not revealed. */
   requestPasswordReset: publicProcedure
+    .meta({
+      rest: {
+        method: 'POST',
+        path: '/auth/password-reset/request',
+        summary: 'E-mail a password reset link',
+        description: 'Always succeeds: whether the address has an account is not revealed.',
+      },
+    })
     .use(rateLimit('passwordReset'))
     .input(z.object({ email: Email }))
     .output(Ok)
@@ -79,6 +127,14 @@ export const authRouter = router({
     }),
 
   resetPassword: publicProcedure
+    .meta({
+      rest: {
+        method: 'POST',
+        path: '/auth/password-reset',
+        summary: 'Set a new password with a reset token',
+        description: 'Ends every session of the account.',
+      },
+    })
     .use(rateLimit('passwordReset'))
     .input(z.object({ token: z.string().min(1).max(200), newPassword: Password }))
     .output(Ok)
@@ -88,6 +144,14 @@ export const authRouter = router({
     }),
 
   changePassword: sessionProcedure
+    .meta({
+      rest: {
+        method: 'POST',
+        path: '/auth/password',
+        summary: 'Change the current user’s password',
+        description: 'Ends the user’s other sessions.',
+      },
+    })
     .input(z.object({ currentPassword: z.string().min(1).max(256), newPassword: Password }))
     .output(Ok)
     .mutation(async ({ ctx, input }) => {

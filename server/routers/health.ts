@@ -12,6 +12,7 @@ export const HealthStatus = z.object({
 
 export const healthRouter = router({
   check: publicProcedure
+    .meta({ rest: { method: 'GET', path: '/health', summary: 'Service status, version and database dialect' } })
     .input(z.void())
     .output(HealthStatus)
     .query(({ ctx }) => ({

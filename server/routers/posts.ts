@@ -13,16 +13,19 @@ async function viewerOf(ctx: Context): Promise<Viewer> {
 
 export const postsRouter = router({
   create: authedProcedure
+    .meta({ rest: { method: 'POST', path: '/posts', status: 201, summary: 'Write a post' } })
     .input(z.object({ title: PostTitle, body: PostBody, published: z.boolean().optional() }))
     .output(Post)
     .mutation(({ ctx, input }) => createPost(ctx.deps, ctx.user, input)),
 
   update: authedProcedure
+    .meta({ rest: { method: 'PATCH', path: '/posts/{id}', summary: 'Edit a post (its author)', errors: ['NOT_FOUND'] } })
     .input(z.object({ id: Id, title: PostTitle.optional(), body: PostBody.optional(), published: z.boolean().optional() }))
     .output(Post)
     .mutation(({ ctx, input: { id, ...changes } }) => updatePost(ctx.deps, ctx.user, id, changes)),
 
   delete: authedProcedure
+    .meta({ rest: { method: 'DELETE', path: '/posts/{id}', summary: 'Delete a post (its author or an admin)', errors: ['NOT_FOUND'] } })
     .input(z.object({ id: Id }))
     .output(Ok)
     .mutation(async ({ ctx, input }) => {
@@ -31,11 +34,30 @@ export const postsRouter = router({
     }),
 
   get: publicProcedure
+    .meta({
+      rest: {
+        method: 'GET',
+        path: '/posts/{id}',
+        summary: 'Read a post',
+        description: 'Drafts are visible to their author and admins only.',
+        errors: ['NOT_FOUND'],
+        optionalAuth: true,
+      },
+    })
     .input(z.object({ id: Id }))
     .output(Post)
     .query(async ({ ctx, input }) => getPost(ctx.deps, await viewerOf(ctx), input.id)),
 
   list: publicProcedure
+    .meta({
+      rest: {
+        method: 'GET',
+        path: '/posts',
+        summary: 'Search and page through posts',
+        description: '`q` matches words in titles and bodies. Signed-in callers also see their own drafts; admins see all.',
+        optionalAuth: true,
+      },
+    })
     .input(
       pagination(20).extend({
         // Control characters are refused: search text joins title and body with one (SOH).

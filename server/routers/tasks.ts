@@ -39,21 +39,33 @@ const Task = z.discriminatedUnion('type', [
 
 export const tasksRouter = router({
   submit: authedProcedure
+    .meta({
+      rest: {
+        method: 'POST',
+        path: '/tasks',
+        status: 202,
+        summary: 'Submit a background task',
+        description: 'The task runs on a worker; poll `GET /api/tasks/{id}` for its status and result.',
+      },
+    })
     .input(Submission)
     .output(z.object({ id: z.string(), status: z.literal('queued') }))
     .mutation(({ ctx, input }) => submitTask(ctx.deps, ctx.user.id, input)),
 
   get: authedProcedure
+    .meta({ rest: { method: 'GET', path: '/tasks/{id}', summary: 'A task with its input and result', errors: ['NOT_FOUND'] } })
     .input(z.object({ id: Id }))
     .output(Task)
     .query(async ({ ctx, input }) => Task.parse(await getTask(ctx.deps, ctx.user, input.id))),
 
   list: authedProcedure
+    .meta({ rest: { method: 'GET', path: '/tasks', summary: 'Page through tasks (yours; admins may filter by user)' } })
     .input(pagination(20).extend({ status: TaskStatus.optional(), type: TaskType.optional(), userId: Id.optional() }))
     .output(page(TaskSummary))
     .query(({ ctx, input }) => listTasks(ctx.deps, ctx.user, input)),
 
   cancel: authedProcedure
+    .meta({ rest: { method: 'POST', path: '/tasks/{id}/cancel', summary: 'Cancel a queued task', errors: ['NOT_FOUND', 'CONFLICT'] } })
     .input(z.object({ id: Id }))
     .output(TaskSummary)
     .mutation(({ ctx, input }) => cancelTask(ctx.deps, ctx.user, input.id)),

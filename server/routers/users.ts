@@ -6,21 +6,47 @@ import { Email, FullName, Id, Ok, page, pagination, PublicUser, Role, User, User
 
 export const usersRouter = router({
   get: publicProcedure
+    .meta({ rest: { method: 'GET', path: '/users/{id}', summary: 'A user’s public profile', errors: ['NOT_FOUND'] } })
     .input(z.object({ id: Id }))
     .output(PublicUser)
     .query(({ ctx, input }) => getPublicUser(ctx.deps, input.id)),
 
   getWithPosts: publicProcedure
+    .meta({
+      rest: {
+        method: 'GET',
+        path: '/users/{id}/profile',
+        summary: 'A user’s public profile with their latest published posts',
+        errors: ['NOT_FOUND'],
+      },
+    })
     .input(z.object({ id: Id, postsLimit: z.number().int().min(1).max(50).default(10) }))
     .output(UserWithPosts)
     .query(({ ctx, input }) => getUserWithPosts(ctx.deps, input.id, input.postsLimit)),
 
   updateMe: authedProcedure
+    .meta({
+      rest: {
+        method: 'PATCH',
+        path: '/users/me',
+        summary: 'Update the signed-in user’s name or e-mail',
+        errors: ['NOT_FOUND', 'CONFLICT'],
+      },
+    })
     .input(z.object({ fullName: FullName.nullable().optional(), email: Email.optional() }))
     .output(User)
     .mutation(({ ctx, input }) => updateMe(ctx.deps, ctx.user.id, input)),
 
   deleteMe: sessionProcedure
+    .meta({
+      rest: {
+        method: 'DELETE',
+        path: '/users/me',
+        summary: 'Delete the signed-in user’s account',
+        description: 'Takes the account’s password in the body.',
+        errors: ['CONFLICT'],
+      },
+    })
     .input(z.object({ password: z.string().min(1).max(256) }))
     .output(Ok)
     .mutation(async ({ ctx, input }) => {
@@ -30,6 +56,7 @@ export const usersRouter = router({
     }),
 
   list: adminProcedure
+    .meta({ rest: { method: 'GET', path: '/users', summary: 'Search and page through users (admin)' } })
     .input(
       pagination(100).extend({
         q: z.string().trim().min(1).max(100).optional(),
@@ -41,16 +68,26 @@ export const usersRouter = router({
     .query(({ ctx, input }) => listUsers(ctx.deps, input)),
 
   setActive: adminProcedure
+    .meta({
+      rest: {
+        method: 'PUT',
+        path: '/users/{id}/active',
+        summary: 'Activate or deactivate a user (admin)',
+        errors: ['NOT_FOUND', 'CONFLICT'],
+      },
+    })
     .input(z.object({ id: Id, isActive: z.boolean() }))
     .output(User)
     .mutation(({ ctx, input }) => setActive(ctx.deps, input.id, input.isActive)),
 
   setRole: adminProcedure
+    .meta({ rest: { method: 'PUT', path: '/users/{id}/role', summary: 'Change a user’s role (admin)', errors: ['NOT_FOUND', 'CONFLICT'] } })
     .input(z.object({ id: Id, role: Role }))
     .output(User)
     .mutation(({ ctx, input }) => setRole(ctx.deps, input.id, input.role)),
 
   delete: adminProcedure
+    .meta({ rest: { method: 'DELETE', path: '/users/{id}', summary: 'Delete a user (admin)', errors: ['NOT_FOUND', 'CONFLICT'] } })
     .input(z.object({ id: Id }))
     .output(Ok)
     .mutation(async ({ ctx, input }) => {

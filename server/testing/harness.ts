@@ -113,6 +113,22 @@ export async function startTestServer(deps: Deps): Promise<TestServer> {
   return { url, lifecycle, close: async () => void (await drain(server, 1000)) };
 }
 
+/** Deps and the app on an ephemeral port for one describe block; read the fields inside tests. */
+export function useTestServer(dialect: Dialect, options: TestDepsOptions & { work?: boolean } = {}): { deps: Deps; server: TestServer; url: string } {
+  const holder = { deps: undefined as unknown as Deps, server: undefined as unknown as TestServer, url: '' };
+  beforeAll(async () => {
+    holder.deps = await createTestDeps(dialect, { ...options, worker: options.worker ?? options.work });
+    if (options.work) await holder.deps.queue.work(holder.deps);
+    holder.server = await startTestServer(holder.deps);
+    holder.url = holder.server.url;
+  });
+  afterAll(async () => {
+    await holder.server?.close();
+    if (holder.deps) await closeDeps(holder.deps);
+  });
+  return holder;
+}
+
 export type Failure = { code: TRPCError['code']; message: string; fieldErrors: FieldErrors };
 
 /** Awaits a call that must fail with a TRPCError, and returns what a client would see of it. */

@@ -66,7 +66,8 @@ export function formatError(opts: {
     data.fieldErrors = fieldErrorsOf(issues);
     const first = issues[0];
     const where = first ? pathKey(first.path) : '';
-    message = first ? `Invalid input: ${where ? `${where}: ` : ''}${first.message}` : 'Invalid input';
+    // zod's own messages start with "Invalid input" too: said once is enough.
+    message = first ? `Invalid input: ${where ? `${where}: ` : ''}${first.message.replace(/^Invalid input: /, '')}` : 'Invalid input';
   } else if (error.cause instanceof AppError) {
     if (error.cause.fieldErrors) data.fieldErrors = error.cause.fieldErrors;
     if (error.cause.retryAfterSeconds !== undefined) data.retryAfterSeconds = error.cause.retryAfterSeconds;

@@ -8,8 +8,9 @@ import type { LimitName } from '../rate-limits.ts';
 import { tracer, tracingEnabled } from '../telemetry/state.ts';
 import type { Context } from './context.ts';
 import { formatError, toClientError } from './errors.ts';
+import type { Meta } from './meta.ts';
 
-const t = initTRPC.context<Context>().create({
+const t = initTRPC.context<Context>().meta<Meta>().create({
   transformer: superjson,
   // Stacks go to the log, never into responses, in every environment.
   isDev: false,
@@ -20,16 +21,48 @@ export const router = t.router;
 export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
 
+/** Where the first NUL character is, in a string or an object key of a JSON-like input; null when there is none. */
+function nulPath(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return value.includes('\0') ? path : null;
+  if (typeof value !== 'object' || value === null) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = nulPath(value[i], path ? `${path}.${i}` : String(i));
+      if (found !== null) return found;
+    }
+    return null;
+  }
+  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return null;
+  for (const [key, item] of Object.entries(value)) {
+    const at = path ? `${path}.${key}` : key;
+    if (key.includes('\0')) return at;
+    const found = nulPath(item, at);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+/**
+ * Text with NUL characters is refused up front, on every transport and both dialects alike: Postgres cannot
+ * store it, and no field of ours has a use for it.
+ */
+function refuseNul<T>(input: T): T {
+  const at = nulPath(input, '');
+  if (at === null) return input;
+  const message = 'must not contain NUL characters';
+  throw new AppError('BAD_REQUEST', `Invalid input: ${at ? `${at}: ` : ''}${message}`, { fieldErrors: { [at]: [message] } });
+}
+
 /**
  * The edge of every procedure, in one middleware (each level of tRPC middleware costs an object spread):
  * converts domain errors thrown below it into tRPC errors, so callers and HTTP see the right code; times the
  * call into the latency histogram (path, type, result code); and, with tracing on, wraps it in a
  * `trpc <path>` span, one per call, batched calls included.
  */
-const boundary = t.middleware(async ({ ctx, path, type, next }) => {
+const boundary = t.middleware(async ({ ctx, path, type, next, getRawInput }) => {
   const started = performance.now();
   const settle = async () => {
-    const raw = await next();
+    const raw = await next({ getRawInput: () => getRawInput().then(refuseNul) });
     const result = raw.ok ? raw : { ...raw, error: toClientError(raw.error) };
     ctx.deps.metrics.observeProcedure(path, type, result.ok ? 'OK' : result.error.code, (performance.now() - started) / 1000);
     return result;
@@ -50,7 +83,7 @@ const boundary = t.middleware(async ({ ctx, path, type, next }) => {
   });
 });
 
-export const publicProcedure = t.procedure.use(boundary);
+export const publicProcedure = t.procedure.use(boundary).meta({ access: 'public' });
 
 /** Spends one unit of a named per-IP rate limit; over it → TOO_MANY_REQUESTS with Retry-After. */
 export const rateLimit = (name: LimitName) =>
@@ -75,15 +108,15 @@ export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
   if (!auth.user.isActive) throw new AppError('FORBIDDEN', 'account is inactive');
   ctx.state.userId = auth.user.id;
   return next({ ctx: { auth, user: auth.user } });
-});
+}).meta({ access: 'user' });
 
 /** Managing passwords, sessions and API tokens takes a session: an API token cannot do it. */
 export const sessionProcedure = authedProcedure.use(async ({ ctx, next }) => {
   if (ctx.auth.kind !== 'session') throw new AppError('FORBIDDEN', 'API tokens cannot manage passwords, sessions or API tokens');
   return next({ ctx: { session: ctx.auth.session } });
-});
+}).meta({ access: 'session' });
 
 export const adminProcedure = authedProcedure.use(async ({ ctx, next }) => {
   if (ctx.user.role !== 'admin') throw new AppError('FORBIDDEN', 'admin only');
   return next();
-});
+}).meta({ access: 'admin' });

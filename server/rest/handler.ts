@@ -1,0 +1,158 @@
+// REST under /api: plain JSON for clients that do not speak tRPC. Each request is matched to a procedure by its
+// `rest` route and runs through that procedure, so validation, auth, rate limits and errors are the same as /trpc.
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { getTRPCErrorFromUnknown, getTRPCErrorShape, TRPCError, type AnyTRPCRouter } from '@trpc/server';
+import { getStatusCodeFromKey } from '@trpc/server/unstable-core-do-not-import';
+import type { Context } from '../trpc/context.ts';
+import type { ErrorShape } from '../trpc/errors.ts';
+import { bySpecificity, matchOperation, type Operation, type QueryKind } from './operations.ts';
+
+type ErrorInfo = { error: TRPCError; path: string | undefined; ctx: Context | undefined };
+
+export type RestHandlerOptions = {
+  /** A router whose procedures take our Context. */
+  router: AnyTRPCRouter;
+  operations: Operation[];
+  createContext: (opts: { req: Request; res: Response }) => Context;
+  bodyLimit: number;
+  onError?: (info: ErrorInfo) => void;
+  /** Extra response headers derived from an error (Retry-After for rate limits, say). */
+  errorHeaders?: (errors: TRPCError[]) => Record<string, string>;
+};
+
+/** The body every REST error has: a stable `code`, a message, and per-field messages for bad input. */
+export type RestError = {
+  error: { code: TRPCError['code']; message: string; requestId?: string; fieldErrors?: Record<string, string[]>; retryAfterSeconds?: number };
+};
+
+type RootConfig = Parameters<typeof getTRPCErrorShape>[0]['config'];
+
+const NUMBER = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/**
+ * A query-string value as its field's type. Only exact spellings convert ("true"/"false", decimal numbers): anything
+ * else stays a string, so the field's schema rejects it with its usual message instead of guessing.
+ */
+function fromQuery(value: string, kind: QueryKind): unknown {
+  if (kind === 'number' && NUMBER.test(value)) return Number(value);
+  if (kind === 'boolean' && (value === 'true' || value === 'false')) return value === 'true';
+  return value;
+}
+
+/** Known fields only. An empty value is an absent field (`?q=` from a form); a repeated one stays a list and is refused. */
+function queryInput(operation: Operation, search: URLSearchParams): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  for (const [name, kind] of operation.query) {
+    const values = search.getAll(name).filter((value) => value !== '');
+    if (values.length === 1) input[name] = fromQuery(values[0], kind);
+    else if (values.length > 1) input[name] = values;
+  }
+  return input;
+}
+
+const badRequest = (message: string, cause?: unknown) => new TRPCError({ code: 'BAD_REQUEST', message, cause });
+
+/** A request carries a body when it says so; bodies must be JSON objects. */
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
+
+export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
+  const { router, onError } = opts;
+  const operations = [...opts.operations].sort(bySpecificity);
+  const config = router._def._config as RootConfig;
+  // Read as text, then parsed here: our own messages for malformed JSON, and the limit's 413 as an error like any other.
+  const readText = express.text({ type: () => true, limit: opts.bodyLimit });
+
+  function readBody(req: Request, res: Response): Promise<unknown> {
+    if (!hasBody(req)) return Promise.resolve({});
+    const type = (req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
+    if (type !== 'application/json') {
+      return Promise.reject(new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'a request body must have Content-Type: application/json' }));
+    }
+    return new Promise((resolve, reject) => {
+      readText(req, res, (error?: { status?: number; type?: string }) => {
+        if (error) {
+          if (error.status === 413) return reject(new TRPCError({ code: 'PAYLOAD_TOO_LARGE', message: 'request body is too large' }));
+          if (error.status === 415) return reject(new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'unsupported content encoding or charset' }));
+          return reject(badRequest('request body could not be read'));
+        }
+        const text = typeof req.body === 'string' ? req.body : '';
+        if (text.trim() === '') return resolve({});
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          return reject(badRequest('request body is not valid JSON'));
+        }
+        if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return reject(badRequest('request body must be a JSON object'));
+        resolve(parsed);
+      });
+    });
+  }
+
+  async function inputOf(operation: Operation, req: Request, res: Response, params: Record<string, string>, search: URLSearchParams): Promise<unknown> {
+    if (!operation.input) return undefined;
+    const fields = operation.hasBody ? await readBody(req, res) : operation.route.method === 'GET' ? queryInput(operation, search) : {};
+    // Path parameters win over a body field of the same name.
+    return { ...(fields as Record<string, unknown>), ...params };
+  }
+
+  function sendError(res: Response, error: TRPCError, operation: Operation | undefined, ctx: Context | undefined): void {
+    onError?.({ error, path: operation?.procedurePath, ctx });
+    const type = operation?.procedure._def.type ?? 'unknown';
+    const shape = getTRPCErrorShape({ config, error, type, path: operation?.procedurePath, input: undefined, ctx }) as ErrorShape;
+    const { code, requestId, fieldErrors, retryAfterSeconds } = shape.data;
+    const body: RestError = { error: { code, message: shape.message, requestId, fieldErrors, retryAfterSeconds } };
+    if (opts.errorHeaders) for (const [name, value] of Object.entries(opts.errorHeaders([error]))) res.setHeader(name, value);
+    send(res, getStatusCodeFromKey(code), body);
+  }
+
+  function send(res: Response, status: number, body: unknown): void {
+    res.statusCode = status;
+    res.setHeader('content-type', 'application/json; charset=utf-8');
+    // Dates become ISO 8601 strings: REST is plain JSON, without tRPC's superjson envelope.
+    res.end(JSON.stringify(body));
+  }
+
+  async function handle(req: Request, res: Response, next: NextFunction): Promise<void> {
+    const queryStart = req.url.indexOf('?');
+    const pathname = queryStart === -1 ? req.url : req.url.slice(0, queryStart);
+    const search = new URLSearchParams(queryStart === -1 ? '' : req.url.slice(queryStart + 1));
+    const segments = pathname.replace(/^\/+|\/+$/g, '').split('/');
+
+    // Created first, so every error (a malformed path included) carries the request id.
+    const ctx = opts.createContext({ req, res });
+    let operation: Operation | undefined;
+    try {
+      let match: ReturnType<typeof matchOperation>;
+      try {
+        match = matchOperation(operations, req.method, segments);
+      } catch (cause) {
+        throw badRequest('malformed URL escape in the path', cause);
+      }
+      if (!match) return next();
+      if ('allow' in match) {
+        res.setHeader('allow', match.allow.join(', '));
+        throw new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not allowed here; use ${match.allow.join(' or ')}` });
+      }
+      operation = match.operation;
+      ctx.state.procedure = operation.procedurePath;
+      const input = await inputOf(operation, req, res, match.params, search);
+      const abort = new AbortController();
+      res.once('close', () => {
+        if (!res.writableFinished) abort.abort();
+      });
+      const { procedurePath, procedure } = operation;
+      const data: unknown = await procedure({ path: procedurePath, getRawInput: async () => input, ctx, type: procedure._def.type, signal: abort.signal, batchIndex: 0 });
+      send(res, operation.route.status ?? 200, data);
+    } catch (cause) {
+      sendError(res, getTRPCErrorFromUnknown(cause), operation, ctx);
+    }
+  }
+
+  return (req, res, next) => {
+    handle(req, res, next).catch(next);
+  };
+}
