@@ -16,7 +16,9 @@ export const Email = z
   .trim()
   .max(254, 'must be at most 254 characters')
   .pipe(z.email('must be a valid e-mail address'))
-  .transform((email) => email.toLowerCase());
+  .transform((email) => email.toLowerCase())
+  // What documents (OpenAPI) show of it: the check itself sits behind the trim, where converters do not look.
+  .meta({ format: 'email', description: 'Compared and stored in lower case.' });
 
 /** Length only (NIST 800-63B): no composition rules. Checked before any hashing, so huge inputs cost nothing. */
 export const Password = z.string().min(8, 'must be at least 8 characters').max(256, 'must be at most 256 characters');

@@ -235,8 +235,8 @@ export type AppRouter = TRPCBuiltRouter<
           createdAt: Date;
           posts: Array<{
             id: string;
-            createdAt: Date;
             title: string;
+            createdAt: Date;
             published: boolean;
             updatedAt: Date;
           }>;

@@ -79,7 +79,8 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
 
   // The same procedures as plain JSON, with the document and reference that describe them.
   const operations = restOperations(appRouter);
-  app.use(docsRoutes(() => openApiDocument(operations, deps.version)));
+  // Built now, so a procedure the document cannot describe stops the start, not the first request for it.
+  app.use(docsRoutes(openApiDocument(operations, deps.version)));
   app.use(
     '/api',
     globalRateLimit(deps.rateLimits),

@@ -52,11 +52,10 @@ const INIT = `window.ui = SwaggerUIBundle({
 });
 `;
 
-export function docsRoutes(document: () => OpenApiDocument): Router {
+export function docsRoutes(document: OpenApiDocument): Router {
   const routes = express.Router();
-  let json: string | undefined;
+  const json = JSON.stringify(document);
   routes.get('/openapi.json', (_req, res) => {
-    json ??= JSON.stringify(document());
     res.type('application/json').setHeader('cache-control', 'no-cache');
     res.send(json);
   });

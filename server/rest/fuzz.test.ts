@@ -69,6 +69,8 @@ function bodyFor(operation: DocumentedOperation): fc.Arbitrary<Body> {
       type: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/json; charset=utf-16', 'application/json; charset=nope', 'application/jsonx'),
     }),
     fc.integer({ min: BODY_LIMIT + 1, max: BODY_LIMIT * 3 }).map((size): Body => ({ kind: 'raw', text: JSON.stringify({ title: 'x'.repeat(size) }), type: 'application/json' })),
+    // Nesting deep enough to break anything that recurses over input, small enough for the body limit.
+    fc.integer({ min: 1000, max: BODY_LIMIT / 2 - 100 }).map((depth): Body => ({ kind: 'raw', text: `{"title":${'['.repeat(depth)}${']'.repeat(depth)}}`, type: 'application/json' })),
   );
   if (!operation.body) return fc.oneof({ weight: 3, arbitrary: fc.constant({ kind: 'none' as const }) }, { weight: 1, arbitrary: junk });
   const schema = operation.body as Schema;

@@ -67,9 +67,11 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
 
   function readBody(req: Request, res: Response): Promise<unknown> {
     if (!hasBody(req)) return Promise.resolve({});
-    const type = (req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
-    if (type !== 'application/json') {
-      return Promise.reject(new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'a request body must have Content-Type: application/json' }));
+    const [type, ...parameters] = (req.headers['content-type'] ?? '').split(';').map((part) => part.trim().toLowerCase());
+    const charset = parameters.find((parameter) => parameter.startsWith('charset='))?.slice(8).replace(/"/g, '');
+    // JSON is UTF-8 (RFC 8259): other charsets are refused rather than decoded.
+    if (type !== 'application/json' || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
+      return Promise.reject(new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'a request body must have Content-Type: application/json (UTF-8)' }));
     }
     return new Promise((resolve, reject) => {
       readText(req, res, (error?: { status?: number; type?: string }) => {
@@ -94,7 +96,9 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
 
   async function inputOf(operation: Operation, req: Request, res: Response, params: Record<string, string>, search: URLSearchParams): Promise<unknown> {
     if (!operation.input) return undefined;
-    const fields = operation.hasBody ? await readBody(req, res) : operation.route.method === 'GET' ? queryInput(operation, search) : {};
+    let fields: unknown = {};
+    if (operation.hasBody) fields = await readBody(req, res);
+    else if (operation.route.method === 'GET') fields = queryInput(operation, search);
     // Path parameters win over a body field of the same name.
     return { ...(fields as Record<string, unknown>), ...params };
   }
@@ -117,10 +121,10 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
   }
 
   async function handle(req: Request, res: Response, next: NextFunction): Promise<void> {
+    // req.path, not req.url: a request line in absolute form (`GET http://host/api/…`) keeps the origin in req.url.
     const queryStart = req.url.indexOf('?');
-    const pathname = queryStart === -1 ? req.url : req.url.slice(0, queryStart);
     const search = new URLSearchParams(queryStart === -1 ? '' : req.url.slice(queryStart + 1));
-    const segments = pathname.replace(/^\/+|\/+$/g, '').split('/');
+    const segments = req.path.replace(/^\/+|\/+$/g, '').split('/');
 
     // Created first, so every error (a malformed path included) carries the request id.
     const ctx = opts.createContext({ req, res });
@@ -135,7 +139,11 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
       if (!match) return next();
       if ('allow' in match) {
         res.setHeader('allow', match.allow.join(', '));
-        throw new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not allowed here; use ${match.allow.join(' or ')}` });
+        if (req.method === 'OPTIONS') {
+          res.status(204).end();
+          return;
+        }
+        throw new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `${req.method} is not allowed here; use ${match.allow.filter((method) => method !== 'OPTIONS').join(' or ')}` });
       }
       operation = match.operation;
       ctx.state.procedure = operation.procedurePath;

@@ -81,7 +81,7 @@ describe('the route table', () => {
   const output = z.object({ ok: z.boolean() });
   const build = (routes: Parameters<typeof router>[0]) => () => restOperations(router(routes));
 
-  it('refuses a path parameter that is not a field, a declared route twice, and a GET with nested input', () => {
+  it('refuses a path parameter that is not a field, a route declared twice, a GET with nested input, and GET for a mutation', () => {
     expect(
       build({ a: publicProcedure.meta({ rest: { method: 'GET', path: '/a/{id}', summary: 'a' } }).input(z.object({ key: z.string() })).output(output).query(() => ({ ok: true })) }),
     ).toThrow(/path parameter \{id\} is not a field/);
@@ -95,5 +95,7 @@ describe('the route table', () => {
       build({ a: publicProcedure.meta({ rest: { method: 'GET', path: '/a', summary: 'a' } }).input(z.object({ filter: z.object({ x: z.string() }) })).output(output).query(() => ({ ok: true })) }),
     ).toThrow(/query parameter filter must be/);
     expect(build({ a: publicProcedure.meta({ rest: { method: 'GET', path: '/a', summary: 'a' } }).query(() => ({ ok: true })) })).toThrow(/needs an \.output\(\) schema/);
+    expect(build({ a: publicProcedure.meta({ rest: { method: 'GET', path: '/a', summary: 'a' } }).output(output).mutation(() => ({ ok: true })) })).toThrow(/GET is for queries/);
+    expect(build({ a: publicProcedure.meta({ rest: { method: 'POST', path: '/a', summary: 'a' } }).output(output).query(() => ({ ok: true })) })).toThrow(/GET is for queries/);
   });
 });

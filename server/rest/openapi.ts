@@ -62,7 +62,8 @@ const errorSchema: JsonSchema = {
       type: 'object',
       required: ['code', 'message'],
       properties: {
-        code: { type: 'string', enum: Object.keys(ERRORS), description: 'Stable: branch on this, not on the message.' },
+        // METHOD_NOT_SUPPORTED: a path called with a method it does not have (405, with Allow).
+        code: { type: 'string', enum: [...Object.keys(ERRORS), 'METHOD_NOT_SUPPORTED'], description: 'Stable: branch on this, not on the message.' },
         message: { type: 'string' },
         requestId: { type: 'string', description: 'The id the server’s logs carry for this request.' },
         fieldErrors: {
@@ -173,6 +174,7 @@ export function openApiDocument(operations: Operation[], version: string): OpenA
         'Plain JSON over HTTP for clients that do not speak tRPC; the same procedures as `/trpc`, with the same validation, errors and rate limits.',
         'Sign in with `POST /api/auth/login` (or create an API token) and send the token as `Authorization: Bearer <token>`.',
         'Dates are ISO 8601 strings. Errors are `{ "error": { "code", "message", "requestId", "fieldErrors"? } }` with the matching HTTP status.',
+        'Beyond the operations listed: an unknown path under `/api` is a 404 (`NOT_FOUND`), and a known path called with a method it does not have is a 405 (`METHOD_NOT_SUPPORTED`) with an `Allow` header; `OPTIONS` answers 204 with `Allow`.',
       ].join('\n\n'),
       license: { name: 'UNLICENSED', identifier: 'LicenseRef-Proprietary' },
     },

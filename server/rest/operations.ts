@@ -78,6 +78,8 @@ function operationOf(procedurePath: string, procedure: AnyTRPCProcedure): Operat
   const output = (procedure._def as { output?: z.ZodType }).output;
   if (!output) fail('needs an .output() schema: the document describes every response');
 
+  // A GET must not change state: it skips the CSRF check, and caches and prefetchers repeat it.
+  if ((route.method === 'GET') !== (procedure._def.type === 'query')) fail('GET is for queries, and queries are served by GET only');
   const segments = route.path.slice(1).split('/');
   const pathParams = segments.filter((segment) => segment.startsWith('{')).map((segment) => segment.slice(1, -1));
   const shape = input ? shapeOf(input) : null;
@@ -130,30 +132,38 @@ export function restOperations(router: AnyTRPCRouter): Operation[] {
 
 export type Match = { operation: Operation; params: Record<string, string> };
 
-/**
- * The operation for a method and a path below /api (`operations` sorted by specificity) (already split, segments still URL-encoded), or the
- * methods the path allows when only the method is wrong. Throws URIError on a malformed escape.
- */
 const METHOD_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
+/** The raw path segments a pattern captures, or null when the path is not the pattern's. */
+function capture(pattern: string[], segments: string[]): Record<string, string> | null {
+  if (pattern.length !== segments.length) return null;
+  const raw: Record<string, string> = {};
+  for (let i = 0; i < segments.length; i++) {
+    if (!pattern[i].startsWith('{')) {
+      if (pattern[i] !== segments[i]) return null;
+    } else if (segments[i] === '') return null;
+    else raw[pattern[i].slice(1, -1)] = segments[i];
+  }
+  return raw;
+}
+
+/**
+ * The operation for a method and a path below /api, split into segments still URL-encoded (`operations` sorted
+ * by specificity); or, when only the method is wrong, the methods the path allows. Parameters are decoded once
+ * the whole path has matched: a malformed escape there throws URIError.
+ */
 export function matchOperation(operations: Operation[], method: string, segments: string[]): Match | { allow: string[] } | null {
   const allow: RestMethod[] = [];
   for (const operation of operations) {
-    if (operation.segments.length !== segments.length) continue;
-    const params: Record<string, string> = {};
-    let matches = true;
-    for (let i = 0; i < segments.length && matches; i++) {
-      const pattern = operation.segments[i];
-      if (pattern.startsWith('{')) {
-        if (segments[i] === '') matches = false;
-        else params[pattern.slice(1, -1)] = decodeURIComponent(segments[i]);
-      } else matches = pattern === segments[i];
+    const raw = capture(operation.segments, segments);
+    if (!raw) continue;
+    if (operation.route.method === method || (method === 'HEAD' && operation.route.method === 'GET')) {
+      const params = Object.fromEntries(Object.entries(raw).map(([name, value]) => [name, decodeURIComponent(value)]));
+      return { operation, params };
     }
-    if (!matches) continue;
-    if (operation.route.method === method || (method === 'HEAD' && operation.route.method === 'GET')) return { operation, params };
     if (!allow.includes(operation.route.method)) allow.push(operation.route.method);
   }
   if (allow.length === 0) return null;
-  // GET answers HEAD too.
-  return { allow: METHOD_ORDER.filter((known) => allow.includes(known === 'HEAD' ? 'GET' : known)) };
+  // GET answers HEAD too; OPTIONS is answered for every path that exists.
+  return { allow: [...METHOD_ORDER.filter((known) => allow.includes(known === 'HEAD' ? 'GET' : known)), 'OPTIONS'] };
 }

@@ -156,12 +156,26 @@ describe.each(dialects)('REST on %s', (dialect) => {
       [rest(app.url, 'POST', '/api/posts', { token, json: ['a list'] }), 400, 'BAD_REQUEST'],
       [rest(app.url, 'POST', '/api/posts', { token, json: { title: 'big', body: 'x'.repeat(2 * 1024 * 1024) } }), 413, 'PAYLOAD_TOO_LARGE'],
       [rest(app.url, 'GET', '/api/posts/%E0%A4%A'), 400, 'BAD_REQUEST'],
+      // Nested thousands deep: refused by validation, not a stack overflow on the way there.
+      [rest(app.url, 'POST', '/api/auth/login', { raw: `{"usernameOrEmail":${'['.repeat(20_000)}${']'.repeat(20_000)},"password":"x"}`, headers: { 'content-type': 'application/json' } }), 400, 'BAD_REQUEST'],
     ];
     for (const [pending, status, code] of cases) {
       const response = await pending;
       expect({ status: response.status, code: (response.body as RestError).error.code }).toEqual({ status, code });
     }
-    expect((await rest(app.url, 'PUT', '/api/posts')).headers.get('allow')).toBe('GET, HEAD, POST');
+    expect((await rest(app.url, 'PUT', '/api/posts')).headers.get('allow')).toBe('GET, HEAD, POST, OPTIONS');
+    const options = await fetch(`${app.url}/api/posts/some-id`, { method: 'OPTIONS' });
+    expect({ status: options.status, allow: options.headers.get('allow') }).toEqual({ status: 204, allow: 'GET, HEAD, PATCH, DELETE, OPTIONS' });
+    const head = await fetch(`${app.url}/api/health`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    // JSON is UTF-8: a body declared in another charset is refused, not decoded.
+    const latin1 = await rest<RestError>(app.url, 'POST', '/api/posts', { token, raw: '{"title":"caf\u00e9","body":""}', headers: { 'content-type': 'application/json; charset=latin1' } });
+    expect(latin1.status).toBe(415);
+    const utf8 = await rest(app.url, 'POST', '/api/posts', { token, raw: '{"title":"café","body":""}', headers: { 'content-type': 'application/json; charset=UTF-8' } });
+    expect(utf8.status).toBe(201);
+    // A bad escape in a path that matches nothing is a 404, not a 400.
+    expect((await rest(app.url, 'GET', '/api/users/%E0/nothing')).status).toBe(404);
     // A POST that takes no input needs no body or content type.
     expect((await rest(app.url, 'POST', '/api/auth/logout', { token })).body).toEqual({ ok: true });
     expect((await rest(app.url, 'GET', '/api/auth/me', { token })).status).toBe(401);
@@ -182,8 +196,8 @@ describe.each(dialects)('REST on %s', (dialect) => {
     expect(list.body.items.map((user) => user.id)).toEqual([other.id]);
     const self = await createUser(app.deps);
     const own = await signIn(app.deps, self);
-    expect((await rest(app.url, 'DELETE', '/api/users/me', { token: own.token, json: { password: 'wrong password' } })).status).toBe(400);
-    expect((await rest(app.url, 'DELETE', '/api/users/me', { token: own.token, json: { password: TEST_PASSWORD } })).body).toEqual({ ok: true });
+    expect((await rest(app.url, 'POST', '/api/users/me/delete', { token: own.token, json: { password: 'wrong password' } })).status).toBe(400);
+    expect((await rest(app.url, 'POST', '/api/users/me/delete', { token: own.token, json: { password: TEST_PASSWORD } })).body).toEqual({ ok: true });
     expect((await rest(app.url, 'DELETE', `/api/users/${other.id}`, { token })).body).toEqual({ ok: true });
   });
 

@@ -40,11 +40,11 @@ export const usersRouter = router({
   deleteMe: sessionProcedure
     .meta({
       rest: {
-        method: 'DELETE',
-        path: '/users/me',
+        method: 'POST',
+        path: '/users/me/delete',
         summary: 'Delete the signed-in user’s account',
-        description: 'Takes the account’s password in the body.',
-        errors: ['CONFLICT'],
+        description: 'Takes the account’s password in the body (a POST: many clients and proxies drop the body of a DELETE).',
+        errors: ['NOT_FOUND', 'CONFLICT'],
       },
     })
     .input(z.object({ password: z.string().min(1).max(256) }))

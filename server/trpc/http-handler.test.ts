@@ -93,4 +93,13 @@ describe('lean tRPC handler', () => {
     const [officialBody, leanBody] = await Promise.all([official.text(), lean.text()]);
     expect(leanBody.length > 0 ? JSON.parse(leanBody) : leanBody).toEqual(officialBody.length > 0 ? JSON.parse(officialBody) : officialBody);
   });
+
+  it('refuses input nested too deep to decode with a 400 in its own words', async () => {
+    const depth = 20_000;
+    const body = `{"json":{"a":${'['.repeat(depth)}${']'.repeat(depth)},"b":1}}`;
+    const response = await fetch(`${base}/lean/nested.add`, { method: 'POST', headers: json, body });
+    expect(response.status).toBe(400);
+    const { error } = (await response.json()) as { error: { json: { message: string } } };
+    expect(error.json.message).toBe('input could not be decoded');
+  });
 });

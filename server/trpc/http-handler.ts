@@ -114,7 +114,10 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
         return inputs;
       } catch (cause) {
         inputs = undefined;
-        inputError = cause instanceof TRPCError ? cause : new TRPCError({ code: 'BAD_REQUEST', message: cause instanceof Error ? cause.message : 'Invalid input', cause });
+        // JSON's own message, as tRPC's adapter says it; anything else (a stack overflow on absurd nesting, say) is
+        // the decoder's business, not the client's.
+        const message = cause instanceof SyntaxError ? cause.message : 'input could not be decoded';
+        inputError = cause instanceof TRPCError ? cause : new TRPCError({ code: 'BAD_REQUEST', message, cause });
         throw inputError;
       }
     };

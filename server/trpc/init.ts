@@ -21,23 +21,41 @@ export const router = t.router;
 export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
 
-/** Where the first NUL character is, in a string or an object key of a JSON-like input; null when there is none. */
-function nulPath(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return value.includes('\0') ? path : null;
-  if (typeof value !== 'object' || value === null) return null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = nulPath(value[i], path ? `${path}.${i}` : String(i));
-      if (found !== null) return found;
+type Visit = { value: unknown; key: string; parent: Visit | null };
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> => {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+};
+
+const pathOf = (visit: Visit): string => {
+  const keys: string[] = [];
+  for (let at: Visit | null = visit; at?.parent; at = at.parent) keys.push(at.key);
+  return keys.reverse().join('.');
+};
+
+/**
+ * Where the first NUL character is, in a string or an object key of a JSON-like input; null when there is none.
+ * Iterative, so input nested thousands deep costs time in proportion to its size, not the stack.
+ */
+function nulPath(input: unknown): string | null {
+  const pending: Visit[] = [{ value: input, key: '', parent: null }];
+  for (let visit = pending.pop(); visit; visit = pending.pop()) {
+    const { value } = visit;
+    if (typeof value === 'string') {
+      if (value.includes('\0')) return pathOf(visit);
+    } else if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) pending.push({ value: value[i], key: String(i), parent: visit });
+    } else if (isPlainObject(value)) {
+      const entries = Object.entries(value);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [key, item] = entries[i];
+        const child = { value: item, key, parent: visit };
+        if (key.includes('\0')) return pathOf(child);
+        pending.push(child);
+      }
     }
-    return null;
-  }
-  if (Object.getPrototypeOf(value) !== Object.prototype && Object.getPrototypeOf(value) !== null) return null;
-  for (const [key, item] of Object.entries(value)) {
-    const at = path ? `${path}.${key}` : key;
-    if (key.includes('\0')) return at;
-    const found = nulPath(item, at);
-    if (found !== null) return found;
   }
   return null;
 }
@@ -47,7 +65,7 @@ function nulPath(value: unknown, path: string): string | null {
  * store it, and no field of ours has a use for it.
  */
 function refuseNul<T>(input: T): T {
-  const at = nulPath(input, '');
+  const at = nulPath(input);
   if (at === null) return input;
   const message = 'must not contain NUL characters';
   throw new AppError('BAD_REQUEST', `Invalid input: ${at ? `${at}: ` : ''}${message}`, { fieldErrors: { [at]: [message] } });
