@@ -1,28 +1,8 @@
 // What only HTTP shows of accounts: the session cookie, CSRF, rate limits and their headers, on both dialects.
 import { describe, expect, it } from 'vitest';
-import superjson from 'superjson';
 import { dialects, useTestServer } from '../testing/harness.ts';
 import { createUser, manualClock, TEST_PASSWORD, uniqueName } from '../testing/factories.ts';
-
-type Call = { status: number; headers: Headers; body: { result?: { data: unknown }; error?: { message: string; data: { code: string } } } };
-
-/** One tRPC call over HTTP with full control of the headers. */
-async function call(base: string, path: string, options: { input?: unknown; mutation?: boolean; headers?: Record<string, string> } = {}): Promise<Call> {
-  const mutation = options.mutation ?? options.input !== undefined;
-  const encoded = options.input === undefined ? undefined : JSON.stringify(superjson.serialize(options.input));
-  const url = mutation || encoded === undefined ? `${base}/trpc/${path}` : `${base}/trpc/${path}?input=${encodeURIComponent(encoded)}`;
-  const response = await fetch(url, {
-    method: mutation ? 'POST' : 'GET',
-    headers: { ...(mutation ? { 'content-type': 'application/json' } : {}), ...options.headers },
-    body: mutation ? (encoded ?? '') : undefined,
-  });
-  const json = (await response.json()) as { result?: { data: unknown }; error?: { json: { message: string; data: { code: string } } } };
-  return {
-    status: response.status,
-    headers: response.headers,
-    body: { result: json.result ? { data: superjson.deserialize(json.result.data as never) } : undefined, error: json.error?.json },
-  };
-}
+import { trpcCall as call, type TrpcResponse } from '../testing/http.ts';
 
 const cookieValue = (setCookie: string | null) => /^(?:__Host-)?session=([^;]*)/.exec(setCookie ?? '')?.[1];
 
@@ -129,7 +109,7 @@ describe.each(dialects)('rate limits on %s', (dialect) => {
   /** A fresh client address per test, so budgets never carry over (TRUST_PROXY=loopback believes it). */
   const freshIp = () => ({ 'x-forwarded-for': `198.51.100.${++ipCounter}` });
 
-  function expectLimited(result: Call, limit: number) {
+  function expectLimited(result: TrpcResponse, limit: number) {
     expect(result.status).toBe(429);
     expect(result.body.error?.data.code).toBe('TOO_MANY_REQUESTS');
     expect(Number(result.headers.get('retry-after'))).toBeGreaterThan(0);

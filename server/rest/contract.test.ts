@@ -5,7 +5,7 @@ import { hashToken } from '../services/tokens.ts';
 import { createUser, signIn, uniqueName } from '../testing/factories.ts';
 import { dialects, useTestServer } from '../testing/harness.ts';
 import { loadContract, pathFor, type Contract } from '../testing/openapi-contract.ts';
-import { rest, type RestOptions } from '../testing/rest.ts';
+import { rest, type RestOptions } from '../testing/http.ts';
 
 describe.each(dialects)('the REST contract on %s', (dialect) => {
   const app = useTestServer(dialect);

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { createUser, signIn } from '../testing/factories.ts';
 import { dialects, useTestServer } from '../testing/harness.ts';
 import { loadContract, pathFor, type DocumentedOperation } from '../testing/openapi-contract.ts';
-import { rest } from '../testing/rest.ts';
+import { rest } from '../testing/http.ts';
 
 /** Requests per dialect; override with FUZZ_RUNS for a longer session. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);

@@ -2,7 +2,6 @@
 // and rate limits as /trpc, and /trpc itself unchanged by the REST layer.
 import express from 'express';
 import { describe, expect, it } from 'vitest';
-import superjson from 'superjson';
 import { z } from 'zod';
 import { requestContext } from '../http/middleware.ts';
 import { drain, listen } from '../http/server.ts';
@@ -14,7 +13,7 @@ import { openApiDocument } from './openapi.ts';
 import { restOperations } from './operations.ts';
 import { createUser, signIn, TEST_PASSWORD, uniqueName } from '../testing/factories.ts';
 import { captureLogs, dialects, useTestServer } from '../testing/harness.ts';
-import { rest } from '../testing/rest.ts';
+import { rest, trpcCall } from '../testing/http.ts';
 
 type User = { id: string; username: string; email: string; createdAt: string };
 type LoggedIn = { user: User; token: string; expiresAt: string };
@@ -22,17 +21,6 @@ type Post = { id: string; title: string; published: boolean; createdAt: string; 
 type Page<T> = { items: T[]; total: number };
 
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-/** One tRPC call over HTTP (superjson), to compare with what REST does. */
-async function trpc(base: string, path: string, input: unknown, method: 'GET' | 'POST' = 'GET') {
-  const encoded = JSON.stringify(superjson.serialize(input));
-  const response =
-    method === 'GET'
-      ? await fetch(`${base}/trpc/${path}?input=${encodeURIComponent(encoded)}`)
-      : await fetch(`${base}/trpc/${path}`, { method, headers: { 'content-type': 'application/json' }, body: encoded });
-  const json = (await response.json()) as { result?: { data: never }; error?: { json: { data: { code: string; fieldErrors?: Record<string, string[]> } } } };
-  return { status: response.status, data: json.result ? superjson.deserialize(json.result.data) : undefined, error: json.error?.json };
-}
 
 describe.each(dialects)('REST on %s', (dialect) => {
   const app = useTestServer(dialect, { work: true });
@@ -119,9 +107,9 @@ describe.each(dialects)('REST on %s', (dialect) => {
     expect(response.body.error.message).toMatch(/^Invalid input: \w+: /);
     expect(response.headers.get('x-request-id')).toBe(response.body.error.requestId);
 
-    const viaTrpc = await trpc(app.url, 'auth.register', { username: 'x!', email: 'nope', password: 'short', extra: 1 }, 'POST');
+    const viaTrpc = await trpcCall(app.url, 'auth.register', { input: { username: 'x!', email: 'nope', password: 'short', extra: 1 } });
     expect(viaTrpc.status).toBe(400);
-    expect(viaTrpc.error!.data.fieldErrors).toEqual(response.body.error.fieldErrors);
+    expect(viaTrpc.body.error!.data.fieldErrors).toEqual(response.body.error.fieldErrors);
 
     const query = await rest<RestError>(app.url, 'GET', '/api/posts', { query: { limit: 'ten', published: 'yes', skip: -1 } });
     expect(query.status).toBe(400);
@@ -134,7 +122,7 @@ describe.each(dialects)('REST on %s', (dialect) => {
     const nul = await rest<RestError>(app.url, 'POST', '/api/posts', { token, json: { title: 'a\u0000b', body: '' } });
     expect(nul).toMatchObject({ status: 400, body: { error: { code: 'BAD_REQUEST', fieldErrors: { title: ['must not contain NUL characters'] } } } });
     expect((await rest<RestError>(app.url, 'GET', '/api/posts/%00')).status).toBe(400);
-    expect((await trpc(app.url, 'auth.login', { usernameOrEmail: 'x\u0000', password: 'p' }, 'POST')).error!.data.fieldErrors).toEqual({ usernameOrEmail: ['must not contain NUL characters'] });
+    expect((await trpcCall(app.url, 'auth.login', { input: { usernameOrEmail: 'x\u0000', password: 'p' } })).body.error!.data.fieldErrors).toEqual({ usernameOrEmail: ['must not contain NUL characters'] });
 
     const taken = await rest<RestError>(app.url, 'POST', '/api/auth/register', { json: { username: name, email: `${name}@example.com`, password: 'a long enough password' } });
     expect(taken.status).toBe(201);
@@ -206,13 +194,13 @@ describe.each(dialects)('REST on %s', (dialect) => {
     await rest(app.url, 'GET', '/api/posts', { query: { limit: '5', published: 'false', skip: '0' } });
     await rest(app.url, 'GET', `/api/users/${user.id}/profile`, { query: { postsLimit: '3' } });
 
-    const stringLimit = await trpc(app.url, 'posts.list', { limit: '5' });
+    const stringLimit = await trpcCall(app.url, 'posts.list', { input: { limit: '5' }, mutation: false });
     expect(stringLimit.status).toBe(400);
-    expect(stringLimit.error!.data.fieldErrors).toHaveProperty('limit');
-    expect((await trpc(app.url, 'posts.list', { published: 'false' })).status).toBe(400);
-    expect((await trpc(app.url, 'users.getWithPosts', { id: user.id, postsLimit: '3' })).status).toBe(400);
-    const profile = await trpc(app.url, 'users.getWithPosts', { id: user.id, postsLimit: 3 });
-    expect((profile.data as { createdAt: unknown }).createdAt).toBeInstanceOf(Date);
+    expect(stringLimit.body.error!.data.fieldErrors).toHaveProperty('limit');
+    expect((await trpcCall(app.url, 'posts.list', { input: { published: 'false' }, mutation: false })).status).toBe(400);
+    expect((await trpcCall(app.url, 'users.getWithPosts', { input: { id: user.id, postsLimit: '3' }, mutation: false })).status).toBe(400);
+    const profile = await trpcCall(app.url, 'users.getWithPosts', { input: { id: user.id, postsLimit: 3 }, mutation: false });
+    expect((profile.body.result!.data as { createdAt: unknown }).createdAt).toBeInstanceOf(Date);
     expect(token).toBeTruthy();
   });
 });
@@ -292,7 +280,7 @@ describe('REST rate limits', () => {
   it('spends the same per-IP budgets as /trpc and says when to retry', async () => {
     const login = () => rest<RestError>(app.url, 'POST', '/api/auth/login', { json: { usernameOrEmail: 'nobody', password: 'wrong' } });
     expect((await login()).status).toBe(401);
-    const viaTrpc = await trpc(app.url, 'auth.login', { usernameOrEmail: 'nobody', password: 'wrong' }, 'POST');
+    const viaTrpc = await trpcCall(app.url, 'auth.login', { input: { usernameOrEmail: 'nobody', password: 'wrong' } });
     expect(viaTrpc.status).toBe(401);
     const limited = await login();
     expect(limited.status).toBe(429);

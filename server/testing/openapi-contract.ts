@@ -2,7 +2,7 @@
 // each body must match the schema documented for that status (ajv, JSON Schema 2020-12, formats checked).
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
-import type { RestResponse } from './rest.ts';
+import type { RestResponse } from './http.ts';
 
 type Schema = Record<string, unknown>;
 type Parameter = { name: string; in: 'path' | 'query'; required: boolean; schema: Schema };
