@@ -15,14 +15,13 @@ export type Mailer = {
 
 export function createMailer(config: Pick<Config, 'SMTP_URL' | 'MAIL_FROM' | 'OUTBOX_DIR'>, logger: Logger): Mailer {
   if (config.SMTP_URL) {
-    // A pool keeps connections open between messages; timeouts keep a dead server from holding a job.
-    const transport = nodemailer.createTransport(config.SMTP_URL, {
-      from: config.MAIL_FROM,
-      pool: true,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 30_000,
-    } as Parameters<typeof nodemailer.createTransport>[1]);
+    // A pool keeps connections open between messages; timeouts keep a dead server from holding a job. These are
+    // transport options, so they go with the URL (the second argument holds message defaults only). Options in
+    // the URL's query win over them, e.g. smtp://…:587?requireTLS=true to refuse a connection STARTTLS did not upgrade.
+    const transport = nodemailer.createTransport(
+      { url: config.SMTP_URL, pool: true, connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 },
+      { from: config.MAIL_FROM },
+    );
     return {
       send: async (message) => {
         const info = (await transport.sendMail(message)) as { messageId: string };
