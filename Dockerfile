@@ -5,6 +5,9 @@
 # Build: docker build -t ai-backend-service .
 # Debian (glibc), not Alpine: better-sqlite3 and @node-rs/argon2 load native binaries built for glibc.
 # Plain Dockerfile syntax (no BuildKit-only flags), so the classic builder and Cloud Build work too.
+# Production builds pin the base image by digest (the deploy guides show how): replace the tag below with
+# node:24-bookworm-slim@sha256:<digest>, the digest that `docker buildx imagetools inspect node:24-bookworm-slim`
+# prints, commit it, and let a dependency bot propose the next one. A tag alone can change under you.
 
 # ---- base: the Node runtime every stage starts from
 FROM node:24-bookworm-slim AS base
@@ -22,9 +25,11 @@ RUN apt-get update \
 # npm ci runs only the install scripts that package.json's "allowScripts" approves.
 COPY package.json package-lock.json ./
 
-# ---- build: every dependency, dev tools included, installed inside the image (never copied in).
-# Nothing in the runtime image comes from here (there is no compile step); it is a target for running the
-# project's tooling in a container: docker build --target build -t ai-backend-service:build .
+# ---- build: every dependency, dev tools included, installed inside the image (never copied in), with the
+# build context on top. Nothing in the runtime image comes from here (there is no compile step). It is not a
+# CI image: .dockerignore keeps the tests (*.test.ts, server/testing), docs, the Dockerfile, compose.yaml and .ci
+# out of the context, so `npm test` and `npm run lint` cannot run in it; run those from a checkout. It shows
+# that `npm ci` with dev dependencies works on this base: docker build --target build .
 FROM toolchain AS build
 RUN npm ci
 COPY . .
@@ -48,8 +53,10 @@ ENV NODE_ENV=production \
 # the only directory the node user may write. Mount a volume there to keep it.
 RUN mkdir -p /app/data && chown node:node /app/data
 COPY --from=prod-deps /app/node_modules ./node_modules
-# The sources the processes run, owned by root and read-only to node. .dockerignore keeps out tests
-# (*.test.ts, server/testing), client-sdk/, docs and local data.
+# Only the sources the processes run, owned by root and read-only to node (client-sdk/ and the rest of the
+# build context stay behind, so `npm run stats`, which imports the SDK, runs from a checkout, not from here).
+# The embedded default (no DATABASE_URL) runs its job queue on PGlite: @electric-sql/pglite is a production
+# dependency for that reason.
 COPY package.json ./
 COPY db ./db
 COPY jobs ./jobs
