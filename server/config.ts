@@ -147,6 +147,8 @@ const envSchema = z
   });
 
 export type Config = z.infer<typeof envSchema>;
+/** Every variable this module reads (the deploy guides' test checks that they set nothing else). */
+export const configVariables: readonly string[] = Object.keys(envSchema.shape);
 /** Values of these variables may carry credentials, so errors never echo them. */
 const SECRET_NAME = /URL|PASSWORD|SECRET|TOKEN|KEY|ENDPOINT/;
 export type Dialect = 'sqlite' | 'postgres';
