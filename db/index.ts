@@ -10,7 +10,7 @@ import { openPostgres, POSTGRES_DEFAULTS, type PostgresOptions } from './postgre
 import { openPglite } from './pglite.ts';
 
 export { findUniqueViolation, type UniqueViolation } from './errors.ts';
-export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl } from './postgres.ts';
+export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres.ts';
 export { ROLES, TASK_STATUSES, newId, type Role, type TaskStatus } from './schema/shared.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
