@@ -47,6 +47,12 @@ describe.each(dialects)('on %s whose database defaults are unusual', (dialect) =
     await expect.poll(sentAt, { timeout: 20_000, interval: 100 }).toBeInstanceOf(Date);
     near((await sentAt())!, Date.now());
 
+    // A task runs through the queue and the worker, and its times come back right.
+    const { id } = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 2] } });
+    await expect.poll(async () => (await caller.tasks.get({ id })).status, { timeout: 20_000, interval: 100 }).toBe('completed');
+    const task = await caller.tasks.get({ id });
+    for (const at of [task.createdAt, task.startedAt!, task.finishedAt!]) near(at, Date.now());
+
     await caller.auth.logout();
     expect((await failure(caller.auth.me())).code).toBe('UNAUTHORIZED');
   });
