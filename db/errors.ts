@@ -31,9 +31,10 @@ export function findUniqueViolation(error: unknown): UniqueViolation | null {
       const message = typeof err.message === 'string' ? err.message : '';
       const index = /index '([^']+)'/.exec(message);
       if (index) return fromIndexName(index[1]);
-      // "UNIQUE constraint failed: users.email" (a plain column constraint)
+      // "UNIQUE constraint failed: users.email" (a plain column constraint, or an index on one column). A
+      // `<field>_key` column holds <field> as compared (users.username_key): the violation is <field>'s.
       const column = /failed: (\w+)\.(\w+)/.exec(message);
-      return column ? { table: column[1], field: camel(column[2]) } : { table: undefined, field: undefined };
+      return column ? { table: column[1], field: camel(column[2].replace(/_key$/, '')) } : { table: undefined, field: undefined };
     }
     current = err.cause;
   }

@@ -10,8 +10,8 @@ import { openPostgres, POSTGRES_DEFAULTS, type PostgresOptions } from './postgre
 import { openPglite } from './pglite.ts';
 
 export { findUniqueViolation, type UniqueViolation } from './errors.ts';
-export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl } from './postgres.ts';
-export { ROLES, TASK_STATUSES, newId, type Role, type TaskStatus } from './schema/shared.ts';
+export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres.ts';
+export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -41,10 +41,14 @@ export type Database = {
    * returned as is: transactions there never run concurrently.
    */
   forUpdate: <Q>(query: Q) => Q;
-  /** lower(x), as the case-insensitive unique index on usernames is defined (so lookups can use it). */
-  lower: (column: Column | SQL) => SQL;
-  /** Case-insensitive "contains" where `%`, `_` and `\` in `text` are literal (ILIKE on Postgres, LIKE on SQLite). */
+  /**
+   * Case-insensitive "contains", in every script, `text` taken literally: ILIKE on Postgres (folding as the
+   * database's locale does); on SQLite, whose LIKE folds ASCII only, instr() over both sides lower-cased by
+   * JavaScript (`lower_unicode`, registered on the connection).
+   */
   contains: (column: Column | SQL, text: string) => SQL;
+  /** Case-sensitive, literal "contains": for columns kept folded by the application (usernames' keys, e-mails). */
+  includes: (column: Column | SQL, text: string) => SQL;
   /**
    * A query built once per database and run many times with `sql.placeholder` values: for hot paths, where
    * building the SQL costs more than running it. On Postgres it is also a named server-side statement.
@@ -90,8 +94,6 @@ function pendingAfter(dialect: Dialect, newestApplied: number | null): number {
 /** `%text%` with LIKE's wildcards and its escape character escaped. */
 const likePattern = (text: string) => `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 
-const lower = (column: Column | SQL): SQL => sql`lower(${column})`;
-
 function preparedCache(orm: Orm, tables: Tables): Database['prepared'] {
   const cache = new Map<string, unknown>();
   return <P>(name: string, build: (orm: Orm, tables: Tables) => { prepare: (name: string) => P }): P => {
@@ -135,8 +137,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       prepared: preparedCache(orm, tables),
       transaction: (fn) => orm.transaction(fn),
       forUpdate: (query) => query,
-      lower,
-      contains: (column, text) => sql`${column} like ${likePattern(text)} escape '\\'`,
+      contains: (column, text) => sql`instr(lower_unicode(${column}), lower_unicode(${text})) > 0`,
+      includes: (column, text) => sql`instr(${column}, ${text}) > 0`,
       containsLowered: (column, text) => sql`instr(${column}, lower(${text})) > 0`,
       poolStats: () => null,
       ping: async () => {
@@ -194,9 +196,9 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     tables: pgSchema,
     prepared: preparedCache(orm, pgSchema),
     transaction: (fn) => orm.transaction(fn),
-    lower,
     forUpdate: (query) => (query as { for: (strength: 'update') => typeof query }).for('update'),
     contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,
+    includes: (column, text) => sql`strpos(${column}, ${text}) > 0`,
     containsLowered: (column, text) => sql`${column} like lower(${likePattern(text)}) escape '\\'`,
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.

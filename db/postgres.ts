@@ -33,6 +33,28 @@ export type PostgresHandle = {
   close(): Promise<void>;
 };
 
+/**
+ * Session settings the application relies on, whatever the server, database or role defaults say: pg parses
+ * timestamps as ISO text in UTC (with `DateStyle` 'SQL, DMY' every authenticated request failed), and text
+ * travels as UTF-8. Sent in the startup packet of every connection, so no connection can miss them.
+ */
+const SESSION_SETTINGS = { DateStyle: 'ISO,MDY', TimeZone: 'UTC', client_encoding: 'UTF8', IntervalStyle: 'postgres' } as const;
+
+/**
+ * The `options` connection parameter for `url`: what the URL's own `options` say, then the session settings
+ * above (the later -c wins). For every pg Pool or Client of ours, pg-boss's included.
+ */
+export function sessionOptions(url: string): string {
+  let own = '';
+  try {
+    own = new URL(url).searchParams.get('options') ?? '';
+  } catch {
+    // Not a URL: pg reports that when it connects.
+  }
+  const ours = Object.entries(SESSION_SETTINGS).map(([name, value]) => `-c ${name}=${value}`);
+  return [own, ...ours].filter(Boolean).join(' ');
+}
+
 /** Any 64-bit number unique to this application; every process that migrates takes the same lock. */
 const MIGRATION_LOCK_ID = 7_201_947_311;
 
@@ -61,6 +83,7 @@ export async function openPostgres(options: PostgresOptions, logger: DrizzleLogg
     connectionTimeoutMillis: options.connectionTimeoutMs,
     statement_timeout: options.statementTimeoutMs || undefined,
     application_name: 'ai-backend-service',
+    options: sessionOptions(options.url),
   });
   // An idle client losing its connection emits here; unhandled, it would crash the process.
   pool.on('error', options.onPoolError);
@@ -89,7 +112,7 @@ export async function openPostgres(options: PostgresOptions, logger: DrizzleLogg
     pool,
     migrate: async (folder) => {
       // The lock lives on a connection of its own, outside the pool, so a pool of one can still migrate.
-      const lock = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectionTimeoutMs });
+      const lock = new pg.Client({ connectionString: options.url, connectionTimeoutMillis: options.connectionTimeoutMs, options: sessionOptions(options.url) });
       await lock.connect();
       try {
         await lock.query('select pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);

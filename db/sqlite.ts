@@ -34,6 +34,9 @@ export function openSqlite(path: string, logger: DrizzleLogger): SqliteHandle {
     raw.pragma('synchronous = NORMAL');
   }
   raw.pragma('foreign_keys = ON');
+  // SQLite's lower() and LIKE fold ASCII only; this folds every script, as Postgres' lower() does. Used in
+  // queries only, never in the schema, so other tools can still open the file.
+  raw.function('lower_unicode', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
   raw.pragma('busy_timeout = 5000');
   // Index choice depends on table statistics; without them SQLite can pick an index that is 1000x slower
   // (an author's posts through the published index, say). Gather them now and refresh them hourly.

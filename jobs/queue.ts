@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { PgBoss, fromDrizzle, fromPglite, type ConstructorOptions, type JobResult, type JobWithMetadata } from 'pg-boss';
 import type { PGlite } from '@electric-sql/pglite';
-import type { Database, Tx } from '../db/index.ts';
+import { sessionOptions, type Database, type Tx } from '../db/index.ts';
 import type { Config } from '../server/config.ts';
 import type { Deps } from '../server/deps.ts';
 import type { Logger } from '../server/logger.ts';
@@ -104,7 +104,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   async function create(): Promise<PgBoss> {
     let instance: PgBoss;
     if (backend.kind === 'postgres') {
-      instance = new PgBoss({ connectionString: backend.url, schema: 'pgboss', max: Math.min(config.DATABASE_POOL_MAX, 10), application_name: 'ai-backend-service:queue', ...roles });
+      instance = new PgBoss({ connectionString: backend.url, schema: 'pgboss', max: Math.min(config.DATABASE_POOL_MAX, 10), application_name: 'ai-backend-service:queue', options: sessionOptions(backend.url), ...roles });
     } else if (backend.client) {
       instance = new PgBoss({ db: fromPglite(backend.client), backend: 'pglite', schema: 'pgboss', ...roles });
     } else {

@@ -52,6 +52,22 @@ describe.each(dialects)('tasks on %s', (dialect) => {
     );
   });
 
+  it('stores the analysis of text whose long run is cut at an emoji, and counts words in any script', async () => {
+    const { caller } = await signedInUser(deps.current);
+    // The run reaches the cut point (256 code points) where the emoji begin: a cut inside one would store a
+    // lone surrogate (SQLite) or fail the task (Postgres' jsonb refuses it).
+    const url = `https://example.com/${'a'.repeat(235)}${'😀'.repeat(20)}`;
+    const text = `${url} Привет, мир! 我喜欢学习中文。`;
+    const { id } = await caller.tasks.submit({ type: 'text.analyze', input: { text } });
+    const task = await waitForStatus(caller, id, ['completed', 'failed']);
+    expect(task).toMatchObject({ status: 'completed', error: null });
+    if (task.type !== 'text.analyze' || !task.result) throw new Error('expected a text.analyze result');
+    const found = task.result.entities.find((entity) => entity.type === 'URL');
+    expect(found?.value.isWellFormed()).toBe(true);
+    expect(JSON.stringify(task.result)).not.toMatch(/\\ud[89a-f]/);
+    expect(task.result.words).toBeGreaterThanOrEqual(1 + 2 + 3);
+  });
+
   it('runs the trivial math.sum type', async () => {
     const { caller } = await signedInUser(deps.current);
     const { id } = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 2, 3.5] } });

@@ -25,14 +25,28 @@ describe.each(backends)('cache on $name', ({ redis: usesRedis }) => {
   });
   const run = usesRedis ? describe.skipIf(!redisUrl) : describe;
 
-  async function makeCache(ttlSeconds = 300): Promise<Cache> {
+  async function makeCache(ttlSeconds = 300, maxEntries = 1000): Promise<Cache> {
+    return (await makeCacheWithPrefix(ttlSeconds, maxEntries)).cache;
+  }
+
+  async function makeCacheWithPrefix(ttlSeconds: number, maxEntries: number): Promise<{ cache: Cache; client: Redis | null; prefix: string }> {
     const { logger } = captureLogs();
     const client = usesRedis ? createRedis(redisUrl!, logger) : null;
     if (client) {
       clients.push(client);
       await redisReady(client, logger);
     }
-    return createCache({ CACHE_TTL_SECONDS: ttlSeconds, CACHE_MAX_ENTRIES: 1000, REDIS_KEY_PREFIX: `test:${uniqueName('cache')}:` }, client, logger);
+    const prefix = `test:${uniqueName('cache')}:`;
+    return { cache: createCache({ CACHE_TTL_SECONDS: ttlSeconds, CACHE_MAX_ENTRIES: maxEntries, REDIS_KEY_PREFIX: prefix }, client, logger), client, prefix };
+  }
+
+  /**
+   * Makes the store forget the key's version, as expiry does: Redis loses the version key; the in-process
+   * store evicts it (it keeps 4 versions per entry allowed, 4 here) when other keys are invalidated.
+   */
+  async function forgetVersion(setup: { cache: Cache; client: Redis | null; prefix: string }, key: string) {
+    if (setup.client) await setup.client.del(`${setup.prefix}cv:${key}`);
+    else for (let i = 0; i < 8; i++) await setup.cache.invalidate(`other-${i}`);
   }
 
   run(usesRedis ? '(TEST_REDIS_URL)' : '(in process)', () => {
@@ -89,6 +103,39 @@ describe.each(backends)('cache on $name', ({ redis: usesRedis }) => {
       expect(await cache.getOrLoad('race', async () => 'v2')).toBe('v2');
     });
 
+    it('never puts old data back when the version a straddling load began with was forgotten (expiry, eviction)', async () => {
+      const setup = await makeCacheWithPrefix(300, 1);
+      const { cache } = setup;
+      // A reader starts loading the old state of a key nobody invalidated yet…
+      const slow = deferred<string>();
+      const loading = deferred<void>();
+      const staleRead = cache.getOrLoad('straddle', () => {
+        loading.resolve();
+        return slow.promise;
+      });
+      await loading.promise;
+      // …a write invalidates it, and the store then forgets the key's version…
+      await cache.invalidate('straddle');
+      await forgetVersion(setup, 'straddle');
+      // …so when the old load ends, the version it began with must not look current again.
+      slow.resolve('old');
+      expect(await staleRead).toBe('old');
+      expect(await cache.getOrLoad('straddle', async () => 'new')).toBe('new');
+    });
+
+    it('keeps working after a forgotten version: stores again, and invalidation still wins', async () => {
+      const setup = await makeCacheWithPrefix(300, 1);
+      const { cache } = setup;
+      expect(await cache.getOrLoad('again', async () => 'v1')).toBe('v1');
+      await cache.invalidate('again');
+      await forgetVersion(setup, 'again');
+      let loads = 0;
+      expect(await cache.getOrLoad('again', async () => `v2-${++loads}`)).toBe('v2-1');
+      expect(await cache.getOrLoad('again', async () => `v2-${++loads}`)).toBe('v2-1');
+      await cache.invalidate('again');
+      expect(await cache.getOrLoad('again', async () => 'v3')).toBe('v3');
+    });
+
     it('expires entries after the TTL', async () => {
       const cache = await makeCache(1);
       let version = 0;
@@ -106,6 +153,35 @@ describe.each(backends)('cache on $name', ({ redis: usesRedis }) => {
       expect(loads).toBe(2);
       expect(cache.backend).toBe('off');
     });
+  });
+});
+
+describe.skipIf(!redisUrl)('cache versions in Redis', () => {
+  it('only go up, across processes, even after their keys expire', async () => {
+    const { logger } = captureLogs();
+    const prefix = `test:${uniqueName('cache')}:`;
+    const [one, two] = [createRedis(redisUrl!, logger), createRedis(redisUrl!, logger)];
+    try {
+      await Promise.all([redisReady(one, logger), redisReady(two, logger)]);
+      const config = { CACHE_TTL_SECONDS: 300, CACHE_MAX_ENTRIES: 10, REDIS_KEY_PREFIX: prefix };
+      const caches = [createCache(config, one, logger), createCache(config, two, logger)];
+      const versionKey = `${prefix}cv:k`;
+      const seen: number[] = [];
+      for (let round = 0; round < 6; round++) {
+        const cache = caches[round % 2];
+        if (round % 3 === 0) await cache.getOrLoad('k', async () => round);
+        else await cache.invalidate('k');
+        seen.push(Number(await one.get(versionKey)));
+        // The version key expires (2 x TTL after its last change): the next one must still be new.
+        await one.del(versionKey);
+        await cache.invalidate('unrelated');
+      }
+      expect(seen).toEqual([...seen].sort((a, b) => a - b));
+      expect(new Set(seen).size).toBe(seen.length);
+      expect(Math.min(...seen)).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([one.quit(), two.quit()]);
+    }
   });
 });
 

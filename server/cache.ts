@@ -1,5 +1,6 @@
 // Read-through cache with exact invalidation: in-process LRU by default, Redis (shared by API processes) when
 // REDIS_URL is set. Concurrent misses for a key share one load; a Redis outage falls back to loading.
+import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Redis } from 'ioredis';
 import superjson from 'superjson';
@@ -11,9 +12,9 @@ export type Cache = {
   /** The cached value for `key`, or `load()`'s result, stored for CACHE_TTL_SECONDS. Errors are not cached. */
   getOrLoad: <T>(key: string, load: () => Promise<T>) => Promise<T>;
   /**
-   * Removes keys after a write, before its response. Each key has a version that invalidation bumps; a load
-   * stores its result only if the version it saw when it began is still current, so a load that read the
-   * old data before the write can never put it back.
+   * Removes keys after a write, before its response. Each key has a version that invalidation replaces with
+   * one never used before; a load stores its result only if the version it saw when it began is still
+   * current, so a load that read the old data before the write can never put it back.
    */
   invalidate: (...keys: string[]) => Promise<void>;
 };
@@ -38,52 +39,88 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * Versions never repeat. A key whose version was forgotten (expired, evicted) gets a fresh one on its next
+ * miss, and a store needs the version it began with to be the key's version still: a forgotten one matches
+ * nothing. Were a forgotten version to restart at a number it held before, a load that began before a
+ * write could find "its" version again and put the old data back.
+ */
+
 /** Keeps the objects themselves (frozen): no serialization on the hot path. */
 function memoryStore(maxEntries: number, ttlMs: number): Store {
   const values = new LRUCache<string, { value: unknown }>({ max: maxEntries });
   // Versions outlive values (a load may run after its value expired) and are bounded like them.
-  const versions = new LRUCache<string, number>({ max: maxEntries * 4, ttl: ttlMs * 2 });
-  const versionOf = (key: string) => String(versions.get(key) ?? 0);
+  const versions = new LRUCache<string, string>({ max: maxEntries * 4, ttl: ttlMs * 2 });
+  // Unique to this store: a counter that only goes up, behind an epoch no other store shares.
+  const epoch = randomUUID();
+  let counter = 0;
+  const nextVersion = () => `${epoch}:${++counter}`;
   return {
     lookup: async (key) => {
       const entry = values.get(key);
-      return entry ? { hit: true, value: entry.value } : { hit: false, version: versionOf(key) };
+      if (entry) return { hit: true, value: entry.value };
+      let version = versions.get(key);
+      if (version === undefined) versions.set(key, (version = nextVersion()));
+      return { hit: false, version };
     },
     storeIfCurrent: async (key, version, value, ttl) => {
-      if (versionOf(key) === version) values.set(key, { value: deepFreeze(value) }, { ttl });
+      if (versions.get(key) === version) values.set(key, { value: deepFreeze(value) }, { ttl });
     },
     invalidate: async (keys) => {
       for (const key of keys) {
         values.delete(key);
-        versions.set(key, (versions.get(key) ?? 0) + 1);
+        versions.set(key, nextVersion());
       }
     },
   };
 }
 
+/**
+ * Gives a key without a version a fresh one: the next number of a counter that never expires (KEYS[2]), so a
+ * version is never handed out twice, whichever process asks.
+ */
+const VERSION_OF = `
+local version = redis.call('GET', KEYS[1])
+if not version then
+  version = tostring(redis.call('INCR', KEYS[2]))
+  redis.call('SET', KEYS[1], version, 'PX', ARGV[1])
+end
+return version`;
+
 /** SET only while the version key still holds the version the load began with (atomic in Redis). */
 const STORE_IF_CURRENT = `
-if (redis.call('GET', KEYS[2]) or '0') == ARGV[1] then
+if redis.call('GET', KEYS[2]) == ARGV[1] then
   return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 end
 return nil`;
+
+/** KEYS: the counter, then value key and version key of each cache key. Deletes each value, gives each a new version. */
+const INVALIDATE = `
+for i = 2, #KEYS, 2 do
+  redis.call('DEL', KEYS[i])
+  redis.call('SET', KEYS[i + 1], tostring(redis.call('INCR', KEYS[1])), 'PX', ARGV[1])
+end
+return #KEYS`;
 
 /** Values travel as superjson text, so Dates survive the round trip. */
 function redisStore(redis: Redis, prefix: string, ttlMs: number): Store {
   const valueKey = (key: string) => `${prefix}c:${key}`;
   const versionKey = (key: string) => `${prefix}cv:${key}`;
+  // Never expires: one key, whatever the number of cache keys.
+  const counterKey = `${prefix}cv-counter`;
   return {
     lookup: async (key) => {
       const [text, version] = await redis.mget(valueKey(key), versionKey(key));
-      return text === null ? { hit: false, version: version ?? '0' } : { hit: true, value: superjson.parse(text) };
+      if (text !== null) return { hit: true, value: superjson.parse(text) };
+      return { hit: false, version: version ?? String(await redis.eval(VERSION_OF, 2, versionKey(key), counterKey, ttlMs * 2)) };
     },
     storeIfCurrent: async (key, version, value, ttl) => {
       await redis.eval(STORE_IF_CURRENT, 2, valueKey(key), versionKey(key), version, superjson.stringify(value), ttl);
     },
     invalidate: async (keys) => {
-      const batch = redis.multi();
-      for (const key of keys) batch.del(valueKey(key)).incr(versionKey(key)).pexpire(versionKey(key), ttlMs * 2);
-      await batch.exec();
+      if (keys.length === 0) return;
+      const redisKeys = [counterKey, ...keys.flatMap((key) => [valueKey(key), versionKey(key)])];
+      await redis.eval(INVALIDATE, redisKeys.length, ...redisKeys, ttlMs * 2);
     },
   };
 }

@@ -2,7 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import pg from 'pg';
 import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { Database } from '../db/index.ts';
+import { sessionOptions, type Database } from '../db/index.ts';
 import type { Queue } from '../jobs/queue.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -43,7 +43,7 @@ function depthLeader(queueUrl: string | null, logger: Logger): { isLeader: () =>
   };
   const tryLock = async (): Promise<boolean> => {
     if (leader && client) return true;
-    const connection = new pg.Client({ connectionString: queueUrl, application_name: 'ai-backend-service:metrics' });
+    const connection = new pg.Client({ connectionString: queueUrl, application_name: 'ai-backend-service:metrics', options: sessionOptions(queueUrl) });
     client = connection;
     connection.on('error', () => void drop(connection)).on('end', () => void drop(connection));
     try {

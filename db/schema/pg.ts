@@ -19,9 +19,16 @@ export const users = pgTable(
     welcomeEmailSentAt: timestamp('welcome_email_sent_at'),
     createdAt: timestamp('created_at').notNull().$defaultFn(() => new Date()),
     updatedAt: timestamp('updated_at').notNull().$defaultFn(() => new Date()),
+    /**
+     * What usernames are compared by (login, uniqueness, admin search): the username with A–Z folded to a–z and
+     * nothing else (collation "C" makes lower() ASCII-only), whatever the database's locale: `lower()` under a
+     * Turkish ICU locale folds I to ı, so IVAN_t and ivan_t were two accounts. usernameKey() in ./shared.ts is
+     * the same function for lookups. Kept by the database, so every row has it, old ones included.
+     */
+    usernameKey: text('username_key').generatedAlwaysAs(sql`lower(username collate "C")`),
   },
   (t) => [
-    uniqueIndex('users_username_unique').on(sql`lower(${t.username})`),
+    uniqueIndex('users_username_unique').on(t.usernameKey),
     uniqueIndex('users_email_unique').on(t.email),
     check('users_role_check', sql`${t.role} in ('user', 'admin')`),
   ],

@@ -19,9 +19,11 @@ export const users = sqliteTable(
     welcomeEmailSentAt: timestamp('welcome_email_sent_at'),
     createdAt: timestamp('created_at').notNull().$defaultFn(() => new Date()),
     updatedAt: timestamp('updated_at').notNull().$defaultFn(() => new Date()),
+    /** The username with A–Z folded to a–z and nothing else (SQLite's lower() is ASCII-only), as in pg.ts. */
+    usernameKey: text('username_key').generatedAlwaysAs(sql`lower(username)`, { mode: 'virtual' }),
   },
   (t) => [
-    uniqueIndex('users_username_unique').on(sql`lower(${t.username})`),
+    uniqueIndex('users_username_unique').on(t.usernameKey),
     uniqueIndex('users_email_unique').on(t.email),
     check('users_role_check', sql`${t.role} in ('user', 'admin')`),
   ],

@@ -92,6 +92,37 @@ describe.each(dialects)('users on %s', (dialect) => {
       expect((await caller.users.list({ q: `${tag.slice(0, -1)}_` })).total).toBe(0);
     });
 
+    it('finds full names in any script, case-insensitively, the same on both dialects', async () => {
+      const { caller } = await signedInUser(deps.current, { role: 'admin' });
+      const tag = uniqueName('Intl').replace(/_/g, '');
+      const names = { german: `Ärger Ölmann ${tag}`, russian: `Иван Петров ${tag}`, greek: `Ελένη Παππά ${tag}`, french: `Élodie Crème ${tag}` };
+      const ids: Record<string, string> = {};
+      for (const [key, fullName] of Object.entries(names)) ids[key] = (await createUser(deps.current, { fullName })).id;
+      const found = async (q: string) => (await caller.users.list({ q, limit: 100 })).items.map((user) => user.id);
+      for (const [q, key] of [
+        ['ärger ö', 'german'],
+        ['ÄRGER ÖLMANN', 'german'],
+        ['иван', 'russian'],
+        ['ПЕТРОВ', 'russian'],
+        ['ελένη', 'greek'],
+        ['ΠΑΠΠΆ', 'greek'],
+        ['ÉLODIE', 'french'],
+        ['crème', 'french'],
+      ] as const) {
+        expect(await found(q), q).toEqual([ids[key]]);
+      }
+      expect((await caller.users.list({ q: tag, limit: 100 })).total).toBe(4);
+    });
+
+    it('searches usernames by their key and e-mails as stored, whatever the case of q', async () => {
+      const { caller } = await signedInUser(deps.current, { role: 'admin' });
+      const tag = uniqueName('Key').replace(/_/g, '');
+      const user = await createUser(deps.current, { username: `IVAN_${tag}`, email: `Ivan.${tag}@Example.com`.toLowerCase() });
+      for (const q of [`ivan_${tag}`, `IVAN_${tag.toUpperCase()}`, `Ivan.${tag}@EXAMPLE`]) {
+        expect((await caller.users.list({ q })).items.map((row) => row.id), q).toEqual([user.id]);
+      }
+    });
+
     it('refuses out-of-range paging and unknown roles with field messages', async () => {
       const { caller } = await signedInUser(deps.current, { role: 'admin' });
       expect((await failure(caller.users.list({ limit: 0 }))).fieldErrors).toHaveProperty('limit');

@@ -1,5 +1,6 @@
 // Registration, login, password changes, and turning a bearer credential into the caller's identity.
 import { eq } from 'drizzle-orm';
+import { usernameKey } from '../../db/index.ts';
 import { welcomeEmailJob } from '../../jobs/definitions/welcome-email.ts';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
@@ -66,7 +67,8 @@ export async function login(deps: Deps, input: { usernameOrEmail: string; passwo
   const [row] = await deps.db.orm
     .select({ ...userColumns(users), passwordHash: users.passwordHash })
     .from(users)
-    .where(identifier.includes('@') ? eq(users.email, identifier) : eq(deps.db.lower(users.username), identifier));
+    // Usernames by their key alone (A–Z folded, nothing else): JavaScript's and the database's lower() disagree.
+    .where(identifier.includes('@') ? eq(users.email, identifier) : eq(users.usernameKey, usernameKey(input.usernameOrEmail.trim())));
   const valid = row ? await verifyPassword(row.passwordHash, input.password) : await verifyNothing(input.password);
   if (!row || !valid) {
     await deps.rateLimits.consume('loginFailures', failureKey);

@@ -4,7 +4,7 @@ import type { Executor, Tables } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, conflict, notFound } from '../errors.ts';
 import type { PublicUser, Role, User, UserWithPosts } from '../schemas.ts';
-import { findUniqueViolation } from '../../db/index.ts';
+import { findUniqueViolation, usernameKey } from '../../db/index.ts';
 import { hashPassword, verifyPassword } from './passwords.ts';
 import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
@@ -147,11 +147,16 @@ export async function deleteMe(deps: Deps, userId: string, password: string): Pr
 
 export type UserFilter = { q?: string | undefined; role?: Role | undefined; isActive?: boolean | undefined; skip: number; limit: number };
 
-/** Admin listing: newest first; `q` matches username, e-mail or full name, case-insensitively and literally. */
+/**
+ * Admin listing: newest first; `q` matches username, e-mail or full name, case-insensitively and literally.
+ * Usernames and e-mails are compared as stored for comparison (username keys; e-mails, lower-cased when
+ * saved), with `q` folded the same way here; full names in any script, folded by the database.
+ */
 export async function listUsers(deps: Deps, filter: UserFilter): Promise<{ items: User[]; total: number }> {
   const { users } = deps.db.tables;
+  const { q } = filter;
   const conditions: (SQL | undefined)[] = [
-    filter.q ? or(deps.db.contains(users.username, filter.q), deps.db.contains(users.email, filter.q), deps.db.contains(users.fullName, filter.q)) : undefined,
+    q ? or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q)) : undefined,
     filter.role ? eq(users.role, filter.role) : undefined,
     filter.isActive === undefined ? undefined : eq(users.isActive, filter.isActive),
   ];
@@ -177,7 +182,7 @@ export async function createOrPromoteAdmin(
   const [existing] = await deps.db.orm
     .select({ id: users.id })
     .from(users)
-    .where(or(eq(deps.db.lower(users.username), input.username.toLowerCase()), eq(users.email, input.email)));
+    .where(or(eq(users.usernameKey, usernameKey(input.username)), eq(users.email, input.email)));
   if (existing) {
     const [user] = await deps.db.orm
       .update(users)

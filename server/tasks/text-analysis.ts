@@ -10,12 +10,27 @@ const ENTITIES = 50;
 
 /**
  * winkNLP's tokenizer is quadratic in the length of a run without whitespace (100,000 such characters take
- * 20 s, 'a1b2…' over 90 s), so such runs are cut into pieces of this length before tokenizing. Real words,
- * URLs and e-mail addresses are far shorter; counts still come from the original text.
+ * 20 s, 'a1b2…' over 90 s), so such runs are cut into pieces of this many code points before tokenizing. Real
+ * words, URLs and e-mail addresses are far shorter; counts still come from the original text. The `u` flag
+ * makes both patterns step by code point, so a cut never splits a surrogate pair (an emoji, say) into two
+ * lone halves, which would end up in the result (Postgres' jsonb refuses them).
  */
 const LONGEST_RUN = 256;
-const longRuns = new RegExp(`\\S{${LONGEST_RUN + 1},}`, 'g');
-const cutLongRuns = (text: string) => text.replace(longRuns, (run) => run.match(new RegExp(`.{1,${LONGEST_RUN}}`, 'gs'))!.join(' '));
+const longRuns = new RegExp(`\\S{${LONGEST_RUN + 1},}`, 'gu');
+const piece = new RegExp(`.{1,${LONGEST_RUN}}`, 'gsu');
+export const cutLongRuns = (text: string) => text.replace(longRuns, (run) => run.match(piece)!.join(' '));
+
+/**
+ * Words by Unicode word boundaries (UAX #29, with dictionaries for Chinese, Japanese, Thai…): winkNLP's
+ * English tokenizer finds none in Cyrillic, Greek, CJK, Hebrew or Arabic text. The root locale, so the count
+ * does not depend on the machine's. Numbers count as words.
+ */
+const wordSegmenter = new Intl.Segmenter('und', { granularity: 'word' });
+export function countWords(text: string): number {
+  let words = 0;
+  for (const segment of wordSegmenter.segment(text)) if (segment.isWordLike) words++;
+  return words;
+}
 
 let nlp: ReturnType<typeof winkNLP> | undefined;
 
@@ -26,10 +41,8 @@ export function analyzeText(text: string): TextAnalyzeResult {
   const doc = nlp.readDoc(cutLongRuns(text));
 
   const frequencies = new Map<string, number>();
-  let words = 0;
   doc.tokens().each((token: ItemToken) => {
     if (token.out(its.type) !== 'word') return;
-    words++;
     if (token.out(its.stopWordFlag)) return;
     const term = String(token.out(its.normal));
     if (term.length < 3) return;
@@ -47,6 +60,8 @@ export function analyzeText(text: string): TextAnalyzeResult {
   }
 
   const score = Number(doc.out(its.sentiment)) || 0;
+  // From the original text: cutting long runs must not multiply them.
+  const words = countWords(text);
   return {
     characters: [...text].length,
     words,

@@ -17,9 +17,9 @@ import { createInnerContext, type InnerContextOptions } from '../trpc/context.ts
 import { createCallerFactory } from '../trpc/init.ts';
 import { fieldErrorsOf, issuesOf } from '../trpc/errors.ts';
 import { AppError, type FieldErrors } from '../errors.ts';
-import { openTestDatabase } from './database.ts';
+import { openTestDatabase, type PostgresVariant } from './database.ts';
 
-export { dialects, postgresKind } from './database.ts';
+export { canVaryPostgres, dialects, postgresKind } from './database.ts';
 
 /**
  * Config as production reads it, from test-friendly variables; override any variable by name. Rate limits
@@ -54,7 +54,7 @@ export function captureLogs(level = 'debug'): { logger: Logger; lines: Record<st
   return { logger: createLogger({ level, destination }), lines };
 }
 
-export type TestDepsOptions = { env?: Record<string, string>; logger?: Logger; clock?: Clock; worker?: boolean };
+export type TestDepsOptions = { env?: Record<string, string>; logger?: Logger; clock?: Clock; worker?: boolean; postgres?: PostgresVariant };
 
 /**
  * The production topologies: on Postgres the jobs share the app's database (and its transactions); beside
@@ -68,7 +68,7 @@ function testQueueBackend(db: Database): QueueBackend {
 
 export async function createTestDeps(dialect: Dialect, options: TestDepsOptions = {}): Promise<Deps> {
   const config = testConfig(options.env);
-  const db = await openTestDatabase(dialect);
+  const db = await openTestDatabase(dialect, { postgres: options.postgres });
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
   return assembleDeps({ config, logger, db, clock: options.clock, worker: options.worker ?? false, queueBackend: testQueueBackend(db) });
 }
