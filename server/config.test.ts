@@ -108,7 +108,7 @@ describe('config', () => {
     ['jobs/worker.ts', { REQUIRE_POSTGRES: 'true' }, 'DATABASE_URL:'],
     ['server/main.ts', { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT:'],
   ])('%s with %o exits 1 at start, naming %s, with tracing loaded as in production', (script, env, named) => {
-    const result = spawnSync(process.execPath, ['--import', './server/telemetry/register.ts', script], {
+    const result = spawnSync(process.execPath, ['--import', './server/preload.mjs', script], {
       env: { PATH: process.env.PATH, ...env },
       encoding: 'utf8',
       timeout: 20_000,
