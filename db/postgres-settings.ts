@@ -1,0 +1,39 @@
+// What is known of a Postgres connection before the driver loads: its options and defaults, and the error
+// a start-up that cannot reach the server ends with. Light on purpose: config and every process import it.
+
+export type PostgresOptions = {
+  url: string;
+  poolMax: number;
+  idleTimeoutMs: number;
+  connectionTimeoutMs: number;
+  statementTimeoutMs: number;
+  /** How long start-up keeps retrying an unreachable server before giving up. */
+  startupTimeoutMs: number;
+  onPoolError: (error: Error) => void;
+};
+
+/** Defaults for the pool settings; server/config.ts uses them for the DATABASE_* variables. */
+export const POSTGRES_DEFAULTS = {
+  poolMax: 10,
+  idleTimeoutMs: 10_000,
+  connectionTimeoutMs: 5_000,
+  statementTimeoutMs: 30_000,
+  startupTimeoutMs: 30_000,
+} as const satisfies Omit<PostgresOptions, 'url' | 'onPoolError'>;
+
+export class DatabaseUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DatabaseUnavailableError';
+  }
+}
+
+/** host:port/database of a URL, without credentials, for messages. */
+export function describePostgresUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.hostname}:${parsed.port || 5432}${parsed.pathname}`;
+  } catch {
+    return '(unparseable DATABASE_URL)';
+  }
+}
