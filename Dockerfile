@@ -1,6 +1,6 @@
 # One image for every process of ai-backend-service (Node 24 runs the TypeScript sources directly):
-#   API (default):   node --import ./server/telemetry/register.ts server/main.ts
-#   worker:          node --import ./server/telemetry/register.ts jobs/worker.ts
+#   API (default):   node --import ./server/preload.mjs server/main.ts
+#   worker:          node --import ./server/preload.mjs jobs/worker.ts
 #   migrations:      node scripts/db-migrate.ts
 # Build: docker build -t ai-backend-service .
 # Debian (glibc), not Alpine: better-sqlite3 and @node-rs/argon2 load native binaries built for glibc.
@@ -67,4 +67,4 @@ EXPOSE 3000
 # The worker's probe answers on WORKER_PORT: run it with HEALTHCHECK_PORT=3001 (see scripts/healthcheck.ts).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["node", "scripts/healthcheck.ts"]
 ENTRYPOINT ["tini", "--"]
-CMD ["node", "--import", "./server/telemetry/register.ts", "server/main.ts"]
+CMD ["node", "--import", "./server/preload.mjs", "server/main.ts"]

@@ -1,4 +1,6 @@
 // vitest: every *.test.ts outside node_modules and the SDK's build output; files run in parallel processes.
+// An old Node stops here with one line that says which version is needed.
+import './server/runtime/node-version.mjs';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
@@ -7,6 +9,8 @@ export default defineConfig({
     exclude: ['**/node_modules/**', 'client-sdk/dist/**'],
     globalSetup: ['server/testing/global-setup.ts'],
     pool: 'forks',
+    // Each test process loads packages the way our processes do (server/preload.mjs): seconds faster.
+    execArgv: ['--import', './server/preload.mjs'],
     // Most tests wait on databases, queues and timers, not the CPU: more files at once than cores pays off.
     maxWorkers: 4,
     testTimeout: 20_000,

@@ -5,12 +5,11 @@ import { sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzl
 import type { PGlite } from '@electric-sql/pglite';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
-import { openSqlite } from './sqlite.ts';
-import { openPostgres, POSTGRES_DEFAULTS, type PostgresOptions } from './postgres.ts';
-import { openPglite } from './pglite.ts';
+// Each driver is loaded when a database of its kind is opened: a process pays only for the one it uses.
+import type { PostgresOptions } from './postgres-settings.ts';
 
 export { findUniqueViolation, type UniqueViolation } from './errors.ts';
-export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres.ts';
+export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres-settings.ts';
 export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -126,6 +125,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   const events = queryEvents();
   if (!options.url.startsWith('postgres')) {
     const path = options.url === ':memory:' ? ':memory:' : options.url.replace(/^file:/, '');
+    const { openSqlite } = await import('./sqlite.ts');
     const sqlite = openSqlite(path, events.logger);
     const orm = sqlite.orm as unknown as Orm;
     const tables = (await import('./schema/sqlite.ts')) as unknown as Tables;
@@ -154,6 +154,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       close: async () => sqlite.close(),
     };
   }
+  const [{ openPostgres }, { POSTGRES_DEFAULTS }] = await Promise.all([import('./postgres.ts'), import('./postgres-settings.ts')]);
   const postgres = await openPostgres({ ...POSTGRES_DEFAULTS, onPoolError: () => {}, ...definedOnly(options) }, events.logger);
   return postgresDatabase(postgres.orm, { kind: 'postgres', url: options.url }, {
     poolStats: () => ({ total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
@@ -173,6 +174,7 @@ function definedOnly<T extends object>(options: T): T {
 /** Postgres in WASM: the test suite's Postgres when TEST_DATABASE_URL is unset. Migrated on open unless told not to. */
 export async function openPgliteDatabase(options: { migrate?: boolean } = {}): Promise<Database> {
   const events = queryEvents();
+  const { openPglite } = await import('./pglite.ts');
   const pglite = await openPglite(events.logger);
   const orm = pglite.orm as unknown as Orm;
   const database = postgresDatabase(orm, { kind: 'pglite', client: pglite.client }, {

@@ -1,6 +1,6 @@
 // The session settings every Postgres connection starts with, merged with what DATABASE_URL's own options say.
 import { describe, expect, it } from 'vitest';
-import { sessionOptions } from './postgres.ts';
+import { sessionOptions } from './postgres-settings.ts';
 
 describe('sessionOptions', () => {
   it('sets DateStyle, TimeZone, client_encoding and IntervalStyle', () => {

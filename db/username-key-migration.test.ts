@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { asc, eq } from 'drizzle-orm';
 import { findUniqueViolation, openDatabase, type Database } from './index.ts';
 import { openSqlite } from './sqlite.ts';
-import { openPostgres, POSTGRES_DEFAULTS } from './postgres.ts';
+import { openPostgres } from './postgres.ts';
+import { POSTGRES_DEFAULTS } from './postgres-settings.ts';
 import { canVaryPostgres, dialects } from '../server/testing/harness.ts';
 import { openTestDatabase } from '../server/testing/database.ts';
 

@@ -11,7 +11,7 @@ import { closeDeps, type Deps } from '../server/deps.ts';
 import { createTestDeps } from '../server/testing/harness.ts';
 import { signedInUser } from '../server/testing/factories.ts';
 import { freePort } from '../server/testing/ports.ts';
-import { startNode, type NodeProcess } from '../server/testing/processes.ts';
+import { PRELOAD, startNode, type NodeProcess } from '../server/testing/processes.ts';
 import { runTaskJob } from './definitions/run-task.ts';
 
 type Worker = NodeProcess;
@@ -204,13 +204,13 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
 
 describe('npm run worker', () => {
   it('refuses to start when the jobs live in PGlite, which only the API process can open', () => {
-    const result = spawnSync(process.execPath, ['jobs/worker.ts'], { env: { PATH: process.env.PATH, DATABASE_URL: ':memory:' }, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [...PRELOAD, 'jobs/worker.ts'], { env: { PATH: process.env.PATH, DATABASE_URL: ':memory:' }, encoding: 'utf8' });
     expect(result.status).toBe(1);
     expect(result.stdout).toContain('only the API process can open');
   });
 
   it('refuses a bad environment, naming the variable', () => {
-    const result = spawnSync(process.execPath, ['jobs/worker.ts'], { env: { PATH: process.env.PATH, WORKER_CONCURRENCY: 'lots' }, encoding: 'utf8' });
+    const result = spawnSync(process.execPath, [...PRELOAD, 'jobs/worker.ts'], { env: { PATH: process.env.PATH, WORKER_CONCURRENCY: 'lots' }, encoding: 'utf8' });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('WORKER_CONCURRENCY:');
   });

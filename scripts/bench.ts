@@ -1,6 +1,6 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth|posts|jobs   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --suite=all|foundation|auth|posts|jobs|startup   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { freePort } from '../server/testing/ports.ts';
@@ -13,6 +13,7 @@ import pg from 'pg';
 import BetterSqlite3 from 'better-sqlite3';
 import { openDatabase } from '../db/index.ts';
 import { seed } from './seed.ts';
+import { startupSuite } from './bench/startup.ts';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
 const SUITE = args.get('suite') ?? 'all';
@@ -382,6 +383,40 @@ async function jobsSuite(): Promise<void> {
   });
 }
 
+/** Each suite's servers keep running (idle) through the next ones: stop them between suites instead. */
+async function stopAll(): Promise<void> {
+  for (const child of children.splice(0)) {
+    child.kill('SIGTERM');
+    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+  }
+}
+
+/** Start-up time and idle memory of each process, on Postgres and embedded (warm and first run). */
+async function startup(): Promise<void> {
+  const postgresUrl = await createPostgresDatabase();
+  const warmDir = mkdtempSync(join(tmpdir(), 'bench-warm-'));
+  cleanups.push(async () => rmSync(warmDir, { recursive: true, force: true }));
+  const cases: Parameters<typeof startupSuite>[0] = [];
+  if (postgresUrl) {
+    // Migrated, with pg-boss's schema and queues, as a deployed database is before a process starts.
+    const db = await openDatabase({ url: postgresUrl });
+    await db.migrate();
+    await db.close();
+    await startApi(postgresUrl);
+    await stopAll();
+    const env = { DATABASE_URL: postgresUrl, MIGRATE_ON_START: 'false', WORKER_IN_PROCESS: 'false' };
+    cases.push({ label: 'API, Postgres', script: 'server/main.ts', env: () => env }, { label: 'worker, Postgres', script: 'jobs/worker.ts', env: () => env });
+  }
+  // Warm: the SQLite file and the PGlite queue exist already (made by one start that is not measured).
+  await startApi(`file:${join(warmDir, 'app.db')}`);
+  await stopAll();
+  cases.push(
+    { label: 'API, embedded warm', script: 'server/main.ts', env: () => ({ DATABASE_URL: `file:${join(warmDir, 'app.db')}` }) },
+    { label: 'API, embedded first run', script: 'server/main.ts', env: (fresh) => ({ DATABASE_URL: `file:${join(fresh(), 'app.db')}` }) },
+  );
+  await startupSuite(cases, { starts: Number(args.get('starts') ?? 5) });
+}
+
 try {
   console.log(`node ${process.version}, ${SUITE} suite(s)`);
   const sqliteFile = join(dataDir, 'bench.db');
@@ -395,13 +430,6 @@ try {
     if (runs('foundation')) await foundationSuite({ express, trpc: trpcBase, apiSqlite });
     if (runs('auth')) await authSuite({ trpc: trpcBase, apiSqlite, sqliteFile });
   }
-  // Each suite's servers keep running (idle) through the next ones: stop them between suites instead.
-  const stopAll = async () => {
-    for (const child of children.splice(0)) {
-      child.kill('SIGTERM');
-      if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
-    }
-  };
   if (runs('posts')) {
     await stopAll();
     await postsSuite(sqliteFile);
@@ -409,6 +437,10 @@ try {
   if (runs('jobs')) {
     await stopAll();
     await jobsSuite();
+  }
+  if (runs('startup')) {
+    await stopAll();
+    await startup();
   }
 } finally {
   for (const child of children) child.kill('SIGTERM');

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { callerFor, dialects, useTestDeps } from '../server/testing/harness.ts';
 import { createUser, uniqueName } from '../server/testing/factories.ts';
+import { PRELOAD } from '../server/testing/processes.ts';
 import { createOrPromoteAdmin } from '../server/services/users.ts';
 
 describe.each(dialects)('createOrPromoteAdmin on %s', (dialect) => {
@@ -35,7 +36,7 @@ describe('npm run create-admin', () => {
   it('creates, then promotes, and refuses bad arguments with exit code 1', () => {
     const dir = mkdtempSync(join(tmpdir(), 'create-admin-'));
     const run = (args: string[], env: Record<string, string> = {}) =>
-      spawnSync(process.execPath, ['scripts/create-admin.ts', ...args], {
+      spawnSync(process.execPath, [...PRELOAD, 'scripts/create-admin.ts', ...args], {
         env: { PATH: process.env.PATH, DATABASE_URL: `file:${join(dir, 'app.db')}`, ...env },
         encoding: 'utf8',
         input: '',

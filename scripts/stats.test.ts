@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDeps, type Deps } from '../server/deps.ts';
 import { createTestDeps, dialects, startTestServer, type TestServer } from '../server/testing/harness.ts';
 import { signedInUser } from '../server/testing/factories.ts';
+import { PRELOAD } from '../server/testing/processes.ts';
 
 const run = (args: string[]) =>
-  promisify(execFile)(process.execPath, ['scripts/stats.ts', ...args], { env: { PATH: process.env.PATH }, encoding: 'utf8' }).then(
+  promisify(execFile)(process.execPath, [...PRELOAD, 'scripts/stats.ts', ...args], { env: { PATH: process.env.PATH }, encoding: 'utf8' }).then(
     (result) => ({ code: 0, ...result }),
     (error: { code: number; stdout: string; stderr: string }) => error,
   );

@@ -2,6 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, dialectOf, loadConfig, readDotEnv } from './config.ts';
+import { PRELOAD } from './testing/processes.ts';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,10 +109,10 @@ describe('config', () => {
     ['jobs/worker.ts', { REQUIRE_POSTGRES: 'true' }, 'DATABASE_URL:'],
     ['server/main.ts', { OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }, 'OTEL_EXPORTER_OTLP_ENDPOINT:'],
   ])('%s with %o exits 1 at start, naming %s, with tracing loaded as in production', (script, env, named) => {
-    const result = spawnSync(process.execPath, ['--import', './server/telemetry/register.ts', script], {
+    const result = spawnSync(process.execPath, [...PRELOAD, script], {
       env: { PATH: process.env.PATH, ...env },
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 60_000,
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(named);
@@ -119,10 +120,11 @@ describe('config', () => {
   });
 
   it('stops the server at start with exit code 1, the variable named and no stack trace', () => {
-    const result = spawnSync(process.execPath, ['server/main.ts'], {
+    const result = spawnSync(process.execPath, [...PRELOAD, 'server/main.ts'], {
       env: { PATH: process.env.PATH, PORT: 'not-a-port', TRUST_PROXY: 'everyone' },
       encoding: 'utf8',
-      timeout: 20_000,
+      // A bound for a busy machine, not a promise: the process exits as soon as it has read the config.
+      timeout: 60_000,
     });
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('PORT:');

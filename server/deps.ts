@@ -6,11 +6,10 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { openQueue, queueBackendFor, type Queue, type QueueBackend } from '../jobs/queue.ts';
 import { createCache, type Cache } from './cache.ts';
-import { createMailer, type Mailer } from './mail/mailer.ts';
+import type { Mailer } from './mail/mailer.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createTextAnalyzer, type TextAnalyzer } from './tasks/analyzer.ts';
 import { createRateLimits, type RateLimits } from './rate-limits.ts';
-import { createRedis, redisReady } from './redis.ts';
 
 export type Clock = { now(): Date };
 
@@ -71,8 +70,13 @@ export async function assembleDeps(parts: {
   queueBackend?: QueueBackend;
 }): Promise<Deps> {
   const { config, logger, db } = parts;
-  const redis = config.REDIS_URL ? createRedis(config.REDIS_URL, logger) : null;
-  if (redis) await redisReady(redis, logger);
+  // ioredis is loaded only when there is a Redis to talk to.
+  let redis: Redis | null = null;
+  if (config.REDIS_URL) {
+    const { createRedis, redisReady } = await import('./redis.ts');
+    redis = createRedis(config.REDIS_URL, logger);
+    await redisReady(redis, logger);
+  }
   const queueBackend = parts.queueBackend ?? queueBackendFor(config);
   const queue = openQueue({ config, logger, db, worker: parts.worker ?? false, backend: queueBackend });
   return {
@@ -84,10 +88,25 @@ export async function assembleDeps(parts: {
     rateLimits: createRateLimits(config, redis, logger),
     cache: createCache(config, redis, logger),
     queue,
-    mailer: createMailer(config, logger),
+    mailer: lazyMailer(config, logger),
     textAnalyzer: createTextAnalyzer(),
     metrics: createMetrics({ config, logger, db, queue, queueUrl: queueBackend.kind === 'postgres' ? queueBackend.url : null }),
     version,
+  };
+}
+
+/**
+ * The mailer, with nodemailer loaded on the first message: an API process on Postgres never sends one (the
+ * workers do), and the embedded default sends its first well after start-up.
+ */
+function lazyMailer(config: Config, logger: Logger): Mailer {
+  let mailer: Promise<Mailer> | null = null;
+  const load = () => (mailer ??= import('./mail/mailer.ts').then(({ createMailer }) => createMailer(config, logger)));
+  return {
+    send: async (...args) => (await load()).send(...args),
+    close: () => {
+      void mailer?.then((loaded) => loaded.close());
+    },
   };
 }
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openTestDatabase } from '../testing/database.ts';
 import { TEST_PASSWORD, uniqueName } from '../testing/factories.ts';
-import { startNode, type LogLine } from '../testing/processes.ts';
+import { PRELOAD, startNode, type LogLine } from '../testing/processes.ts';
 import type { RecordedSpan } from '../testing/record-spans.ts';
 
 const SPAN_KIND = { server: 1, producer: 3, consumer: 4 } as const;
@@ -38,7 +38,7 @@ const targets: Target[] = [
 
 const registration = () => ({ email: `${uniqueName('trace')}@example.com`, username: uniqueName('t'), password: TEST_PASSWORD });
 
-function startApi(databaseUrl: string, env: Record<string, string>, register: string) {
+function startApi(databaseUrl: string, env: Record<string, string>, nodeArgs: string[]) {
   return startNode(
     'server/main.ts',
     {
@@ -53,7 +53,7 @@ function startApi(databaseUrl: string, env: Record<string, string>, register: st
       RATE_LIMIT_REGISTER_PER_MINUTE: '100000',
       ...env,
     },
-    ['--import', register],
+    nodeArgs,
   );
 }
 
@@ -69,7 +69,7 @@ describe.each(targets)('tracing on $name', (target) => {
     const database = await target.open();
     const spansFile = join(dir, `spans-${++files}.json`);
     try {
-      const api = startApi(database.url, { SPANS_FILE: spansFile }, './server/testing/record-spans.ts');
+      const api = startApi(database.url, { SPANS_FILE: spansFile }, [...PRELOAD, '--import', './server/testing/record-spans.ts']);
       const { url } = (await api.waitFor('listening')) as LogLine & { url: string };
       const account = registration();
       expect((await postBatch(url, 'auth.register', [account])).status).toBe(200);
@@ -141,7 +141,7 @@ describe.each(targets)('tracing on $name', (target) => {
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
     try {
       const endpoint = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
-      const api = startApi(database.url, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, LOG_LEVEL: 'trace', SHUTDOWN_TIMEOUT_MS: '5000' }, './server/telemetry/register.ts');
+      const api = startApi(database.url, { OTEL_EXPORTER_OTLP_ENDPOINT: endpoint, LOG_LEVEL: 'trace', SHUTDOWN_TIMEOUT_MS: '5000' }, PRELOAD);
       const { url } = (await api.waitFor('listening')) as LogLine & { url: string };
 
       // A batch of registrations hashes a password each (Argon2id): slow enough to be in flight at SIGTERM.

@@ -22,8 +22,11 @@ afterEach(() => {
   running.clear();
 });
 
-/** `node [nodeArgs…] script` with only PATH and `env` in its environment. */
-export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = []): NodeProcess {
+/** What `npm start`, `npm run worker` and the scripts put before their entry point (server/preload.mjs). */
+export const PRELOAD = ['--import', './server/preload.mjs'];
+
+/** `node [nodeArgs…] script` with only PATH and `env` in its environment; the preload, as npm scripts run it. */
+export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = PRELOAD): NodeProcess {
   const child = spawn(process.execPath, [...nodeArgs, script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const lines: LogLine[] = [];
