@@ -58,7 +58,7 @@ export const publicProcedure = t.procedure.use(boundary).meta({ access: 'public'
 /** Spends one unit of a named per-IP rate limit; over it → TOO_MANY_REQUESTS with Retry-After. */
 export const rateLimit = (name: LimitName) =>
   t.middleware(async ({ ctx, next }) => {
-    const result = await ctx.deps.rateLimits.consume(name, ctx.ip ?? 'unknown');
+    const result = await ctx.deps.rateLimits.consume(name, ctx.deps.rateLimits.ipKey(ctx.ip));
     if (!result.allowed) {
       throw new AppError('TOO_MANY_REQUESTS', 'too many requests; try again later', {
         retryAfterSeconds: result.resetSeconds,

@@ -24,7 +24,7 @@ function unacceptedAnnotation(values: unknown): string | null {
       if (!ACCEPTED_TYPES.has(type)) return type;
       if (children !== undefined) pending.push(children);
     } else if (typeof node === 'object' && node !== null) {
-      pending.push(...Object.values(node));
+      pending.push(...Object.values(node as Record<string, unknown>));
     } else {
       return 'a malformed annotation';
     }
@@ -55,9 +55,9 @@ export function checkEnvelope(payload: unknown): void {
 /** superjson for input, after checkEnvelope; the same superjson for output. */
 export const inputTransformer: DataTransformer = {
   serialize: (value: unknown) => superjson.serialize(value),
-  deserialize: (payload: unknown) => {
+  deserialize: (payload: unknown): unknown => {
     checkEnvelope(payload);
-    return superjson.deserialize(payload as Parameters<typeof superjson.deserialize>[0]);
+    return superjson.deserialize<unknown>(payload as Parameters<typeof superjson.deserialize>[0]);
   },
 };
 
