@@ -1,5 +1,4 @@
 // Argon2id password hashing with explicit OWASP parameters, on libuv's thread pool (never the event loop), a few at a time.
-import { availableParallelism } from 'node:os';
 import { hash, verify } from '@node-rs/argon2';
 
 /** OWASP's minimum for Argon2id: 19 MiB, 2 passes, 1 lane. `algorithm: 2` is Argon2id (a const enum upstream). */
@@ -7,10 +6,11 @@ export const ARGON2_PARAMS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, pa
 
 /**
  * Hashes (and verifications) that run at once; the rest wait their turn, first come first served. Each takes 19 MiB
- * and a core for tens of milliseconds: unbounded, a flood of them (a batch of password checks, say) would take every
- * core and thread-pool thread, and every other request, logins of other users included, would wait behind it.
+ * and a core for tens of milliseconds on libuv's thread pool (four threads unless UV_THREADPOOL_SIZE says more).
+ * Unbounded, a flood of them (a batch of password checks, say) would take every pool thread, and DNS lookups, file
+ * writes and compression, and every other user's login, would wait behind it; two leave the pool half free.
  */
-export const MAX_CONCURRENT_HASHES = Math.max(1, Math.min(4, availableParallelism() - 1));
+export const MAX_CONCURRENT_HASHES = 2;
 
 let active = 0;
 let peak = 0;
