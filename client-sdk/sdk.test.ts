@@ -23,6 +23,10 @@ const login = await api.signIn({ usernameOrEmail: name, password });
 const me = await api.auth.me.query();
 const post = await api.posts.create.mutate({ title: 'From the SDK', body: 'typed all the way', published: true });
 const list = await api.posts.list.query({ authorId: me.id, limit: 5 });
+// One object in two places: sent as two copies (the server refuses superjson's reference metadata).
+const shared = { note: 'the same object twice' };
+const withShared = { id: post.id, a: shared, b: shared };
+const sharedFetched = await api.posts.get.query(withShared);
 const { id } = await api.tasks.submit.mutate({ type: 'text.analyze', input: { text: 'What a wonderful, wonderful day. Write to ada@example.com on 5 June 2027.' } });
 let task: RouterOutputs['tasks']['get'] = await api.tasks.get.query({ id });
 const deadline = Date.now() + 30_000;
@@ -64,6 +68,7 @@ console.log(JSON.stringify({
   me: me.username,
   post: post.title,
   listed: list.items.map((item) => item.title),
+  shared: sharedFetched.id === post.id,
   status: task.status,
   words,
   sentiment,
@@ -162,6 +167,7 @@ describe('the packed SDK in a project of its own', () => {
         expiresAtIsDate: true,
         post: 'From the SDK',
         listed: ['From the SDK'],
+        shared: true,
         status: 'completed',
         sentiment: 'positive',
         emails: ['ada@example.com'],

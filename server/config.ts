@@ -138,6 +138,10 @@ const envSchema = z
     RATE_LIMIT_REGISTER_PER_MINUTE: int(1, 1_000_000).default(5),
     RATE_LIMIT_PASSWORD_RESET_PER_MINUTE: int(1, 1_000_000).default(5),
     RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR: int(1, 1_000_000).default(3),
+    /** Password verifications (changePassword, deleteMe, e-mail changes) per account, and per client IP, per minute. */
+    RATE_LIMIT_PASSWORD_CHECKS_PER_MINUTE: int(1, 1_000_000).default(10),
+    /** Per-IP budgets group IPv6 clients by this prefix length: one /64 is one subscriber's network. */
+    RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64),
     SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
   })
   .superRefine((config, ctx) => {

@@ -1,10 +1,11 @@
 // Named rate limits (per minute) on rate-limiter-flexible: in memory, or in Redis so API processes share them.
+import { isIPv4, isIPv6 } from 'node:net';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
-export type LimitName = 'global' | 'login' | 'loginFailures' | 'register' | 'passwordReset' | 'passwordResetEmail';
+export type LimitName = 'global' | 'login' | 'loginFailures' | 'register' | 'passwordReset' | 'passwordResetEmail' | 'passwordChecks' | 'emailChange';
 
 export type LimitResult = {
   allowed: boolean;
@@ -20,7 +21,50 @@ export type RateLimits = {
   /** Reads `key`'s budget without spending it. */
   peek: (name: LimitName, key: string) => Promise<LimitResult>;
   reset: (name: LimitName, key: string) => Promise<void>;
+  /** The key a client address spends per-IP budgets under: IPv6 grouped by RATE_LIMIT_IPV6_PREFIX, IPv4-mapped as IPv4. */
+  ipKey: (ip: string | null | undefined) => string;
 };
+
+/** The eight 16-bit groups of an IPv6 address (without a zone), or null when it is not one. */
+function ipv6Groups(address: string): number[] | null {
+  let text = address;
+  const tail: number[] = [];
+  const dotted = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    if (!isIPv4(dotted[2])) return null;
+    const [a, b, c, d] = dotted[2].split('.').map(Number);
+    tail.push((a << 8) | b, (c << 8) | d);
+    text = dotted[1].endsWith('::') ? dotted[1] : dotted[1].slice(0, -1);
+  }
+  const [head, rest] = text.split('::', 2) as [string, string | undefined];
+  const parse = (part: string) => (part === '' ? [] : part.split(':').map((group) => Number.parseInt(group, 16)));
+  const left = parse(head);
+  const right = [...(rest === undefined ? [] : parse(rest)), ...tail];
+  if (rest === undefined) return left.length + tail.length === 8 ? [...left, ...tail] : null;
+  const missing = 8 - left.length - right.length;
+  return missing >= 1 ? [...left, ...Array<number>(missing).fill(0), ...right] : null;
+}
+
+/**
+ * The per-IP budget key of a client address. One IPv6 subscriber usually has a whole /64 (and can pick any
+ * address in it), so IPv6 addresses are grouped by `ipv6Prefix` bits; IPv4-mapped IPv6 addresses (::ffff:a.b.c.d,
+ * what a dual-stack socket reports for IPv4 clients) are their IPv4 address.
+ */
+export function clientKey(ip: string | null | undefined, ipv6Prefix: number): string {
+  if (!ip) return 'unknown';
+  const address = ip.split('%', 1)[0];
+  if (!isIPv6(address)) return address;
+  const groups = ipv6Groups(address.toLowerCase());
+  if (!groups) return address;
+  if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {
+    return [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+  }
+  const kept = groups.map((group, index) => {
+    const bits = Math.min(16, Math.max(0, ipv6Prefix - index * 16));
+    return bits === 0 ? 0 : group & ((0xffff << (16 - bits)) & 0xffff);
+  });
+  return `${kept.map((group) => group.toString(16)).join(':')}/${ipv6Prefix}`;
+}
 
 /** Points per window, and the window in seconds. */
 function limitsFrom(config: Config): Record<LimitName, { points: number; seconds: number }> {
@@ -32,6 +76,9 @@ function limitsFrom(config: Config): Record<LimitName, { points: number; seconds
     register: perMinute(config.RATE_LIMIT_REGISTER_PER_MINUTE),
     passwordReset: perMinute(config.RATE_LIMIT_PASSWORD_RESET_PER_MINUTE),
     passwordResetEmail: { points: config.RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR, seconds: 3600 },
+    passwordChecks: perMinute(config.RATE_LIMIT_PASSWORD_CHECKS_PER_MINUTE),
+    // A taken address is a CONFLICT, so trying addresses tells which have accounts: as tight as registration.
+    emailChange: perMinute(config.RATE_LIMIT_REGISTER_PER_MINUTE),
   };
 }
 
@@ -89,5 +136,6 @@ export function createRateLimits(config: Config, redis: Redis | null, logger: Lo
         .delete(key)
         .catch((error: unknown) => storeFailed(error));
     },
+    ipKey: (ip) => clientKey(ip, config.RATE_LIMIT_IPV6_PREFIX),
   };
 }

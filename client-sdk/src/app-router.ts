@@ -248,6 +248,7 @@ export type AppRouter = TRPCBuiltRouter<
         input: {
           fullName?: undefined | null | string;
           email?: undefined | string;
+          currentPassword?: undefined | string;
         };
         output: {
           id: string;

@@ -44,6 +44,20 @@ export type Client = TRPCClient<AppRouter> & {
 
 const HELPERS = new Set(['setToken', 'signIn', 'signOut']);
 
+/**
+ * superjson, sending every value in full: the server refuses superjson's reference metadata (which would let an
+ * input contain itself). An input that uses one object twice already carries a full copy at each place.
+ */
+const transformer = {
+  serialize: (value: unknown) => {
+    const { json, meta } = superjson.serialize(value);
+    if (!meta?.referentialEqualities) return meta ? { json, meta } : { json };
+    const { referentialEqualities: _dropped, ...rest } = meta;
+    return Object.keys(rest).length > 0 ? { json, meta: rest } : { json };
+  },
+  deserialize: (payload: Parameters<typeof superjson.deserialize>[0]): unknown => superjson.deserialize(payload),
+};
+
 export function createClient(options: ClientOptions): Client {
   let token: string | null = options.token ?? null;
   const baseFetch: Fetch | undefined = options.fetch;
@@ -56,7 +70,7 @@ export function createClient(options: ClientOptions): Client {
     links: [
       httpBatchLink({
         url: `${options.url.replace(/\/+$/, '')}/trpc`,
-        transformer: superjson,
+        transformer,
         maxItems: options.maxBatchSize ?? 50,
         ...(fetchWithCredentials ? { fetch: fetchWithCredentials } : {}),
         headers: async () => {

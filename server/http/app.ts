@@ -16,7 +16,7 @@ import { createTrpcHandler } from '../trpc/http-handler.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
 import { opsRoutes, type Lifecycle } from './ops.ts';
-import { errorRateLimitHeaders, globalRateLimit } from './rate-limit.ts';
+import { errorRateLimitHeaders, globalRateLimit, trpcCallCount } from './rate-limit.ts';
 
 export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: false }): Express {
   const { config } = deps;
@@ -64,7 +64,7 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
 
   app.use(
     '/trpc',
-    globalRateLimit(deps.rateLimits),
+    globalRateLimit(deps.rateLimits, (req) => trpcCallCount(req, config.TRPC_MAX_BATCH_SIZE)),
     jsonBodiesOnly(),
     // Read as text: tRPC parses it once itself; oversize bodies stop here with a 413.
     express.text({ type: 'application/json', limit: config.BODY_LIMIT }),

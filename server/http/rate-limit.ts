@@ -1,4 +1,4 @@
-// The global per-IP budget for /trpc, and the RateLimit-* / Retry-After headers every limit answers with.
+// The global per-IP budget for /trpc and /api (a batch spends one unit per call), and the RateLimit-* / Retry-After headers every limit answers with.
 import type { NextFunction, Request, Response } from 'express';
 import type { TRPCError } from '@trpc/server';
 import { AppError } from '../errors.ts';
@@ -27,9 +27,26 @@ export function errorRateLimitHeaders(errors: TRPCError[]): Record<string, strin
   return {};
 }
 
-export function globalRateLimit(rateLimits: RateLimits) {
+/**
+ * How many procedure calls a /trpc request makes: a batch (`/trpc/a,b,c?batch=1`) is one call per procedure, so
+ * a batch of 50 spends 50, as 50 requests would. Capped at the batch limit, beyond which nothing runs.
+ */
+export function trpcCallCount(req: Request, maxBatchSize: number): number {
+  const queryStart = req.url.indexOf('?');
+  if (queryStart === -1 || new URLSearchParams(req.url.slice(queryStart + 1)).get('batch') !== '1') return 1;
+  let path = req.path.slice(req.path.lastIndexOf('/') + 1);
+  try {
+    path = decodeURIComponent(path);
+  } catch {
+    return 1;
+  }
+  return Math.max(1, Math.min(path.split(',').length, maxBatchSize));
+}
+
+/** The per-IP budget for every request; `callsOf` says how many calls a request makes (one unless told). */
+export function globalRateLimit(rateLimits: RateLimits, callsOf: (req: Request) => number = () => 1) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const result = await rateLimits.consume('global', req.ip ?? 'unknown');
+    const result = await rateLimits.consume('global', rateLimits.ipKey(req.ip), callsOf(req));
     for (const [name, value] of Object.entries(rateLimitHeaders(result))) res.setHeader(name, value);
     if (result.allowed) return next();
     sendError(req, res, 'TOO_MANY_REQUESTS', 'too many requests; slow down');

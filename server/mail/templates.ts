@@ -45,3 +45,17 @@ export function passwordResetEmail(user: { email: string; username: string }, re
     ]),
   };
 }
+
+/** To the previous address of an account whose e-mail address changed: the owner learns of a change they did not make. */
+export function emailChangedEmail(notice: { oldEmail: string; newEmail: string; username: string }): Message {
+  return {
+    to: notice.oldEmail,
+    subject: 'The e-mail address of your account changed',
+    text: `Hello ${notice.username},\n\nthe e-mail address of your account "${notice.username}" was changed from this address to ${notice.newEmail}. Password resets and notices now go there.\n\nIf you did not make this change, reply to this message at once: someone else may have your password.\n`,
+    html: layout('Your e-mail address changed', [
+      `Hello ${escapeHtml(notice.username)},`,
+      `the e-mail address of your account <strong>${escapeHtml(notice.username)}</strong> was changed from this address to <strong>${escapeHtml(notice.newEmail)}</strong>. Password resets and notices now go there.`,
+      'If you did not make this change, reply to this message at once: someone else may have your password.',
+    ]),
+  };
+}

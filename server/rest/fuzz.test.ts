@@ -1,8 +1,13 @@
 // Fuzzing, on both dialects, against a live server: requests generated from /openapi.json (fast-check) with
 // malformed, hostile and half-valid parameters, bodies, content types and credentials. Every answer must be a
-// status the operation documents with a body matching its schema, and never a 5xx.
+// status the operation documents with a body matching its schema, and never a 5xx. The same procedures over /trpc,
+// in superjson envelopes with metadata no client of ours sends (reference equalities, unknown types) and text
+// with lone surrogates: refused as bad input, never a hang, a 5xx or a success.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { AnyTRPCProcedure } from '@trpc/server';
+import superjson from 'superjson';
+import { appRouter } from '../routers/index.ts';
 import { createUser, signIn } from '../testing/factories.ts';
 import { dialects, useTestServer } from '../testing/harness.ts';
 import { loadContract, pathFor, type DocumentedOperation } from '../testing/openapi-contract.ts';
@@ -69,6 +74,11 @@ function bodyFor(operation: DocumentedOperation): fc.Arbitrary<Body> {
       type: fc.constantFrom('text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/json; charset=latin1', 'application/json; charset=utf-16', 'application/json; charset=nope', 'application/jsonx'),
     }),
     fc.integer({ min: BODY_LIMIT + 1, max: BODY_LIMIT * 3 }).map((size): Body => ({ kind: 'raw', text: JSON.stringify({ title: 'x'.repeat(size) }), type: 'application/json' })),
+    // Lone surrogates in a key; a superjson envelope, which plain JSON takes as two unknown fields.
+    fc.constantFrom<Body>(
+      { kind: 'json', value: { ['k\ud800']: 'v', title: 't' } },
+      { kind: 'json', value: { json: { title: 't', a: {} }, meta: { referentialEqualities: { a: ['a.b'] } } } },
+    ),
     // Nesting deep enough to break anything that recurses over input, small enough for the body limit.
     fc.integer({ min: 1000, max: BODY_LIMIT / 2 - 100 }).map((depth): Body => ({ kind: 'raw', text: `{"title":${'['.repeat(depth)}${']'.repeat(depth)}}`, type: 'application/json' })),
   );
@@ -159,5 +169,96 @@ describe.each(dialects)('fuzzing the REST API on %s', (dialect) => {
     expect(counts.filter(([status]) => status >= 500)).toEqual([]);
     // The generator reaches past validation, not only into it.
     expect(counts.filter(([status]) => status < 300).length).toBeGreaterThan(0);
+  });
+});
+
+/** Text no field may hold: lone UTF-16 surrogates, alone or around ordinary text. */
+const loneSurrogate = fc.constantFrom('\ud800', '\udfff', 'a\udc00b', '\udbff\udbff', 'ok \ud83d');
+
+const superjsonTypes = fc.constantFrom<unknown>('undefined', 'number', 'Date', 'bigint', 'regexp', 'set', 'map', 'Error', 'URL', 'nonsense', ['class', 'Foo'], ['custom', 'decimal.js'], ['symbol', 'S'], ['typed-array', 'Uint8Array']);
+
+type Hostility = 'references' | 'types' | 'surrogate value' | 'surrogate key' | 'none';
+type Hostile = { envelope: unknown; hostility: Hostility };
+
+/**
+ * A superjson envelope for `input`, made hostile one way: reference equalities (self-references and others, in both
+ * of superjson's forms), type annotations of every kind, or a lone surrogate in a value or a key.
+ */
+function envelopeFor(input: Record<string, unknown>): fc.Arbitrary<Hostile> {
+  const keys = Object.keys(input);
+  const path = fc.oneof(fc.constantFrom('', 'a', 'a.b', 'a.b.c', '0', ...keys, ...keys.map((key) => `${key}.x`)), fc.string({ maxLength: 8 }));
+  const serialized = superjson.serialize(input);
+  const base = { json: serialized.json as Record<string, unknown>, meta: serialized.meta };
+  return fc.oneof(
+    fc.constant({ envelope: base, hostility: 'none' }),
+    fc
+      .oneof(fc.dictionary(path, fc.array(path, { minLength: 1, maxLength: 3 }), { minKeys: 1, maxKeys: 3 }), fc.array(fc.array(path, { minLength: 1, maxLength: 2 }), { minLength: 1, maxLength: 2 }).map((root) => [root]))
+        .map((referentialEqualities): Hostile => ({ envelope: { json: { ...base.json, a: {} }, meta: { ...base.meta, referentialEqualities } }, hostility: 'references' })),
+    fc
+      .tuple(path, superjsonTypes)
+      .filter(([, type]) => type !== 'undefined' && type !== 'number' && type !== 'Date')
+      .map(([at, type]): Hostile => ({ envelope: { json: base.json, meta: { ...base.meta, values: { [at || 'x']: [type] } } }, hostility: 'types' })),
+    fc
+      .tuple(fc.constantFrom('x', ...keys), loneSurrogate)
+      .map(([key, text]): Hostile => ({ envelope: { json: { ...base.json, [key]: text } }, hostility: 'surrogate value' })),
+    loneSurrogate.map((text): Hostile => ({ envelope: { json: { ...base.json, [`k${text}`]: 1 } }, hostility: 'surrogate key' })),
+  );
+}
+
+const procedures = appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>;
+/** Whether the procedure reads its input at all (a procedure without `.input()` never decodes it). */
+const takesInput = (path: string) => (procedures[path]._def as { inputs: unknown[] }).inputs.length > 0;
+
+describe.each(dialects)('fuzzing /trpc on %s', (dialect) => {
+  const app = useTestServer(dialect, { env: { BODY_LIMIT: String(BODY_LIMIT) } });
+  const TRPC_RUNS = Math.ceil(RUNS / 3);
+
+  it(`answers ${TRPC_RUNS} hostile superjson calls, batched or not, with 4xx and no success, and keeps serving`, { timeout: 240_000 }, async () => {
+    const contract = await loadContract(app.url);
+    const { token } = await signIn(app.deps, await createUser(app.deps));
+    const call = fc.constantFrom(...contract.operations).chain((operation) => {
+      const fields: Record<string, fc.Arbitrary<unknown>> = {};
+      for (const parameter of operation.parameters) fields[parameter.name] = valid(parameter.schema);
+      const body = operation.body ? (operation.body as Schema) : null;
+      for (const [name, property] of Object.entries((body?.oneOf?.[0] ?? body)?.properties ?? {})) fields[name] = anyField(property);
+      return fc.record(fields, { requiredKeys: [] }).chain((input) =>
+        fc.record({
+          operation: fc.constant(operation),
+          hostile: envelopeFor(input),
+          batch: fc.integer({ min: 0, max: 3 }),
+          signedIn: fc.boolean(),
+        }),
+      );
+    });
+
+    const statuses = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(call, async ({ operation, hostile, batch, signedIn }) => {
+        const path = operation.id;
+        const query = operation.method === 'GET';
+        const headers: Record<string, string> = signedIn ? { authorization: `Bearer ${token}` } : {};
+        const paths = batch === 0 ? path : Array(batch).fill(path).join(',');
+        const payload = batch === 0 ? hostile.envelope : Object.fromEntries(Array.from({ length: batch }, (_, index) => [index, hostile.envelope]));
+        const encoded = JSON.stringify(payload);
+        const suffix = batch === 0 ? '' : '?batch=1';
+        const response = query
+          ? await fetch(`${app.url}/trpc/${paths}${suffix ? `${suffix}&` : '?'}input=${encodeURIComponent(encoded)}`, { headers, signal: AbortSignal.timeout(30_000) })
+          : await fetch(`${app.url}/trpc/${paths}${suffix}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: encoded, signal: AbortSignal.timeout(30_000) });
+        const text = await response.text();
+        statuses.set(`${hostile.hostility} ${response.status}`, (statuses.get(`${hostile.hostility} ${response.status}`) ?? 0) + 1);
+        expect(response.status, text.slice(0, 300)).toBeLessThan(500);
+        if (hostile.hostility !== 'none' && takesInput(path)) {
+          // Refused, whatever the procedure: as bad input, or before the input is read (no credentials, a limit).
+          expect(response.status, `${path} ${hostile.hostility}: ${text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
+          if (hostile.hostility === 'references' && response.status === 400) expect(text).toContain('referentialEqualities');
+        }
+      }),
+      { numRuns: TRPC_RUNS },
+    );
+
+    console.log(`tRPC fuzz on ${dialect}: ${[...statuses.entries()].sort().map(([key, count]) => `${key}×${count}`).join(', ')}`);
+    // Every kind of hostility was tried and refused as bad input somewhere.
+    for (const hostility of ['references', 'types', 'surrogate value', 'surrogate key']) expect(statuses.get(`${hostility} 400`) ?? 0).toBeGreaterThan(0);
+    expect((await fetch(`${app.url}/health/live`, { signal: AbortSignal.timeout(10_000) })).status).toBe(200);
   });
 });

@@ -132,7 +132,7 @@ export const authRouter = router({
         method: 'POST',
         path: '/auth/password-reset',
         summary: 'Set a new password with a reset token',
-        description: 'Ends every session of the account.',
+        description: 'Ends every session of the account, revokes its API tokens and uses up its other reset tokens. A token of an account deactivated since it was mailed is invalid.',
       },
     })
     .use(rateLimit('passwordReset'))
@@ -149,13 +149,13 @@ export const authRouter = router({
         method: 'POST',
         path: '/auth/password',
         summary: 'Change the current user’s password',
-        description: 'Ends the user’s other sessions.',
+        description: 'Ends the user’s other sessions, revokes every API token of the account and uses up outstanding reset tokens. Wrong passwords count against a per-account and per-IP budget (429 once spent).',
       },
     })
     .input(z.object({ currentPassword: z.string().min(1).max(256), newPassword: Password }))
     .output(Ok)
     .mutation(async ({ ctx, input }) => {
-      await changePassword(ctx.deps, ctx.user, ctx.session.id, input);
+      await changePassword(ctx.deps, ctx.user, { sessionId: ctx.session.id, ip: ctx.ip }, input);
       return { ok: true as const };
     }),
 });

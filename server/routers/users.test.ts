@@ -27,7 +27,7 @@ describe.each(dialects)('users on %s', (dialect) => {
     it('changes the full name and e-mail (lower-cased), and clears the name with null', async () => {
       const { caller, user } = await signedInUser(deps.current);
       const email = `${uniqueName('new')}@EXAMPLE.com`;
-      const updated = await caller.users.updateMe({ fullName: 'New Name', email });
+      const updated = await caller.users.updateMe({ fullName: 'New Name', email, currentPassword: TEST_PASSWORD });
       expect(updated).toMatchObject({ id: user.id, fullName: 'New Name', email: email.toLowerCase() });
       expect((await caller.users.updateMe({ fullName: null })).fullName).toBeNull();
       expect((await caller.auth.me()).email).toBe(email.toLowerCase());
@@ -36,7 +36,7 @@ describe.each(dialects)('users on %s', (dialect) => {
     it('names the e-mail field when it is taken, and validates it', async () => {
       const other = await createUser(deps.current);
       const { caller } = await signedInUser(deps.current);
-      expect(await failure(caller.users.updateMe({ email: other.email.toUpperCase() }))).toMatchObject({ code: 'CONFLICT', fieldErrors: { email: [expect.any(String)] } });
+      expect(await failure(caller.users.updateMe({ email: other.email.toUpperCase(), currentPassword: TEST_PASSWORD }))).toMatchObject({ code: 'CONFLICT', fieldErrors: { email: [expect.any(String)] } });
       expect((await failure(caller.users.updateMe({ email: 'nope' }))).fieldErrors).toHaveProperty('email');
       expect((await failure(anonymous().users.updateMe({ fullName: 'x' }))).code).toBe('UNAUTHORIZED');
     });

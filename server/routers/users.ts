@@ -30,12 +30,14 @@ export const usersRouter = router({
         method: 'PATCH',
         path: '/users/me',
         summary: 'Update the signed-in user’s name or e-mail',
+        description:
+          'A new e-mail address takes a session (not an API token) and `currentPassword`; it is limited per client IP as tightly as registration, uses up outstanding password-reset links, and the previous address is told of the change. A taken address is a 409.',
         errors: ['NOT_FOUND', 'CONFLICT'],
       },
     })
-    .input(z.object({ fullName: FullName.nullable().optional(), email: Email.optional() }))
+    .input(z.object({ fullName: FullName.nullable().optional(), email: Email.optional(), currentPassword: z.string().min(1).max(256).optional() }))
     .output(User)
-    .mutation(({ ctx, input }) => updateMe(ctx.deps, ctx.user.id, input)),
+    .mutation(({ ctx, input }) => updateMe(ctx.deps, { user: ctx.user, viaSession: ctx.auth.kind === 'session', ip: ctx.ip }, input)),
 
   deleteMe: sessionProcedure
     .meta({
@@ -43,14 +45,15 @@ export const usersRouter = router({
         method: 'POST',
         path: '/users/me/delete',
         summary: 'Delete the signed-in user’s account',
-        description: 'Takes the account’s password in the body (a POST: many clients and proxies drop the body of a DELETE).',
+        description:
+          'Takes the account’s password in the body (a POST: many clients and proxies drop the body of a DELETE). Wrong passwords count against a per-account and per-IP budget (429 once spent).',
         errors: ['NOT_FOUND', 'CONFLICT'],
       },
     })
     .input(z.object({ password: z.string().min(1).max(256) }))
     .output(Ok)
     .mutation(async ({ ctx, input }) => {
-      await deleteMe(ctx.deps, ctx.user.id, input.password);
+      await deleteMe(ctx.deps, { userId: ctx.user.id, ip: ctx.ip }, input.password);
       ctx.sessionCookie.clear();
       return { ok: true as const };
     }),

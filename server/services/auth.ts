@@ -7,7 +7,9 @@ import { AppError } from '../errors.ts';
 import type { User } from '../schemas.ts';
 import { isApiToken, validateApiToken } from './api-tokens.ts';
 import { hashPassword, verifyNothing, verifyPassword } from './passwords.ts';
-import { createSession, deleteUserSessions, validateSessionToken, type NewSession } from './sessions.ts';
+import { endCredentials } from './credentials.ts';
+import { verifyAccountPassword } from './password-checks.ts';
+import { createSession, validateSessionToken, type NewSession } from './sessions.ts';
 import { rethrowUserConflict, userColumns } from './users.ts';
 
 export type ClientInfo = { ip: string | null; userAgent: string | null };
@@ -48,32 +50,30 @@ export async function register(
 const invalidCredentials = () => new AppError('UNAUTHORIZED', 'invalid username or password');
 
 /**
- * Checks a password and starts a new session. Unknown users and wrong passwords fail alike, in the same time;
- * after RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE failures for one account from one address, even the right
- * password waits for the window to pass.
+ * Checks a password and starts a new session. Unknown users and wrong passwords fail alike, in the same time.
+ * Each attempt first spends one unit of RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE for the client address and the
+ * account (whichever of its names was typed), and a success gives the budget back: parallel guesses cannot slip
+ * past the check, and once the budget is spent even the right password waits for the window to pass.
  */
 export async function login(deps: Deps, input: { usernameOrEmail: string; password: string }, client: ClientInfo): Promise<LoggedIn> {
   const identifier = input.usernameOrEmail.trim().toLowerCase();
-  const failureKey = `${client.ip ?? 'unknown'}|${identifier}`;
-  const budget = await deps.rateLimits.peek('loginFailures', failureKey);
-  if (!budget.allowed) {
-    throw new AppError('TOO_MANY_REQUESTS', 'too many failed login attempts; try again later', {
-      retryAfterSeconds: budget.resetSeconds,
-      limit: budget.limit,
-    });
-  }
-
   const { users } = deps.db.tables;
   const [row] = await deps.db.orm
     .select({ ...userColumns(users), passwordHash: users.passwordHash })
     .from(users)
     // Usernames by their key alone (A–Z folded, nothing else): JavaScript's and the database's lower() disagree.
     .where(identifier.includes('@') ? eq(users.email, identifier) : eq(users.usernameKey, usernameKey(input.usernameOrEmail.trim())));
-  const valid = row ? await verifyPassword(row.passwordHash, input.password) : await verifyNothing(input.password);
-  if (!row || !valid) {
-    await deps.rateLimits.consume('loginFailures', failureKey);
-    throw invalidCredentials();
+  const failureKey = `${deps.rateLimits.ipKey(client.ip)}|${row ? `user:${row.id}` : `name:${identifier}`}`;
+  const budget = await deps.rateLimits.consume('loginFailures', failureKey);
+  if (!budget.allowed) {
+    throw new AppError('TOO_MANY_REQUESTS', 'too many failed login attempts; try again later', {
+      retryAfterSeconds: budget.resetSeconds,
+      limit: budget.limit,
+    });
   }
+  const valid = row ? await verifyPassword(row.passwordHash, input.password) : await verifyNothing(input.password);
+  if (!row || !valid) throw invalidCredentials();
+  // The right password: this attempt's unit and earlier failures are given back.
   await deps.rateLimits.reset('loginFailures', failureKey);
   const { passwordHash: _hash, ...user } = row;
   if (!user.isActive) throw new AppError('FORBIDDEN', 'account is inactive');
@@ -98,22 +98,22 @@ export async function authenticate(deps: Deps, token: string): Promise<Authentic
   return { kind: 'session', user, session };
 }
 
-/** Sets a new password after checking the current one; every other session of the user ends. */
+/**
+ * Sets a new password after checking the current one (within the password-check budgets). Every other session of
+ * the user ends, every API token is revoked, and outstanding reset tokens are used up.
+ */
 export async function changePassword(
   deps: Deps,
   user: Pick<User, 'id' | 'username' | 'email'>,
-  currentSessionId: string,
+  current: { sessionId: string; ip: string | null },
   input: { currentPassword: string; newPassword: string },
 ): Promise<void> {
-  const { users } = deps.db.tables;
-  const [row] = await deps.db.orm.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, user.id));
-  if (!row || !(await verifyPassword(row.passwordHash, input.currentPassword))) {
-    throw new AppError('BAD_REQUEST', 'current password is incorrect', { fieldErrors: { currentPassword: ['current password is incorrect'] } });
-  }
+  await verifyAccountPassword(deps, { userId: user.id, ip: current.ip }, input.currentPassword, { field: 'currentPassword', message: 'current password is incorrect' });
   assertPasswordNotIdentity(input.newPassword, user, 'newPassword');
   const passwordHash = await hashPassword(input.newPassword);
+  const { users } = deps.db.tables;
   await deps.db.transaction(async (tx) => {
     await tx.update(users).set({ passwordHash, updatedAt: deps.clock.now() }).where(eq(users.id, user.id));
-    await deleteUserSessions(deps, user.id, { exceptId: currentSessionId, db: tx });
+    await endCredentials(deps, user.id, { exceptSessionId: current.sessionId, db: tx });
   });
 }

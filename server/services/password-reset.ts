@@ -5,7 +5,7 @@ import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
 import { assertPasswordNotIdentity } from './auth.ts';
 import { hashPassword } from './passwords.ts';
-import { deleteUserSessions } from './sessions.ts';
+import { endCredentials } from './credentials.ts';
 import { hashToken } from './tokens.ts';
 
 /**
@@ -25,7 +25,10 @@ export async function requestPasswordReset(deps: Deps, email: string): Promise<v
 
 const invalidToken = () => new AppError('BAD_REQUEST', 'invalid or expired token', { fieldErrors: { token: ['invalid or expired token'] } });
 
-/** Sets the new password, ends every session of the user, and uses up this and any other reset token. */
+/**
+ * Sets the new password, ends every session and API token of the user, and uses up this and any other reset token.
+ * Refused as an invalid token when the account has been deactivated since the token was mailed.
+ */
 export async function resetPassword(deps: Deps, input: { token: string; newPassword: string }): Promise<void> {
   const { users, passwordResetTokens } = deps.db.tables;
   const now = deps.clock.now();
@@ -33,7 +36,10 @@ export async function resetPassword(deps: Deps, input: { token: string; newPassw
     .select({ id: passwordResetTokens.id, userId: users.id, username: users.username, email: users.email })
     .from(passwordResetTokens)
     .innerJoin(users, eq(users.id, passwordResetTokens.userId))
-    .where(and(eq(passwordResetTokens.tokenHash, hashToken(input.token)), isNull(passwordResetTokens.usedAt), gt(passwordResetTokens.expiresAt, now)));
+    // An account deactivated since the token was mailed has no valid tokens: an admin's deactivation stands.
+    .where(
+      and(eq(passwordResetTokens.tokenHash, hashToken(input.token)), isNull(passwordResetTokens.usedAt), gt(passwordResetTokens.expiresAt, now), eq(users.isActive, true)),
+    );
   if (!row) throw invalidToken();
   assertPasswordNotIdentity(input.newPassword, row, 'newPassword');
   const passwordHash = await hashPassword(input.newPassword);
@@ -45,11 +51,13 @@ export async function resetPassword(deps: Deps, input: { token: string; newPassw
       .where(and(eq(passwordResetTokens.id, row.id), isNull(passwordResetTokens.usedAt)))
       .returning({ id: passwordResetTokens.id });
     if (!taken) throw invalidToken();
-    await tx.update(users).set({ passwordHash, updatedAt: now }).where(eq(users.id, row.userId));
-    await tx
-      .update(passwordResetTokens)
-      .set({ usedAt: now })
-      .where(and(eq(passwordResetTokens.userId, row.userId), isNull(passwordResetTokens.usedAt)));
-    await deleteUserSessions(deps, row.userId, { db: tx });
+    // Still active now, in the same transaction as the change: a deactivation in between wins.
+    const [changed] = await tx
+      .update(users)
+      .set({ passwordHash, updatedAt: now })
+      .where(and(eq(users.id, row.userId), eq(users.isActive, true)))
+      .returning({ id: users.id });
+    if (!changed) throw invalidToken();
+    await endCredentials(deps, row.userId, { db: tx });
   });
 }

@@ -5,7 +5,10 @@ import type { Deps } from '../deps.ts';
 import { AppError, conflict, notFound } from '../errors.ts';
 import type { PublicUser, Role, User, UserWithPosts } from '../schemas.ts';
 import { findUniqueViolation, usernameKey } from '../../db/index.ts';
-import { hashPassword, verifyPassword } from './passwords.ts';
+import { emailChangedJob } from '../../jobs/definitions/email-changed-notice.ts';
+import { useUpResetTokens } from './credentials.ts';
+import { verifyAccountPassword } from './password-checks.ts';
+import { hashPassword } from './passwords.ts';
 import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
@@ -62,16 +65,52 @@ export function rethrowUserConflict(error: unknown): never {
   throw error;
 }
 
-export async function updateMe(deps: Deps, userId: string, input: { fullName?: string | null; email?: string }): Promise<User> {
+/**
+ * Changes one's own name and e-mail address. A new address takes a session (not an API token) and the current
+ * password, and is limited per client IP as tightly as registration (a taken address is a CONFLICT, which tells
+ * that it has an account). With the new address, outstanding reset tokens are used up and the previous address
+ * is told, by an e-mail that commits with the change.
+ */
+export async function updateMe(
+  deps: Deps,
+  who: { user: Pick<User, 'id' | 'username' | 'email'>; viaSession: boolean; ip: string | null },
+  input: { fullName?: string | null | undefined; email?: string | undefined; currentPassword?: string | undefined },
+): Promise<User> {
   const { users } = deps.db.tables;
-  const [row] = await deps.db.orm
-    .update(users)
-    .set({ ...input, updatedAt: deps.clock.now() })
-    .where(eq(users.id, userId))
-    .returning(userColumns(users))
+  const { user } = who;
+  const changes = { ...(input.fullName !== undefined ? { fullName: input.fullName } : {}), updatedAt: deps.clock.now() };
+  const newEmail = input.email !== undefined && input.email !== user.email ? input.email : undefined;
+  if (newEmail === undefined) {
+    const [row] = await deps.db.orm.update(users).set(changes).where(eq(users.id, user.id)).returning(userColumns(users));
+    if (!row) throw notFound('user');
+    await deps.cache.invalidate(...allUserCacheKeys(user.id));
+    return row;
+  }
+
+  if (!who.viaSession) throw new AppError('FORBIDDEN', 'API tokens cannot change the e-mail address: use a session');
+  if (!input.currentPassword) {
+    const message = 'your current password is required to change the e-mail address';
+    throw new AppError('BAD_REQUEST', `currentPassword: ${message}`, { fieldErrors: { currentPassword: [message] } });
+  }
+  const budget = await deps.rateLimits.consume('emailChange', deps.rateLimits.ipKey(who.ip));
+  if (!budget.allowed) {
+    throw new AppError('TOO_MANY_REQUESTS', 'too many e-mail address changes; try again later', { retryAfterSeconds: budget.resetSeconds, limit: budget.limit });
+  }
+  await verifyAccountPassword(deps, { userId: user.id, ip: who.ip }, input.currentPassword, { field: 'currentPassword', message: 'current password is incorrect' });
+  const row = await deps.queue
+    .transaction(async (tx, enqueue) => {
+      const [updated] = await tx
+        .update(users)
+        .set({ ...changes, email: newEmail })
+        .where(eq(users.id, user.id))
+        .returning(userColumns(users));
+      if (!updated) throw notFound('user');
+      await useUpResetTokens(deps, user.id, tx);
+      await enqueue(emailChangedJob, { oldEmail: user.email, newEmail, username: updated.username });
+      return updated;
+    })
     .catch(rethrowUserConflict);
-  if (!row) throw notFound('user');
-  await deps.cache.invalidate(...allUserCacheKeys(userId));
+  await deps.cache.invalidate(...allUserCacheKeys(user.id));
   return row;
 }
 
@@ -102,8 +141,11 @@ export async function setActive(deps: Deps, userId: string, isActive: boolean): 
     userId,
     async (tx) => {
       const [row] = await tx.update(users).set({ isActive, updatedAt: deps.clock.now() }).where(eq(users.id, userId)).returning(userColumns(users));
-      // Deactivation ends every session; API tokens stop working while the account is inactive.
-      if (!isActive) await deleteUserSessions(deps, userId, { db: tx });
+      // Deactivation ends every session and uses up mailed reset links; API tokens stop working while the account is inactive.
+      if (!isActive) {
+        await deleteUserSessions(deps, userId, { db: tx });
+        await useUpResetTokens(deps, userId, tx);
+      }
       return row;
     },
     () => !isActive,
@@ -135,14 +177,10 @@ export async function deleteUser(deps: Deps, userId: string): Promise<void> {
   );
 }
 
-/** Deletes one's own account after checking the password; sessions and tokens go with it (cascade). */
-export async function deleteMe(deps: Deps, userId: string, password: string): Promise<void> {
-  const { users } = deps.db.tables;
-  const [row] = await deps.db.orm.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, userId));
-  if (!row || !(await verifyPassword(row.passwordHash, password))) {
-    throw new AppError('BAD_REQUEST', 'password is incorrect', { fieldErrors: { password: ['password is incorrect'] } });
-  }
-  await deleteUser(deps, userId);
+/** Deletes one's own account after checking the password (within the password-check budgets); sessions and tokens go with it (cascade). */
+export async function deleteMe(deps: Deps, who: { userId: string; ip: string | null }, password: string): Promise<void> {
+  await verifyAccountPassword(deps, who, password, { field: 'password', message: 'password is incorrect' });
+  await deleteUser(deps, who.userId);
 }
 
 export type UserFilter = { q?: string | undefined; role?: Role | undefined; isActive?: boolean | undefined; skip: number; limit: number };

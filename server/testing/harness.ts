@@ -35,6 +35,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
     RATE_LIMIT_REGISTER_PER_MINUTE: '1000000',
     RATE_LIMIT_PASSWORD_RESET_PER_MINUTE: '1000000',
     RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR: '1000000',
+    RATE_LIMIT_PASSWORD_CHECKS_PER_MINUTE: '1000000',
     DATABASE_POOL_MAX: '4',
     QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
     OUTBOX_DIR: join(tmpdir(), `abs-outbox-${process.pid}`),

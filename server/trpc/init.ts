@@ -8,10 +8,12 @@ import type { LimitName } from '../rate-limits.ts';
 import { tracer, tracingEnabled } from '../telemetry/state.ts';
 import type { Context } from './context.ts';
 import { formatError, toClientError } from './errors.ts';
+import { inputTransformer, refuseBadText } from './input-guard.ts';
 import type { Meta } from './meta.ts';
 
 const t = initTRPC.context<Context>().meta<Meta>().create({
-  transformer: superjson,
+  // superjson both ways; input is checked for metadata our clients never send before it is decoded.
+  transformer: { input: inputTransformer, output: superjson },
   // Stacks go to the log, never into responses, in every environment.
   isDev: false,
   errorFormatter: ({ shape, error, ctx }) => formatError({ shape, error, requestId: ctx?.state.requestId }),
@@ -20,56 +22,6 @@ const t = initTRPC.context<Context>().meta<Meta>().create({
 export const router = t.router;
 export const middleware = t.middleware;
 export const createCallerFactory = t.createCallerFactory;
-
-type Visit = { value: unknown; key: string; parent: Visit | null };
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> => {
-  if (typeof value !== 'object' || value === null) return false;
-  const prototype: unknown = Object.getPrototypeOf(value);
-  return prototype === Object.prototype || prototype === null;
-};
-
-const pathOf = (visit: Visit): string => {
-  const keys: string[] = [];
-  for (let at: Visit | null = visit; at?.parent; at = at.parent) keys.push(at.key);
-  return keys.reverse().join('.');
-};
-
-/**
- * Where the first NUL character is, in a string or an object key of a JSON-like input; null when there is none.
- * Iterative, so input nested thousands deep costs time in proportion to its size, not the stack.
- */
-function nulPath(input: unknown): string | null {
-  const pending: Visit[] = [{ value: input, key: '', parent: null }];
-  for (let visit = pending.pop(); visit; visit = pending.pop()) {
-    const { value } = visit;
-    if (typeof value === 'string') {
-      if (value.includes('\0')) return pathOf(visit);
-    } else if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) pending.push({ value: value[i], key: String(i), parent: visit });
-    } else if (isPlainObject(value)) {
-      const entries = Object.entries(value);
-      for (let i = entries.length - 1; i >= 0; i--) {
-        const [key, item] = entries[i];
-        const child = { value: item, key, parent: visit };
-        if (key.includes('\0')) return pathOf(child);
-        pending.push(child);
-      }
-    }
-  }
-  return null;
-}
-
-/**
- * Text with NUL characters is refused up front, on every transport and both dialects alike: Postgres cannot
- * store it, and no field of ours has a use for it.
- */
-function refuseNul<T>(input: T): T {
-  const at = nulPath(input);
-  if (at === null) return input;
-  const message = 'must not contain NUL characters';
-  throw new AppError('BAD_REQUEST', `Invalid input: ${at ? `${at}: ` : ''}${message}`, { fieldErrors: { [at]: [message] } });
-}
 
 /**
  * The edge of every procedure, in one middleware (each level of tRPC middleware costs an object spread):
@@ -80,7 +32,7 @@ function refuseNul<T>(input: T): T {
 const boundary = t.middleware(async ({ ctx, path, type, next, getRawInput }) => {
   const started = performance.now();
   const settle = async () => {
-    const raw = await next({ getRawInput: () => getRawInput().then(refuseNul) });
+    const raw = await next({ getRawInput: () => getRawInput().then(refuseBadText) });
     const result = raw.ok ? raw : { ...raw, error: toClientError(raw.error) };
     ctx.deps.metrics.observeProcedure(path, type, result.ok ? 'OK' : result.error.code, (performance.now() - started) / 1000);
     return result;
@@ -106,7 +58,7 @@ export const publicProcedure = t.procedure.use(boundary).meta({ access: 'public'
 /** Spends one unit of a named per-IP rate limit; over it → TOO_MANY_REQUESTS with Retry-After. */
 export const rateLimit = (name: LimitName) =>
   t.middleware(async ({ ctx, next }) => {
-    const result = await ctx.deps.rateLimits.consume(name, ctx.ip ?? 'unknown');
+    const result = await ctx.deps.rateLimits.consume(name, ctx.deps.rateLimits.ipKey(ctx.ip));
     if (!result.allowed) {
       throw new AppError('TOO_MANY_REQUESTS', 'too many requests; try again later', {
         retryAfterSeconds: result.resetSeconds,
