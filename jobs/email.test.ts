@@ -34,7 +34,7 @@ describe.each(dialects)('e-mail jobs on %s', (dialect) => {
     const sentAt = async () => (await deps.current.db.orm.select({ sentAt: users.welcomeEmailSentAt }).from(users).where(eq(users.id, user.id)))[0].sentAt;
     await expect.poll(sentAt, { timeout: 5_000 }).toBeInstanceOf(Date);
     // pg-boss delivers at least once: running the job again sends nothing more.
-    await sendWelcomeEmail(deps.current, user.id);
+    await sendWelcomeEmail(deps.current, user.id, { id: 'a-duplicate-job', retryCount: 0, signal: new AbortController().signal, expireInSeconds: 120 });
     expect(inbox.current.to(email)).toHaveLength(1);
   });
 
