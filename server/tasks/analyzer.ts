@@ -24,6 +24,8 @@ export const ANALYSIS_TIMEOUT_MS = 30_000;
 export function createTextAnalyzer(options: { timeoutMs?: number } = {}): TextAnalyzer {
   const timeoutMs = options.timeoutMs ?? ANALYSIS_TIMEOUT_MS;
   let worker: Worker | null = null;
+  /** Whether the thread has loaded its model (analyses are handed over only then). */
+  let ready = false;
   let sequence = 0;
   let closed = false;
   const waiting: Request[] = [];
@@ -46,15 +48,25 @@ export function createTextAnalyzer(options: { timeoutMs?: number } = {}): TextAn
   const kill = (error: Error) => {
     const thread = worker;
     worker = null;
+    ready = false;
     void thread?.terminate();
-    finish({ error });
+    if (current) return finish({ error });
+    // It died starting: the analysis next in line fails (not all of them), so a broken thread is not restarted forever.
+    waiting.shift()?.reject(error);
+    next();
   };
 
   const start = (): Worker => {
     const thread = new Worker(new URL('./analysis-thread.ts', import.meta.url));
     thread.unref();
-    thread.on('message', ({ id, result, error }: { id: number; result?: TextAnalyzeResult; error?: string }) => {
-      if (worker !== thread || current?.request.id !== id) return;
+    thread.on('message', ({ id, result, error, ready: started }: { id?: number; result?: TextAnalyzeResult; error?: string; ready?: boolean }) => {
+      if (worker !== thread) return;
+      if (started) {
+        ready = true;
+        next();
+        return;
+      }
+      if (current?.request.id !== id) return;
       finish(error !== undefined ? { error: new Error(error) } : { result: result as TextAnalyzeResult });
     });
     // A crashed thread fails the analysis it held; the next one starts a new thread.
@@ -69,11 +81,12 @@ export function createTextAnalyzer(options: { timeoutMs?: number } = {}): TextAn
 
   function next(): void {
     if (current || closed) return;
-    let request = waiting.shift();
     // Requests whose jobs were aborted while they waited have already been answered.
-    while (request?.signal?.aborted) request = waiting.shift();
-    if (!request) return;
+    while (waiting[0]?.signal?.aborted) waiting.shift();
+    if (waiting.length === 0) return;
     worker ??= start();
+    if (!ready) return;
+    const request = waiting.shift()!;
     // The budget starts now, when this analysis starts, not when it was queued behind others.
     const timer = setTimeout(() => kill(new TaskError(`analysis took longer than ${timeoutMs / 1000} s`)), timeoutMs);
     timer.unref();
@@ -107,6 +120,7 @@ export function createTextAnalyzer(options: { timeoutMs?: number } = {}): TextAn
       closed = true;
       const thread = worker;
       worker = null;
+      ready = false;
       const stopped = new Error('analysis stopped');
       for (const request of waiting.splice(0)) request.reject(stopped);
       finish({ error: stopped });
