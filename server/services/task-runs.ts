@@ -56,7 +56,8 @@ export async function runTask(deps: Deps, taskId: string, job: JobContext): Prom
   const definition = TASK_TYPES[type];
   const input = definition?.input.safeParse(claimed.input);
   if (!definition || !input?.success) {
-    await settle({ status: 'failed', error: `unknown task type or invalid input for ${claimed.type}`, finishedAt: deps.clock.now() });
+    const reason = input?.error?.issues[0]?.message;
+    await settle({ status: 'failed', error: definition ? `invalid input for ${claimed.type}${reason ? `: ${reason}` : ''}` : `unknown task type ${claimed.type}`, finishedAt: deps.clock.now() });
     return;
   }
   let output: unknown;
