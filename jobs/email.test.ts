@@ -161,7 +161,7 @@ async function registerAndSettle(deps: { current: Parameters<typeof callerFor>[0
 const misbehaving = (url: string) => ({ SMTP_URL: url, QUEUE_EXPIRE_SECONDS: 'email.welcome=6,email.password-reset=6', QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1' });
 
 describe.each(dialects)('e-mail jobs against a server that answers past the job’s expiry on %s', { timeout: 60_000 }, (dialect) => {
-  const inbox = useSmtpServer({ answerAfterMs: 15_000 });
+  const inbox = useSmtpServer({ answerAfterMs: 40_000 });
   const deps = useTestDeps(dialect, { work: true, env: () => misbehaving(inbox.current.url) });
 
   it('sends the welcome e-mail once: the send gives up within the expiry, and a message the server took counts as sent', async () => {
