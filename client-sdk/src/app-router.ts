@@ -585,8 +585,10 @@ export type AppRouter = TRPCBuiltRouter<
               queued: number;
               active: number;
               failed: number;
+              failedLast24h: number;
             };
           };
+          strandedTasks: number;
         };
         errorShape: ErrorShape;
       }>;
