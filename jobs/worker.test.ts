@@ -192,24 +192,25 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     try {
       const proxied = new URL(url);
       proxied.host = `127.0.0.1:${proxy.port}`;
-      const stalled = startWorker(proxied.toString(), { ...quickRetries, WORKER_CONCURRENCY: '10' });
+      const stalled = startWorker(proxied.toString(), { ...quickRetries, WORKER_CONCURRENCY: '15' });
       await working(stalled);
-      const text = HEAVY_TEXT.slice(0, 30_000);
+      // Enough analyses (about a second each) that the stalled worker still has some waiting for its analysis
+      // thread when its traffic goes on, and the other worker some claimed but not yet run.
       const ids: string[] = [];
-      for (let i = 0; i < 30; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text } })).id);
+      for (let i = 0; i < 30; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
       await expect.poll(async () => (await Promise.all(ids.map(taskRow))).filter((row) => row.status === 'running').length, { timeout: 30_000, interval: 20 }).toBeGreaterThan(2);
       proxy.hold();
-      const other = startWorker(databaseUrl(), { ...quickRetries, WORKER_CONCURRENCY: '10' });
+      const other = startWorker(databaseUrl(), { ...quickRetries, WORKER_CONCURRENCY: '15' });
       await working(other);
       // Held long enough for the heartbeats to lapse and the other worker to take the tasks over.
       await expect.poll(async () => (await Promise.all(ids.map(taskRow))).filter((row) => row.attempts >= 2).length, { timeout: 60_000, interval: 200 }).toBeGreaterThan(0);
       proxy.release();
-      for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 90_000, interval: 200 }).toBe('completed');
-      for (const row of await Promise.all(ids.map(taskRow))) expect(row.result).toMatchObject({ characters: 30_000 });
+      for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 120_000, interval: 200 }).toBe('completed');
+      for (const row of await Promise.all(ids.map(taskRow))) expect(row.result).toMatchObject({ characters: 100_000 });
     } finally {
       await proxy.close();
     }
-  }, 240_000);
+  }, 300_000);
 });
 
 describe('npm run worker', () => {
