@@ -11,6 +11,8 @@ export type JobContext = {
   retryLimit: number;
   /** Aborted when the worker stops or the job expires: long work should give up. */
   signal: AbortSignal;
+  /** This attempt's expiry (the queue's, as pg-boss stored it on the job): a deadline for the work must end before. */
+  expireInSeconds: number;
 };
 
 export type JobOptions = {
@@ -48,13 +50,28 @@ export type RegisteredJob = Pick<JobDefinition, 'name' | 'options' | 'schedule'>
   runDeadLetter: ((deps: Deps, data: unknown, job: { id: string }) => Promise<void>) | undefined;
 };
 
+/** A job whose payload does not parse: it never will, so the queue dead-letters it at once. */
+export class JobPayloadError extends Error {
+  constructor(name: string, cause: unknown) {
+    super(`the payload of job ${name} is invalid`, { cause });
+    this.name = 'JobPayloadError';
+  }
+}
+
 export function register<P>(definition: JobDefinition<P>): RegisteredJob {
   const { onDeadLetter } = definition;
+  // Only the payload's own parse is a bad payload: a zod error from inside a handler (a result that does not
+  // validate, say) is an ordinary failure, retried like any other.
+  const parse = (data: unknown): P => {
+    const parsed = definition.payload.safeParse(data);
+    if (!parsed.success) throw new JobPayloadError(definition.name, parsed.error);
+    return parsed.data;
+  };
   return {
     name: definition.name,
     options: definition.options,
     schedule: definition.schedule,
-    run: (deps, data, job) => definition.handler(deps, definition.payload.parse(data), job),
-    runDeadLetter: onDeadLetter && ((deps, data, job) => onDeadLetter(deps, definition.payload.parse(data), job)),
+    run: (deps, data, job) => definition.handler(deps, parse(data), job),
+    runDeadLetter: onDeadLetter && ((deps, data, job) => onDeadLetter(deps, parse(data), job)),
   };
 }

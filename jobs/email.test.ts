@@ -2,17 +2,19 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { callerFor, captureLogs, dialects, failure, useTestDeps } from '../server/testing/harness.ts';
 import { createUser, signIn, TEST_PASSWORD, uniqueName } from '../server/testing/factories.ts';
 import { useSmtpServer } from '../server/testing/smtp.ts';
 import { createMailer } from '../server/mail/mailer.ts';
 import { passwordResetEmail, welcomeEmail } from '../server/mail/templates.ts';
-import { sendWelcomeEmail } from '../server/services/emails.ts';
+import { sendPasswordResetEmail, sendWelcomeEmail } from '../server/services/emails.ts';
+import { welcomeEmailJob } from './definitions/welcome-email.ts';
 import { passwordResetJob } from './definitions/password-reset-email.ts';
 
 const tokenIn = (text: string) => /token: ([a-z2-7]{32})/.exec(text)?.[1];
+const anonymousCaller = (deps: Parameters<typeof callerFor>[0]) => callerFor(deps, { ip: '192.0.2.41' });
 
 describe.each(dialects)('e-mail jobs on %s', (dialect) => {
   const inbox = useSmtpServer();
@@ -34,7 +36,7 @@ describe.each(dialects)('e-mail jobs on %s', (dialect) => {
     const sentAt = async () => (await deps.current.db.orm.select({ sentAt: users.welcomeEmailSentAt }).from(users).where(eq(users.id, user.id)))[0].sentAt;
     await expect.poll(sentAt, { timeout: 5_000 }).toBeInstanceOf(Date);
     // pg-boss delivers at least once: running the job again sends nothing more.
-    await sendWelcomeEmail(deps.current, user.id);
+    await sendWelcomeEmail(deps.current, user.id, { id: 'a-duplicate-job', retryCount: 0, signal: new AbortController().signal, expireInSeconds: 120 });
     expect(inbox.current.to(email)).toHaveLength(1);
   });
 
@@ -102,6 +104,8 @@ describe.each(dialects)('e-mail jobs on %s', (dialect) => {
 
 describe.each(dialects)('password reset limits on %s', (dialect) => {
   const deps = useTestDeps(dialect, { env: { RATE_LIMIT_PASSWORD_RESET_PER_EMAIL_PER_HOUR: '2', RATE_LIMIT_PASSWORD_RESET_PER_MINUTE: '3' } });
+  // PGlite (beside SQLite) starts slowly on a busy machine: in the hook, not in the test.
+  beforeAll(() => deps.current.queue.start());
 
   it('limits requests per address and per IP', async () => {
     const email = `${uniqueName('limited')}@example.com`;
@@ -139,5 +143,85 @@ describe('the development outbox', () => {
       mailer.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** Registers an account through the API and waits for its welcome job to finish, however it finishes. */
+async function registerAndSettle(deps: { current: Parameters<typeof callerFor>[0] }) {
+  const name = uniqueName('welcome');
+  const email = `${name}@example.com`;
+  const { user } = await callerFor(deps.current, { ip: '192.0.2.40' }).auth.register({ username: name, email, password: 'a long enough password' });
+  await expect
+    .poll(async () => (await deps.current.queue.find(welcomeEmailJob, { userId: user.id })).map((job) => job.state), { timeout: 45_000, interval: 200 })
+    .toSatisfy((states: string[]) => states.length === 1 && (states[0] === 'completed' || states[0] === 'failed'));
+  return { user, email };
+}
+
+// Short expiries, so what a slow server does to a job shows in seconds: each send gets 4 s of the job's 6.
+const misbehaving = (url: string) => ({ SMTP_URL: url, QUEUE_EXPIRE_SECONDS: 'email.welcome=6,email.password-reset=6', QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1' });
+
+describe.each(dialects)('e-mail jobs against a server that answers past the job’s expiry on %s', { timeout: 60_000 }, (dialect) => {
+  const inbox = useSmtpServer({ answerAfterMs: 40_000 });
+  const deps = useTestDeps(dialect, { work: true, env: () => misbehaving(inbox.current.url) });
+
+  it('sends the welcome e-mail once: the send gives up within the expiry, and a message the server took counts as sent', async () => {
+    const { user, email } = await registerAndSettle(deps);
+    expect((await deps.current.queue.find(welcomeEmailJob, { userId: user.id }))[0].state).toBe('completed');
+    expect(inbox.current.to(email)).toHaveLength(1);
+    const { users } = deps.current.db.tables;
+    const [row] = await deps.current.db.orm.select({ sentAt: users.welcomeEmailSentAt }).from(users).where(eq(users.id, user.id));
+    expect(row.sentAt).toBeInstanceOf(Date);
+  });
+
+  it('mails one reset link, which works', async () => {
+    const user = await createUser(deps.current);
+    await anonymousCaller(deps.current).auth.requestPasswordReset({ email: user.email });
+    await expect.poll(async () => (await deps.current.queue.find(passwordResetJob, { email: user.email })).map((job) => job.state), { timeout: 45_000, interval: 200 }).toEqual(['completed']);
+    expect(inbox.current.to(user.email)).toHaveLength(1);
+    const token = tokenIn(inbox.current.to(user.email)[0].text ?? '')!;
+    expect(await anonymousCaller(deps.current).auth.resetPassword({ token, newPassword: 'a brand new password' })).toEqual({ ok: true });
+  });
+});
+
+describe.each(dialects)('e-mail jobs against a server that drops the connection after taking the message on %s', { timeout: 60_000 }, (dialect) => {
+  const inbox = useSmtpServer({ dropAfterMessage: true });
+  const deps = useTestDeps(dialect, { work: true, env: () => misbehaving(inbox.current.url) });
+
+  it('sends the welcome e-mail once', async () => {
+    const { user, email } = await registerAndSettle(deps);
+    expect((await deps.current.queue.find(welcomeEmailJob, { userId: user.id }))[0].state).toBe('completed');
+    expect(inbox.current.to(email)).toHaveLength(1);
+  });
+
+  it('mails one reset link, which works', async () => {
+    const user = await createUser(deps.current);
+    await anonymousCaller(deps.current).auth.requestPasswordReset({ email: user.email });
+    await expect.poll(async () => (await deps.current.queue.find(passwordResetJob, { email: user.email })).map((job) => job.state), { timeout: 45_000, interval: 200 }).toEqual(['completed']);
+    expect(inbox.current.to(user.email)).toHaveLength(1);
+    const token = tokenIn(inbox.current.to(user.email)[0].text ?? '')!;
+    expect(await anonymousCaller(deps.current).auth.resetPassword({ token, newPassword: 'a brand new password' })).toEqual({ ok: true });
+  });
+});
+
+describe.each(dialects)('password reset attempts on %s', (dialect) => {
+  const inbox = useSmtpServer();
+  const deps = useTestDeps(dialect, { env: () => ({ SMTP_URL: inbox.current.url }) });
+
+  it('a retry adds a token and keeps the one already mailed valid; using one uses up all of them', async () => {
+    const user = await createUser(deps.current);
+    const { passwordResetTokens } = deps.current.db.tables;
+    const attemptOf = (retryCount: number) => ({ id: 'a-reset-job', retryCount, signal: new AbortController().signal, expireInSeconds: 120 });
+    await sendPasswordResetEmail(deps.current, user.email, attemptOf(0));
+    // The worker died between the server's acceptance and the record of it: the retry finds nothing recorded.
+    await deps.current.db.orm.update(passwordResetTokens).set({ emailSentAt: null }).where(eq(passwordResetTokens.userId, user.id));
+    await sendPasswordResetEmail(deps.current, user.email, attemptOf(1));
+    // Each attempt mails at most once.
+    await sendPasswordResetEmail(deps.current, user.email, attemptOf(1));
+    await sendPasswordResetEmail(deps.current, user.email, attemptOf(2));
+    const tokens = inbox.current.to(user.email).map((mail) => tokenIn(mail.text ?? '')!);
+    expect(tokens).toHaveLength(2);
+    expect(new Set(tokens).size).toBe(2);
+    expect(await anonymousCaller(deps.current).auth.resetPassword({ token: tokens[0], newPassword: 'the first new password' })).toEqual({ ok: true });
+    expect(await failure(anonymousCaller(deps.current).auth.resetPassword({ token: tokens[1], newPassword: 'the second new password' }))).toMatchObject({ message: 'invalid or expired token' });
   });
 });

@@ -5,7 +5,6 @@ import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
 import { SpanStatusCode } from '@opentelemetry/api';
 import { sql } from 'drizzle-orm';
-import { z } from 'zod';
 import { PgBoss, fromDrizzle, fromPglite, type ConstructorOptions, type JobResult, type JobWithMetadata } from 'pg-boss';
 import type { PGlite } from '@electric-sql/pglite';
 import { sessionOptions, type Database, type Tx } from '../db/index.ts';
@@ -13,7 +12,7 @@ import type { Config } from '../server/config.ts';
 import type { Deps } from '../server/deps.ts';
 import type { Logger } from '../server/logger.ts';
 import { tracer, tracingEnabled } from '../server/telemetry/state.ts';
-import { deadLetterQueue, type JobDefinition, type RegisteredJob } from './define.ts';
+import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJob } from './define.ts';
 import { registeredJobs } from './registry.ts';
 
 /** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */
@@ -30,7 +29,12 @@ export function queueBackendFor(config: Pick<Config, 'QUEUE_DATABASE_URL' | 'DAT
   return { kind: 'pglite', dataDir: url === 'memory:' ? null : url.replace(/^file:/, '') };
 }
 
-export type QueueDepth = { queued: number; active: number; failed: number };
+/**
+ * `failed`: jobs that used all their attempts and that pg-boss still keeps (it deletes finished jobs after
+ * 7 days), so it only grows until then; `failedLast24h`: those of them that failed in the last 24 hours.
+ * What is still to be handled after a failure is the queued count of the `.dead` queue.
+ */
+export type QueueDepth = { queued: number; active: number; failed: number; failedLast24h: number };
 /** Adds jobs to the transaction `Queue.transaction` runs: one, or many in one statement. */
 export type Enqueue = <P>(definition: JobDefinition<P>, ...payloads: P[]) => Promise<void>;
 
@@ -52,6 +56,11 @@ export type Queue = {
   work: (deps: Deps) => Promise<void>;
   /** Exact per-queue counts, straight from pg-boss's job table. */
   depths: () => Promise<Record<string, QueueDepth>>;
+  /**
+   * Of these values of a payload field (`taskId`), which have a live job (created, retry or active) in the
+   * queue or its dead-letter queue, and which ever reached the dead-letter queue (whatever its state now).
+   */
+  jobsFor: (definition: Pick<JobDefinition, 'name'>, field: string, values: string[]) => Promise<{ live: Set<string>; deadLettered: Set<string> }>;
   /** A queue's jobs (oldest first), optionally those whose payload contains `data`: for operators and tests. */
   find: (queue: Pick<JobDefinition, 'name'> | string, data?: object) => Promise<{ id: string; state: string; data: unknown; output: unknown; retryCount: number }[]>;
   /**
@@ -79,9 +88,11 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   const sharesAppDatabase =
     (backend.kind === 'postgres' && source.kind === 'postgres' && backend.url === source.url) ||
     (backend.kind === 'pglite' && source.kind === 'pglite' && backend.client === source.client);
-  for (const name of Object.keys(config.WORKER_QUEUE_CONCURRENCY)) {
-    if (!definitions.some((definition) => definition.name === name)) {
-      throw new Error(`WORKER_QUEUE_CONCURRENCY names an unknown queue "${name}"; queues: ${definitions.map((d) => d.name).join(', ')}`);
+  for (const variable of ['WORKER_QUEUE_CONCURRENCY', 'QUEUE_EXPIRE_SECONDS', 'QUEUE_HEARTBEAT_SECONDS'] as const) {
+    for (const name of Object.keys(config[variable])) {
+      if (!definitions.some((definition) => definition.name === name)) {
+        throw new Error(`${variable} names an unknown queue "${name}"; queues: ${definitions.map((d) => d.name).join(', ')}`);
+      }
     }
   }
   const known = new Set(definitions.map((definition) => definition.name));
@@ -124,8 +135,9 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
         retryDelay: definition.options.retryDelay,
         retryBackoff: true,
         ...(definition.options.retryDelayMax ? { retryDelayMax: definition.options.retryDelayMax } : {}),
-        expireInSeconds: definition.options.expireInSeconds,
-        heartbeatSeconds: definition.options.heartbeatSeconds,
+        // Per-queue overrides from the config (QUEUE_EXPIRE_SECONDS, QUEUE_HEARTBEAT_SECONDS): short ones in tests.
+        expireInSeconds: config.QUEUE_EXPIRE_SECONDS[definition.name] ?? definition.options.expireInSeconds,
+        heartbeatSeconds: config.QUEUE_HEARTBEAT_SECONDS[definition.name] ?? definition.options.heartbeatSeconds,
       };
       // The dead-letter queue first: pg-boss refuses a queue whose dead-letter queue does not exist.
       await instance.createQueue(deadLetterQueue(definition), { retryLimit: 0, expireInSeconds: 300 });
@@ -217,13 +229,13 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
         const attempt = async (job: JobWithMetadata<object>): Promise<JobResult> => {
           const started = performance.now();
           try {
-            await definition.run(deps, job.data, { id: job.id, retryCount: job.retryCount, retryLimit: job.retryLimit, signal: job.signal });
+            await definition.run(deps, job.data, { id: job.id, retryCount: job.retryCount, retryLimit: job.retryLimit, signal: job.signal, expireInSeconds: job.expireInSeconds });
             deps.metrics.observeJob(definition.name, 'completed', (performance.now() - started) / 1000);
             return { id: job.id, status: 'completed' };
           } catch (error) {
             deps.metrics.observeJob(definition.name, 'failed', (performance.now() - started) / 1000);
             // A payload that does not parse never will: straight to the dead-letter queue.
-            const permanent = error instanceof z.ZodError;
+            const permanent = error instanceof JobPayloadError;
             deps.logger.warn({ err: error, job: definition.name, jobId: job.id, attempt: job.retryCount + 1, lastAttempt: permanent || job.retryCount >= job.retryLimit }, 'job attempt failed');
             return { id: job.id, status: permanent ? 'deadletter' : 'failed', output: { message: error instanceof Error ? error.message : String(error) } };
           }
@@ -254,21 +266,40 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     depths: async () => {
       const instance = await ready();
       const names = definitions.flatMap((definition) => [definition.name, deadLetterQueue(definition)]);
-      const result: { rows: { name: string; state: string; n: number }[] } = await instance
+      const result: { rows: unknown[] } = await instance
         .getDb()
         .executeSql(
-          `select name, state, count(*)::int as n from pgboss.job where name = any($1) and state in ('created', 'retry', 'active', 'failed') group by name, state`,
+          `select name, state, count(*)::int as n, (count(*) filter (where completed_on > now() - interval '24 hours'))::int as recent
+             from pgboss.job where name = any($1) and state in ('created', 'retry', 'active', 'failed') group by name, state`,
           [names],
         );
-      const { rows } = result;
-      const depths: Record<string, QueueDepth> = Object.fromEntries(names.map((name) => [name, { queued: 0, active: 0, failed: 0 }]));
-      for (const { name, state, n } of rows) {
+      const { rows } = result as { rows: { name: string; state: string; n: number; recent: number }[] };
+      const depths: Record<string, QueueDepth> = Object.fromEntries(names.map((name) => [name, { queued: 0, active: 0, failed: 0, failedLast24h: 0 }]));
+      for (const { name, state, n, recent } of rows) {
         const depth = depths[name];
         if (state === 'active') depth.active += n;
-        else if (state === 'failed') depth.failed += n;
-        else depth.queued += n;
+        else if (state === 'failed') {
+          depth.failed += n;
+          depth.failedLast24h += recent;
+        } else depth.queued += n;
       }
       return depths;
+    },
+
+    jobsFor: async (definition, field, values) => {
+      const live = new Set<string>();
+      const deadLettered = new Set<string>();
+      if (values.length === 0) return { live, deadLettered };
+      const instance = await ready();
+      const dead = deadLetterQueue(definition);
+      const result: { rows: { key: string; name: string; state: string }[] } = await instance
+        .getDb()
+        .executeSql(`select data->>$2 as key, name, state::text as state from pgboss.job where name = any($1) and data->>$2 = any($3)`, [[definition.name, dead], field, values]);
+      for (const { key, name, state } of result.rows) {
+        if (state === 'created' || state === 'retry' || state === 'active') live.add(key);
+        if (name === dead) deadLettered.add(key);
+      }
+      return { live, deadLettered };
     },
 
     find: async (queue, data) => {

@@ -15,6 +15,7 @@ import { submitTask } from '../server/services/tasks.ts';
 import { welcomeEmailJob } from './definitions/welcome-email.ts';
 import { deadLetterQueue } from './define.ts';
 import { openDatabase } from '../db/index.ts';
+import { TaskError } from '../server/errors.ts';
 
 const TEXT = 'Ada Lovelace wrote the first program in 1843. It was brilliant and wonderful! Write to ada@example.com or see https://example.com/ada on 10 December 1815.';
 
@@ -135,7 +136,7 @@ describe.each(dialects)('tasks without a worker on %s', (dialect) => {
     expect(cancelled).toMatchObject({ id, status: 'cancelled', finishedAt: expect.any(Date) });
     // The job is still queued; when it runs, it finds the task cancelled and does nothing.
     const [job] = await deps.current.queue.find(runTaskJob, { taskId: id });
-    await runTaskJob.handler(deps.current, { taskId: id }, { id: job.id, retryCount: 0, retryLimit: 2, signal: new AbortController().signal });
+    await runTaskJob.handler(deps.current, { taskId: id }, { id: job.id, retryCount: 0, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
     expect((await caller.tasks.get({ id })).status).toBe('cancelled');
     expect((await failure(caller.tasks.cancel({ id }))).code).toBe('CONFLICT');
     expect(user.id).toBeTruthy();
@@ -145,7 +146,7 @@ describe.each(dialects)('tasks without a worker on %s', (dialect) => {
     const { caller } = await signedInUser(deps.current);
     const { id } = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [4] } });
     const [job] = await deps.current.queue.find(runTaskJob, { taskId: id });
-    const context = (jobId: string) => ({ id: jobId, retryCount: 0, retryLimit: 2, signal: new AbortController().signal });
+    const context = (jobId: string) => ({ id: jobId, retryCount: 0, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
     await runTaskJob.handler(deps.current, { taskId: id }, context(job.id));
     await runTaskJob.handler(deps.current, { taskId: id }, context('a-duplicate-job'));
     const task = await caller.tasks.get({ id });
@@ -191,7 +192,7 @@ describe.each(dialects)('failing tasks on %s', (dialect) => {
   it('are retried with backoff, then failed with the message (no stack) and dead-lettered; the worker goes on', async () => {
     const { caller } = await signedInUser(deps.current);
     const analyzer = deps.current.textAnalyzer;
-    deps.current.textAnalyzer = { analyze: () => Promise.reject(new Error('the analysis service is unavailable')), close: analyzer.close };
+    deps.current.textAnalyzer = { analyze: () => Promise.reject(new TaskError('the analysis service is unavailable')), close: analyzer.close };
     try {
       const { id } = await caller.tasks.submit({ type: 'text.analyze', input: { text: 'this will fail' } });
       const task = await waitForStatus(caller, id, ['failed']);
@@ -301,7 +302,8 @@ describe.each(dialects)('admin.stats on %s', (dialect) => {
         activeSessions: 1,
         posts: { total: 2, published: 1 },
         tasks: { queued: 1, running: 0, completed: 0, failed: 0, cancelled: 0 },
-        queues: expect.objectContaining({ 'tasks.run': { queued: 1, active: 0, failed: 0 }, 'tasks.run.dead': { queued: 0, active: 0, failed: 0 } }),
+        queues: expect.objectContaining({ 'tasks.run': { queued: 1, active: 0, failed: 0, failedLast24h: 0 }, 'tasks.run.dead': { queued: 0, active: 0, failed: 0, failedLast24h: 0 } }),
+        strandedTasks: 0,
       });
       const user = await signedInUser(deps);
       expect((await failure(user.caller.admin.stats())).code).toBe('FORBIDDEN');

@@ -1,8 +1,7 @@
 // Worker processes against a real Postgres (TEST_DATABASE_URL; PGlite serves only one process): a worker
-// killed mid-task loses nothing, a lost database connection is survived, SIGTERM stops gracefully.
+// killed mid-task loses nothing, a lost database connection is survived, SIGTERM stops gracefully, and a worker
+// frozen or cut off from its database while a retry takes its tasks over leaves each task one outcome.
 import { spawnSync } from 'node:child_process';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { createTestDeps } from '../server/testing/harness.ts';
 import { signedInUser } from '../server/testing/factories.ts';
 import { freePort } from '../server/testing/ports.ts';
 import { PRELOAD, startNode, type NodeProcess } from '../server/testing/processes.ts';
+import { startTcpProxy } from '../server/testing/tcp-proxy.ts';
 import { runTaskJob } from './definitions/run-task.ts';
 
 type Worker = NodeProcess;
@@ -35,52 +35,6 @@ function startWorker(databaseUrl: string, env: Record<string, string> = {}): Wor
 
 async function working(worker: Worker): Promise<void> {
   await worker.waitFor('working', 20_000);
-}
-
-/** A TCP proxy in front of Postgres that a test can cut, as a database restart or network loss would. */
-async function startProxy(target: { host: string; port: number }) {
-  const sockets = new Set<Socket>();
-  let server: Server;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = createServer((client) => {
-        const upstream = connect(target.port, target.host);
-        sockets.add(client).add(upstream);
-        client.pipe(upstream).pipe(client);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-      });
-      server.listen(port, '127.0.0.1', () => {
-        port = (server.address() as AddressInfo).port;
-        resolve();
-      });
-    });
-  await listen();
-  return {
-    get port() {
-      return port;
-    },
-    /** Drops every connection and refuses new ones until `resume`. */
-    cut: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        sockets.clear();
-        server.close(() => resolve());
-      }),
-    resume: listen,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
 }
 
 const HEAVY_TEXT = 'The analytical engine weaves algebraic patterns just as the Jacquard loom weaves flowers and leaves. '.repeat(1000).slice(0, 100_000);
@@ -133,7 +87,7 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     await open();
     const { caller } = await signedInUser(deps);
     const url = new URL(databaseUrl());
-    const proxy = await startProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
     try {
       const proxied = new URL(url);
       proxied.host = `127.0.0.1:${proxy.port}`;
@@ -200,6 +154,63 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     next.child.kill('SIGTERM');
     expect(await next.exited).toBe(0);
   }, 90_000);
+  // Heartbeats of 10 s (pg-boss's least) and supervision every second: a silent worker loses its jobs in seconds.
+  const quickRetries = { QUEUE_HEARTBEAT_SECONDS: 'tasks.run=10', QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1' };
+
+  it('leaves each task one outcome when a frozen worker wakes up after a retry took its task over', async () => {
+    await open();
+    const { caller } = await signedInUser(deps);
+    const frozen = startWorker(databaseUrl(), quickRetries);
+    await working(frozen);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
+    await expect.poll(async () => (await taskRow(ids[0])).status, { timeout: 20_000, interval: 5 }).toBe('running');
+    frozen.child.kill('SIGSTOP');
+    try {
+      const other = startWorker(databaseUrl(), quickRetries);
+      await working(other);
+      // The heartbeat lapses, pg-boss retries the job, and the other worker claims the task.
+      await expect.poll(async () => (await taskRow(ids[0])).attempts, { timeout: 60_000, interval: 100 }).toBe(2);
+    } finally {
+      frozen.child.kill('SIGCONT');
+    }
+    // The woken attempt finds it lost the task (its job's claim is gone) and writes nothing.
+    await expect
+      .poll(() => frozen.lines.some((line) => line.msg === 'task attempt superseded by a later attempt; its outcome is dropped' && line.taskId === ids[0]), { timeout: 30_000 })
+      .toBe(true);
+    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 60_000, interval: 200 }).toBe('completed');
+    expect((await taskRow(ids[0])).result).toMatchObject({ characters: 100_000 });
+    const [job] = await deps.queue.find(runTaskJob, { taskId: ids[0] });
+    expect(job.state).toBe('completed');
+  }, 150_000);
+
+  it('leaves each task one outcome when a worker’s database traffic stalls while retries take its tasks over', async () => {
+    await open();
+    const { caller } = await signedInUser(deps);
+    const url = new URL(databaseUrl());
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    try {
+      const proxied = new URL(url);
+      proxied.host = `127.0.0.1:${proxy.port}`;
+      const stalled = startWorker(proxied.toString(), { ...quickRetries, WORKER_CONCURRENCY: '15' });
+      await working(stalled);
+      // Enough analyses (about a second each) that the stalled worker still has some waiting for its analysis
+      // thread when its traffic goes on, and the other worker some claimed but not yet run.
+      const ids: string[] = [];
+      for (let i = 0; i < 30; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
+      await expect.poll(async () => (await Promise.all(ids.map(taskRow))).filter((row) => row.status === 'running').length, { timeout: 30_000, interval: 20 }).toBeGreaterThan(2);
+      proxy.hold();
+      const other = startWorker(databaseUrl(), { ...quickRetries, WORKER_CONCURRENCY: '15' });
+      await working(other);
+      // Held long enough for the heartbeats to lapse and the other worker to take the tasks over.
+      await expect.poll(async () => (await Promise.all(ids.map(taskRow))).filter((row) => row.attempts >= 2).length, { timeout: 60_000, interval: 200 }).toBeGreaterThan(0);
+      proxy.release();
+      for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 120_000, interval: 200 }).toBe('completed');
+      for (const row of await Promise.all(ids.map(taskRow))) expect(row.result).toMatchObject({ characters: 100_000 });
+    } finally {
+      await proxy.close();
+    }
+  }, 300_000);
 });
 
 describe('npm run worker', () => {

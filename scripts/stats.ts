@@ -21,6 +21,7 @@ try {
     'active sessions': { count: stats.activeSessions },
     posts: { count: stats.posts.total },
     'published posts': { count: stats.posts.published },
+    'stranded tasks (the sweep repairs them)': { count: stats.strandedTasks },
   });
   console.log('tasks by status');
   console.table(Object.fromEntries(Object.entries(stats.tasks).map(([status, count]) => [status, { count }])));

@@ -51,18 +51,21 @@ const trustProxy = z.string().transform((value, ctx): boolean | number | string[
 });
 
 /** "tasks.run=8,email.welcome=2": per-queue worker concurrency overrides. */
-const queueConcurrency = z.string().transform((value, ctx) => {
-  const out: Record<string, number> = {};
-  for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
-    const match = /^([a-z0-9._-]+)=(\d+)$/.exec(item);
-    if (!match || Number(match[2]) < 1 || Number(match[2]) > 100) {
-      ctx.addIssue({ code: 'custom', message: `"${item}" is not queue=n with n from 1 to 100` });
-      return z.NEVER;
+/** `queue=n,queue=n` with each n from min to max. */
+const perQueue = (min: number, max: number) =>
+  z.string().transform((value, ctx) => {
+    const out: Record<string, number> = {};
+    for (const item of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+      const match = /^([a-z0-9._-]+)=(\d+)$/.exec(item);
+      if (!match || Number(match[2]) < min || Number(match[2]) > max) {
+        ctx.addIssue({ code: 'custom', message: `"${item}" is not queue=n with n from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      out[match[1]] = Number(match[2]);
     }
-    out[match[1]] = Number(match[2]);
-  }
-  return out;
-});
+    return out;
+  });
+const queueConcurrency = perQueue(1, 100);
 
 const origin = z.string().refine(
   (value) => {
@@ -116,6 +119,11 @@ const envSchema = z
     WORKER_SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(8_000),
     QUEUE_POLLING_INTERVAL_SECONDS: z.coerce.number().min(0.5).max(60).default(1),
     QUEUE_MAINTENANCE_INTERVAL_SECONDS: int(1, 3600).default(60),
+    /** Per-queue overrides of a job's expiry and heartbeat (`email.welcome=60`); pg-boss's heartbeat minimum is 10. */
+    QUEUE_EXPIRE_SECONDS: perQueue(1, 86_400).default({}),
+    QUEUE_HEARTBEAT_SECONDS: perQueue(10, 3600).default({}),
+    /** How long a task may sit queued or running with no live job before the sweep repairs it. */
+    TASK_SWEEP_GRACE_SECONDS: int(1, 86_400).default(300),
     SMTP_URL: z
       .string()
       .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')

@@ -43,3 +43,15 @@ export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not
 export const forbidden = (message = 'not allowed') => new AppError('FORBIDDEN', message);
 export const conflict = (field: string, message = `${field} is already taken`) =>
   new AppError('CONFLICT', message, { fieldErrors: { [field]: [message] } });
+
+/**
+ * A task failure its owner may read (a runner's own words: "analysis took longer than 30 s"). Any other error
+ * a task meets is logged with the task's id, and its owner reads a generic message: a driver's message can
+ * carry SQL and parameters.
+ */
+export class TaskError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TaskError';
+  }
+}

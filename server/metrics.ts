@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client): procedure latency, process, database pool, and job queues.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import pg from 'pg';
-import { collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { sessionOptions, type Database } from '../db/index.ts';
 import type { Queue } from '../jobs/queue.ts';
 import type { Config } from './config.ts';
@@ -13,6 +13,8 @@ export type Metrics = {
   observeProcedure: (path: string, type: string, code: string, seconds: number) => void;
   /** One job attempt: its queue and `completed` or `failed`. */
   observeJob: (queue: string, outcome: 'completed' | 'failed', seconds: number) => void;
+  /** One run of the task sweep: how many stranded tasks it put back in the queue, and how many it failed. */
+  observeTaskSweep: (requeued: number, failed: number) => void;
   /** Whether `authorization` carries METRICS_TOKEN (compared in constant time). */
   authorized: (authorization: string | undefined) => boolean;
   close: () => Promise<void>;
@@ -81,6 +83,15 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
     buckets: LATENCY_BUCKETS,
     registers: [registry],
   });
+  const swept = new Counter({
+    name: 'task_sweep_repaired_total',
+    help: 'Tasks the sweep found queued or running with no live job, by what it did (requeued, failed)',
+    labelNames: ['action'] as const,
+    registers: [registry],
+  });
+  // Present from the start (at 0), so a rate over it exists before the first repair.
+  swept.inc({ action: 'requeued' }, 0);
+  swept.inc({ action: 'failed' }, 0);
   const { db } = parts;
   new Gauge({
     name: 'db_pool_connections',
@@ -100,7 +111,7 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
   const { queue } = parts;
   new Gauge({
     name: 'job_queue_jobs',
-    help: 'Jobs per queue and state (queued, active, failed); exported by one process of the deployment',
+    help: 'Jobs per queue and state (queued, active, failed: kept by pg-boss for 7 days, failed_24h: failed in the last 24 h); exported by one process of the deployment',
     labelNames: ['queue', 'state'] as const,
     registers: [registry],
     async collect() {
@@ -111,6 +122,7 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
         this.set({ queue: name, state: 'queued' }, depth.queued);
         this.set({ queue: name, state: 'active' }, depth.active);
         this.set({ queue: name, state: 'failed' }, depth.failed);
+        this.set({ queue: name, state: 'failed_24h' }, depth.failedLast24h);
       }
     },
   });
@@ -120,6 +132,10 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
     registry,
     observeProcedure: (path, type, code, seconds) => procedures.observe({ path, type, code }, seconds),
     observeJob: (name, outcome, seconds) => jobs.observe({ queue: name, outcome }, seconds),
+    observeTaskSweep: (requeued, failed) => {
+      swept.inc({ action: 'requeued' }, requeued);
+      swept.inc({ action: 'failed' }, failed);
+    },
     authorized: (authorization) => {
       const presented = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
       return token !== null && presented !== undefined && timingSafeEqual(digest(presented), token);

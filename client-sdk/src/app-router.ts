@@ -586,8 +586,10 @@ export type AppRouter = TRPCBuiltRouter<
               queued: number;
               active: number;
               failed: number;
+              failedLast24h: number;
             };
           };
+          strandedTasks: number;
         };
         errorShape: ErrorShape;
       }>;

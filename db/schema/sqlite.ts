@@ -17,6 +17,12 @@ export const users = sqliteTable(
     isActive: integer('is_active', { mode: 'boolean' }).notNull().default(true),
     /** Set once the welcome e-mail went out, so a retried job does not send it twice. */
     welcomeEmailSentAt: timestamp('welcome_email_sent_at'),
+    /**
+     * The job attempt (`jobId:retryCount`) sending the welcome e-mail, set before it sends: an overlapping
+     * attempt cannot start a second send while this claim is younger than the job's expiry.
+     */
+    welcomeEmailClaim: text('welcome_email_claim'),
+    welcomeEmailClaimedAt: timestamp('welcome_email_claimed_at'),
     createdAt: timestamp('created_at').notNull().$defaultFn(() => new Date()),
     updatedAt: timestamp('updated_at').notNull().$defaultFn(() => new Date()),
     /** The username with A–Z folded to a–z and nothing else (SQLite's lower() is ASCII-only), as in pg.ts. */
@@ -99,8 +105,9 @@ export const passwordResetTokens = sqliteTable(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     tokenHash: text('token_hash').notNull(),
-    /** The job that made it: a retried job reuses its row instead of mailing a second token. */
+    /** The job attempt that made it: one token (and one mail) per attempt; a retry adds one, never replaces. */
     jobId: text('job_id').notNull(),
+    attempt: integer('attempt').notNull().default(0),
     createdAt: timestamp('created_at').notNull(),
     expiresAt: timestamp('expires_at').notNull(),
     emailSentAt: timestamp('email_sent_at'),
@@ -108,7 +115,7 @@ export const passwordResetTokens = sqliteTable(
   },
   (t) => [
     uniqueIndex('password_reset_tokens_token_hash_unique').on(t.tokenHash),
-    uniqueIndex('password_reset_tokens_job_id_unique').on(t.jobId),
+    uniqueIndex('password_reset_tokens_job_attempt_unique').on(t.jobId, t.attempt),
     index('password_reset_tokens_user_id_idx').on(t.userId),
     index('password_reset_tokens_expires_at_idx').on(t.expiresAt),
   ],
@@ -130,6 +137,8 @@ export const tasks = sqliteTable(
     attempts: integer('attempts').notNull().default(0),
     /** The job attempt that claimed the task: a duplicate job cannot run it twice. */
     jobId: text('job_id'),
+    /** That attempt's retry count: every write after the claim is conditional on (jobId, attempt). */
+    attempt: integer('attempt'),
     createdAt: timestamp('created_at').notNull(),
     startedAt: timestamp('started_at'),
     finishedAt: timestamp('finished_at'),

@@ -8,5 +8,5 @@ export const passwordResetJob = defineJob({
   payload: z.object({ email: z.string() }),
   // The token lives an hour: retrying for longer than that would mail a useless token.
   options: { retryLimit: 6, retryDelay: 5, retryDelayMax: 300, expireInSeconds: 120, heartbeatSeconds: 30 },
-  handler: (deps, { email }, job) => sendPasswordResetEmail(deps, email, job.id),
+  handler: (deps, { email }, job) => sendPasswordResetEmail(deps, email, job),
 });

@@ -8,5 +8,5 @@ export const welcomeEmailJob = defineJob({
   payload: z.object({ userId: z.string() }),
   // A mail server can be down for a while: back off from 10 s up to 10 min over 8 retries.
   options: { retryLimit: 8, retryDelay: 10, retryDelayMax: 600, expireInSeconds: 120, heartbeatSeconds: 30 },
-  handler: (deps, { userId }) => sendWelcomeEmail(deps, userId),
+  handler: (deps, { userId }, job) => sendWelcomeEmail(deps, userId, job),
 });

@@ -11,8 +11,14 @@ export const Stats = z.object({
   activeSessions: Count,
   posts: z.object({ total: Count, published: Count }),
   tasks: z.record(z.enum(TASK_STATUSES), Count),
-  /** Per pg-boss queue (dead-letter queues end in `.dead`): exact counts, not pg-boss's cached ones. */
-  queues: z.record(z.string(), z.object({ queued: Count, active: Count, failed: Count })),
+  /**
+   * Per pg-boss queue (dead-letter queues end in `.dead`): exact counts, not pg-boss's cached ones. `failed`
+   * counts the jobs that used all their attempts and that pg-boss still keeps (7 days), `failedLast24h` those
+   * that failed in the last 24 hours; the `.dead` queue's `queued` is what is still to be handled.
+   */
+  queues: z.record(z.string(), z.object({ queued: Count, active: Count, failed: Count, failedLast24h: Count })),
+  /** Tasks queued or running with no live job (past a grace period): the task sweep repairs them every 5 minutes. */
+  strandedTasks: Count,
 });
 
 export const adminRouter = router({

@@ -3,6 +3,7 @@ import { count, eq, gt, sql } from 'drizzle-orm';
 import { TASK_STATUSES, type TaskStatus } from '../../db/index.ts';
 import type { QueueDepth } from '../../jobs/queue.ts';
 import type { Deps } from '../deps.ts';
+import { findStrandedTasks } from './maintenance.ts';
 
 export type Stats = {
   users: { total: number; active: number };
@@ -10,18 +11,21 @@ export type Stats = {
   posts: { total: number; published: number };
   tasks: Record<TaskStatus, number>;
   queues: Record<string, QueueDepth>;
+  /** Tasks queued or running with no live job, past the sweep's grace: what the next sweep will repair. */
+  strandedTasks: number;
 };
 
 export async function getStats(deps: Deps): Promise<Stats> {
   const { orm, tables } = deps.db;
   const { users, sessions, posts, tasks } = tables;
   const now = deps.clock.now();
-  const [[userCounts], [sessionCounts], [postCounts], taskCounts, queues] = await Promise.all([
+  const [[userCounts], [sessionCounts], [postCounts], taskCounts, queues, stranded] = await Promise.all([
     orm.select({ total: count(), active: sql<number>`count(*) filter (where ${users.isActive})`.mapWith(Number) }).from(users),
     orm.select({ active: count() }).from(sessions).where(gt(sessions.expiresAt, now)),
     orm.select({ total: count(), published: sql<number>`count(*) filter (where ${eq(posts.published, true)})`.mapWith(Number) }).from(posts),
     orm.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
     deps.queue.depths(),
+    findStrandedTasks(deps),
   ]);
   const byStatus = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
   for (const { status, n } of taskCounts) byStatus[status] = n;
@@ -31,5 +35,6 @@ export async function getStats(deps: Deps): Promise<Stats> {
     posts: { total: postCounts.total, published: postCounts.published },
     tasks: byStatus,
     queues,
+    strandedTasks: stranded.length,
   };
 }

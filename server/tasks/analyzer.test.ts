@@ -41,4 +41,54 @@ describe('text analyzer', () => {
       await analyzer.close();
     }
   });
+
+  it('fails only the analysis that outlives its budget: the ones queued behind it run on a new thread', async () => {
+    // Twenty times the whole input limit takes seconds on any machine; 'fine' takes well under a millisecond.
+    const endless = 'The analytical engine weaves algebraic patterns. '.repeat(40_000);
+    const analyzer = createTextAnalyzer({ timeoutMs: 2_000 });
+    try {
+      const outcomes = await Promise.allSettled([analyzer.analyze(endless), analyzer.analyze('fine'), analyzer.analyze('also fine')]);
+      expect(outcomes[0]).toMatchObject({ status: 'rejected', reason: expect.objectContaining({ message: 'analysis took longer than 2 s' }) });
+      expect(outcomes.slice(1).map((outcome) => outcome.status === 'fulfilled' && outcome.value.words)).toEqual([1, 2]);
+    } finally {
+      await analyzer.close();
+    }
+  });
+
+  it('times each analysis from its own start, not from when it was queued', async () => {
+    const text = 'The analytical engine weaves algebraic patterns just as the Jacquard loom weaves flowers. '.repeat(1_200);
+    const patient = createTextAnalyzer();
+    let single: number;
+    try {
+      await patient.analyze('warm up');
+      const started = performance.now();
+      await patient.analyze(text);
+      single = performance.now() - started;
+    } finally {
+      await patient.close();
+    }
+    // Each analysis gets five times what one took; fifteen of them in a row take three times that budget.
+    const timeoutMs = Math.max(500, Math.ceil(single * 5));
+    const analyzer = createTextAnalyzer({ timeoutMs });
+    try {
+      const outcomes = await Promise.allSettled(Array.from({ length: 15 }, () => analyzer.analyze(text)));
+      expect(outcomes.filter((outcome) => outcome.status === 'rejected')).toEqual([]);
+    } finally {
+      await analyzer.close();
+    }
+  }, 120_000);
+
+  it('takes an analysis whose job is aborted while it waits out of the line, without stopping the one running', async () => {
+    const analyzer = createTextAnalyzer();
+    const controller = new AbortController();
+    try {
+      const running = analyzer.analyze('text '.repeat(20_000));
+      const waiting = analyzer.analyze('never analyzed', controller.signal);
+      controller.abort();
+      await expect(waiting).rejects.toThrow('analysis cancelled');
+      expect((await running).words).toBe(20_000);
+    } finally {
+      await analyzer.close();
+    }
+  });
 });

@@ -19,7 +19,14 @@ export const TextAnalyzeResult = z.object({
 });
 
 /** A trivial type: what the queue benchmark runs (and a handy smoke test). */
-export const MathSumInput = z.object({ numbers: z.array(z.number().finite()).min(1).max(10_000) });
+export const MathSumInput = z.object({
+  numbers: z
+    .array(z.number().finite())
+    .min(1)
+    .max(10_000)
+    // Finite numbers can still add up past Number.MAX_VALUE: refused here, as a field error, not at run time.
+    .refine((numbers) => Number.isFinite(numbers.reduce((total, n) => total + n, 0)), 'the sum of these numbers is too large (not a finite number)'),
+});
 export const MathSumResult = z.object({ sum: z.number(), count: z.number().int() });
 
 export type TextAnalyzeResult = z.infer<typeof TextAnalyzeResult>;

@@ -1,0 +1,252 @@
+// Task attempts on both dialects: writes conditional on the claiming attempt (a slow attempt that lost its task
+// to a retry changes nothing), what a failure tells the owner, and the sweep that repairs stranded tasks.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { eq, inArray } from 'drizzle-orm';
+import { z } from 'zod';
+import { captureLogs, dialects, failure, useTestDeps } from '../server/testing/harness.ts';
+import { createUser, signedInUser } from '../server/testing/factories.ts';
+import { TaskError } from '../server/errors.ts';
+import { internalFailure, LOST_LAST_ATTEMPT, runTask } from '../server/services/task-runs.ts';
+import { sweepTasks } from '../server/services/maintenance.ts';
+import type { TextAnalyzer } from '../server/tasks/analyzer.ts';
+import type { TextAnalyzeResult } from '../server/tasks/types.ts';
+import type { Deps } from '../server/deps.ts';
+import { deadLetterQueue, defineJob, type JobContext } from './define.ts';
+import { runTaskJob } from './definitions/run-task.ts';
+
+const resultOf = (words: number): TextAnalyzeResult => ({
+  characters: words,
+  words,
+  sentences: 1,
+  readingTimeSeconds: 1,
+  keywords: [],
+  sentiment: { score: 0, label: 'neutral' },
+  entities: [],
+});
+
+/** An analyzer each of whose analyses the test settles by hand, in the order it chooses. */
+function handSettledAnalyzer(): TextAnalyzer & { calls: { resolve: (result: unknown) => void; reject: (error: Error) => void }[] } {
+  const calls: { resolve: (result: unknown) => void; reject: (error: Error) => void }[] = [];
+  return {
+    calls,
+    analyze: () => new Promise((resolve, reject) => calls.push({ resolve: resolve as (result: unknown) => void, reject })),
+    close: async () => {},
+  };
+}
+
+const attempt = (jobId: string, retryCount: number): JobContext => ({ id: jobId, retryCount, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
+
+describe.each(dialects)('task attempts on %s', { timeout: 60_000 }, (dialect) => {
+  const logs = captureLogs('info');
+  const deps = useTestDeps(dialect, { logger: logs.logger });
+  // PGlite (beside SQLite) takes its time to start on a busy machine: in the hook, not in the first test.
+  beforeAll(() => deps.current.queue.start());
+
+  async function withAnalyzer<T>(analyzer: TextAnalyzer, fn: () => Promise<T>): Promise<T> {
+    const original = deps.current.textAnalyzer;
+    deps.current.textAnalyzer = analyzer;
+    try {
+      return await fn();
+    } finally {
+      deps.current.textAnalyzer = original;
+    }
+  }
+
+  async function submitted() {
+    const { caller } = await signedInUser(deps.current);
+    const { id } = await caller.tasks.submit({ type: 'text.analyze', input: { text: 'some text' } });
+    const [job] = await deps.current.queue.find(runTaskJob, { taskId: id });
+    return { caller, id, jobId: job.id };
+  }
+
+  it('a slow attempt that fails after a retry took its task over changes nothing: the retry completes it', async () => {
+    const { caller, id, jobId } = await submitted();
+    const analyzer = handSettledAnalyzer();
+    await withAnalyzer(analyzer, async () => {
+      const first = runTask(deps.current, id, attempt(jobId, 0));
+      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(1);
+      // Its heartbeat lapsed: pg-boss retries the same job while the first attempt still runs.
+      const retry = runTask(deps.current, id, attempt(jobId, 1));
+      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(2);
+      analyzer.calls[0].reject(new TaskError('analysis cancelled'));
+      await expect(first).rejects.toThrow('analysis cancelled');
+      expect((await caller.tasks.get({ id })).status).toBe('running');
+      analyzer.calls[1].resolve(resultOf(7));
+      await retry;
+    });
+    const task = await caller.tasks.get({ id });
+    expect({ status: task.status, error: task.error, attempts: task.attempts, words: task.type === 'text.analyze' ? task.result?.words : null }).toEqual({
+      status: 'completed',
+      error: null,
+      attempts: 2,
+      words: 7,
+    });
+  });
+
+  it('a slow attempt that comes back with a result after a retry took its task over writes nothing', async () => {
+    const { caller, id, jobId } = await submitted();
+    const analyzer = handSettledAnalyzer();
+    await withAnalyzer(analyzer, async () => {
+      const first = runTask(deps.current, id, attempt(jobId, 0));
+      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(1);
+      const retry = runTask(deps.current, id, attempt(jobId, 1));
+      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(2);
+      analyzer.calls[0].resolve(resultOf(1));
+      await first;
+      expect((await caller.tasks.get({ id })).status).toBe('running');
+      analyzer.calls[1].resolve(resultOf(2));
+      await retry;
+    });
+    const task = await caller.tasks.get({ id });
+    expect({ status: task.status, words: task.type === 'text.analyze' ? task.result?.words : null }).toEqual({ status: 'completed', words: 2 });
+    expect(logs.lines.some((line) => line.msg === 'task attempt superseded by a later attempt; its outcome is dropped' && line.taskId === id)).toBe(true);
+  });
+
+  it('an earlier attempt cannot claim a task that a later attempt put back in the queue', async () => {
+    const { caller, id, jobId } = await submitted();
+    const analyzer = handSettledAnalyzer();
+    await withAnalyzer(analyzer, async () => {
+      const second = runTask(deps.current, id, attempt(jobId, 1));
+      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(1);
+      analyzer.calls[0].reject(new TaskError('try again'));
+      await expect(second).rejects.toThrow('try again');
+      expect((await caller.tasks.get({ id })).status).toBe('queued');
+      // The first attempt, frozen before its claim, wakes up: it finds the task is not its own.
+      await runTask(deps.current, id, attempt(jobId, 0));
+      expect(analyzer.calls).toHaveLength(1);
+      const third = runTask(deps.current, id, attempt(jobId, 2));
+      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(2);
+      analyzer.calls[1].resolve(resultOf(3));
+      await third;
+    });
+    expect(await caller.tasks.get({ id })).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+
+  it('shows the owner a runner’s own message, and only a generic one (logged with the task id) for anything else', async () => {
+    const owner = await submitted();
+    const secret = 'insert into "tasks" ("id", "input") values ($1, $2) -- params: ["x", {"text": "private"}]';
+    await withAnalyzer({ analyze: () => Promise.reject(new Error(secret)), close: async () => {} }, () =>
+      expect(runTask(deps.current, owner.id, attempt(owner.jobId, 2))).rejects.toThrow(secret),
+    );
+    const task = await owner.caller.tasks.get({ id: owner.id });
+    expect({ status: task.status, error: task.error }).toEqual({ status: 'failed', error: internalFailure(owner.id) });
+    expect(logs.lines.find((line) => line.taskId === owner.id && line.msg === 'task attempt failed with an internal error')).toMatchObject({ err: expect.objectContaining({ message: secret }) });
+
+    const other = await submitted();
+    await withAnalyzer({ analyze: () => Promise.reject(new TaskError('analysis took longer than 30 s')), close: async () => {} }, () =>
+      expect(runTask(deps.current, other.id, attempt(other.jobId, 2))).rejects.toThrow(),
+    );
+    expect((await other.caller.tasks.get({ id: other.id })).error).toBe('analysis took longer than 30 s');
+  });
+
+  it('refuses a math.sum whose sum overflows at submit, and fails one stored before with a clear message', async () => {
+    const { caller, user } = await signedInUser(deps.current);
+    const refused = await failure(caller.tasks.submit({ type: 'math.sum', input: { numbers: [1e308, 1e308] } }));
+    expect(refused.code).toBe('BAD_REQUEST');
+    expect(refused.fieldErrors['input.numbers']).toEqual(['the sum of these numbers is too large (not a finite number)']);
+    const { tasks } = deps.current.db.tables;
+    const [stored] = await deps.current.db.orm
+      .insert(tasks)
+      .values({ userId: user.id, type: 'math.sum', input: { numbers: [1e308, 1e308] }, createdAt: new Date() })
+      .returning({ id: tasks.id });
+    await runTask(deps.current, stored.id, attempt('an-old-job', 0));
+    const [row] = await deps.current.db.orm.select({ status: tasks.status, error: tasks.error }).from(tasks).where(eq(tasks.id, stored.id));
+    expect(row).toEqual({ status: 'failed', error: 'invalid input for math.sum: the sum of these numbers is too large (not a finite number)' });
+  });
+});
+
+describe.each(dialects)('the task sweep on %s', (dialect) => {
+  const deps = useTestDeps(dialect, { env: { TASK_SWEEP_GRACE_SECONDS: '60' } });
+  beforeAll(() => deps.current.queue.start());
+
+  async function insertTask(d: Deps, values: { status: 'queued' | 'running'; ageSeconds: number; jobId?: string; attempt?: number; attempts?: number }) {
+    const user = await createUser(d);
+    const { tasks } = d.db.tables;
+    const [row] = await d.db.orm
+      .insert(tasks)
+      .values({
+        userId: user.id,
+        type: 'math.sum',
+        input: { numbers: [20, 22] },
+        status: values.status,
+        jobId: values.jobId ?? null,
+        attempt: values.attempt ?? null,
+        attempts: values.attempts ?? 0,
+        createdAt: new Date(Date.now() - values.ageSeconds * 1000),
+      })
+      .returning({ id: tasks.id });
+    return row.id;
+  }
+
+  it('requeues a task left queued with no job, fails one whose attempts are used up, and leaves live and recent ones alone', async () => {
+    const d = deps.current;
+    const { tasks } = d.db.tables;
+    const admin = await signedInUser(d, { role: 'admin' });
+    const stranded = await insertTask(d, { status: 'queued', ageSeconds: 3600 });
+    const lostRunning = await insertTask(d, { status: 'running', ageSeconds: 3600, jobId: 'a-vanished-job', attempt: 2, attempts: 3 });
+    const recent = await insertTask(d, { status: 'queued', ageSeconds: 5 });
+    const { id: live } = await admin.caller.tasks.submit({ type: 'math.sum', input: { numbers: [1] } });
+    await d.db.orm.update(tasks).set({ createdAt: new Date(Date.now() - 3600_000) }).where(eq(tasks.id, live));
+
+    expect((await admin.caller.admin.stats()).strandedTasks).toBe(2);
+    expect(await sweepTasks(d)).toEqual({ requeued: 1, failed: 1 });
+    expect((await admin.caller.admin.stats()).strandedTasks).toBe(0);
+    expect(await sweepTasks(d)).toEqual({ requeued: 0, failed: 0 });
+
+    const rows = await d.db.orm.select({ id: tasks.id, status: tasks.status, error: tasks.error }).from(tasks).where(inArray(tasks.id, [stranded, lostRunning, recent, live]));
+    const byId = Object.fromEntries(rows.map((row) => [row.id, { status: row.status, error: row.error }]));
+    expect(byId).toEqual({
+      [stranded]: { status: 'queued', error: null },
+      [lostRunning]: { status: 'failed', error: LOST_LAST_ATTEMPT },
+      [recent]: { status: 'queued', error: null },
+      [live]: { status: 'queued', error: null },
+    });
+    // The requeued task has a job of its own again, and runs.
+    const jobs = await d.queue.find(runTaskJob, { taskId: stranded });
+    expect(jobs.map((job) => job.state)).toEqual(['created']);
+    await runTaskJob.handler(d, { taskId: stranded }, attempt(jobs[0].id, 0));
+    const [done] = await d.db.orm.select({ status: tasks.status, result: tasks.result }).from(tasks).where(eq(tasks.id, stranded));
+    expect(done).toEqual({ status: 'completed', result: { sum: 42, count: 2 } });
+
+    const metrics = await d.metrics.registry.metrics();
+    expect(metrics).toMatch(/^task_sweep_repaired_total\{action="requeued"\} 1$/m);
+    expect(metrics).toMatch(/^task_sweep_repaired_total\{action="failed"\} 1$/m);
+  });
+});
+
+describe.each(dialects)('the task sweep beside a worker on %s', (dialect) => {
+  const deps = useTestDeps(dialect, { work: true, env: { TASK_SWEEP_GRACE_SECONDS: '60' } });
+
+  it('fails a task whose dead-letter handling failed too', async () => {
+    const d = deps.current;
+    const user = await createUser(d);
+    const { tasks } = d.db.tables;
+    // A job whose payload does not parse goes straight to the dead-letter queue, where it does not parse either.
+    const taskId = String(Date.now() * 1000 + Math.floor(Math.random() * 1000));
+    await d.db.orm.insert(tasks).values({ id: taskId, userId: user.id, type: 'math.sum', input: { numbers: [1] }, status: 'running', jobId: 'lost', attempt: 0, attempts: 1, createdAt: new Date(Date.now() - 3600_000) });
+    await d.queue.send(defineJob({ name: runTaskJob.name, options: runTaskJob.options, payload: z.object({ taskId: z.number() }), handler: async () => {} }), { taskId: Number(taskId) });
+    await expect.poll(async () => (await d.queue.find(deadLetterQueue(runTaskJob))).filter((job) => String((job.data as { taskId: unknown }).taskId) === taskId).map((job) => job.state), { timeout: 20_000, interval: 200 }).toEqual(['failed']);
+    const [job] = await d.queue.find(runTaskJob, { taskId: Number(taskId) });
+    expect({ state: job.state, retryCount: job.retryCount }).toEqual({ state: 'failed', retryCount: 0 });
+    expect((await d.queue.jobsFor(runTaskJob, 'taskId', [taskId])).deadLettered).toEqual(new Set([taskId]));
+    await sweepTasks(d);
+    const [row] = await d.db.orm.select({ status: tasks.status, error: tasks.error }).from(tasks).where(eq(tasks.id, taskId));
+    expect(row).toEqual({ status: 'failed', error: LOST_LAST_ATTEMPT });
+  }, 40_000);
+
+  it('fails a task whose result does not validate at once, without dead-lettering its job', async () => {
+    const d = deps.current;
+    const { caller } = await signedInUser(d);
+    const original = d.textAnalyzer;
+    d.textAnalyzer = { analyze: () => Promise.resolve({ words: 'many' } as unknown as TextAnalyzeResult), close: async () => {} };
+    try {
+      const { id } = await caller.tasks.submit({ type: 'text.analyze', input: { text: 'whatever' } });
+      await expect.poll(async () => (await caller.tasks.get({ id })).status, { timeout: 20_000, interval: 100 }).toBe('failed');
+      expect(await caller.tasks.get({ id })).toMatchObject({ error: internalFailure(id), attempts: 1 });
+      await expect.poll(async () => (await d.queue.find(runTaskJob, { taskId: id })).map((job) => job.state), { timeout: 10_000 }).toEqual(['completed']);
+      expect((await d.queue.find(deadLetterQueue(runTaskJob))).filter((job) => (job.data as { taskId: unknown }).taskId === id)).toEqual([]);
+    } finally {
+      d.textAnalyzer = original;
+    }
+  }, 40_000);
+});
