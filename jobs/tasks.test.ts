@@ -286,6 +286,7 @@ describe.each(dialects)('admin.stats on %s', (dialect) => {
         posts: { total: 2, published: 1 },
         tasks: { queued: 1, running: 0, completed: 0, failed: 0, cancelled: 0 },
         queues: expect.objectContaining({ 'tasks.run': { queued: 1, active: 0, failed: 0 }, 'tasks.run.dead': { queued: 0, active: 0, failed: 0 } }),
+        outbox: { pending: 0, oldestAgeSeconds: null },
       });
       const user = await signedInUser(deps);
       expect((await failure(user.caller.admin.stats())).code).toBe('FORBIDDEN');

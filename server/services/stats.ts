@@ -1,6 +1,7 @@
 // admin.stats: the numbers an internal dashboard shows, each from one aggregate query.
 import { count, eq, gt, sql } from 'drizzle-orm';
 import { TASK_STATUSES, type TaskStatus } from '../../db/index.ts';
+import type { OutboxStats } from '../../jobs/outbox.ts';
 import type { QueueDepth } from '../../jobs/queue.ts';
 import type { Deps } from '../deps.ts';
 
@@ -10,18 +11,20 @@ export type Stats = {
   posts: { total: number; published: number };
   tasks: Record<TaskStatus, number>;
   queues: Record<string, QueueDepth>;
+  outbox: OutboxStats;
 };
 
 export async function getStats(deps: Deps): Promise<Stats> {
   const { orm, tables } = deps.db;
   const { users, sessions, posts, tasks } = tables;
   const now = deps.clock.now();
-  const [[userCounts], [sessionCounts], [postCounts], taskCounts, queues] = await Promise.all([
+  const [[userCounts], [sessionCounts], [postCounts], taskCounts, queues, outbox] = await Promise.all([
     orm.select({ total: count(), active: sql<number>`count(*) filter (where ${users.isActive})`.mapWith(Number) }).from(users),
     orm.select({ active: count() }).from(sessions).where(gt(sessions.expiresAt, now)),
     orm.select({ total: count(), published: sql<number>`count(*) filter (where ${eq(posts.published, true)})`.mapWith(Number) }).from(posts),
     orm.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
     deps.queue.depths(),
+    deps.queue.outbox(),
   ]);
   const byStatus = Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
   for (const { status, n } of taskCounts) byStatus[status] = n;
@@ -31,5 +34,6 @@ export async function getStats(deps: Deps): Promise<Stats> {
     posts: { total: postCounts.total, published: postCounts.published },
     tasks: byStatus,
     queues,
+    outbox,
   };
 }

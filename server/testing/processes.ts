@@ -22,9 +22,9 @@ afterEach(() => {
   running.clear();
 });
 
-/** `node [nodeArgs…] script` with only PATH and `env` in its environment. */
-export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = []): NodeProcess {
-  const child = spawn(process.execPath, [...nodeArgs, script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `node [nodeArgs…] script [scriptArgs…]` with only PATH and `env` in its environment. */
+export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = [], scriptArgs: string[] = []): NodeProcess {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...scriptArgs], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const lines: LogLine[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
