@@ -210,7 +210,7 @@ describe.each(dialects)('jobs in the app transaction on %s', (dialect) => {
   }
 
   it('exist exactly once after a commit, and not at all after a rollback', async () => {
-    const expected = dialect === 'postgres' ? 'in the same transaction' : 'right after the commit';
+    const expected = dialect === 'postgres' ? 'in the same transaction' : 'through the job outbox';
     expect({ shares: deps.current.queue.sharesAppDatabase, expected }).toEqual({ shares: dialect === 'postgres', expected });
     const { users } = deps.current.db.tables;
     const committed = crypto.randomUUID();

@@ -587,6 +587,10 @@ export type AppRouter = TRPCBuiltRouter<
               failed: number;
             };
           };
+          outbox: {
+            pending: number;
+            oldestAgeSeconds: null | number;
+          };
         };
         errorShape: ErrorShape;
       }>;
