@@ -15,7 +15,8 @@ export async function sendWelcomeEmail(deps: Deps, userId: string): Promise<void
     .from(users)
     .where(eq(users.id, userId));
   if (!user || user.sentAt) return;
-  await deps.mailer.send(welcomeEmail(user));
+  // Keyed by the account: a retry after a crash between sending and recording it resends the same message.
+  await deps.mailer.send({ ...welcomeEmail(user), key: `welcome-${userId}` });
   await deps.db.orm
     .update(users)
     .set({ welcomeEmailSentAt: deps.clock.now() })
