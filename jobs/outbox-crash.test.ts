@@ -2,7 +2,7 @@
 // dies between commit and send loses nothing on restart, and SIGKILL at random moments under load leaves every
 // acknowledged task run exactly once and every account welcomed exactly once: embedded (SQLite + PGlite on
 // disk) and with QUEUE_DATABASE_URL on a Postgres database of its own.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -121,13 +121,8 @@ async function kill(api: NodeProcess): Promise<void> {
 /** The recipients of the e-mails in the mail directory (one .eml per message), with how many each got. */
 function mailCounts(dir: string): Map<string, number> {
   const counts = new Map<string, number>();
-  let files: string[] = [];
-  try {
-    files = readdirSync(dir).filter((file) => file.endsWith('.eml'));
-  } catch {
-    return counts;
-  }
-  for (const file of files) {
+  if (!existsSync(dir)) return counts;
+  for (const file of readdirSync(dir).filter((name) => name.endsWith('.eml'))) {
     const to = /^To: (?:.*<)?([^<>\s]+@[^<>\s]+)>?\s*$/m.exec(readFileSync(join(dir, file), 'utf8'))?.[1] ?? '?';
     counts.set(to, (counts.get(to) ?? 0) + 1);
   }
