@@ -117,8 +117,9 @@ describe.each(dialects)('the job outbox on %s (jobs in another database)', (dial
     const readiness = createReadinessCheck(deps);
     expect(await readiness()).toEqual({ ready: true });
     expect(logs.lines.filter((line) => line.msg === 'job outbox: jobs have waited over a minute for pg-boss')).toEqual([]);
-    // A row the relay could not send for two minutes (written directly: the relay is not told of it).
-    await deps.db.orm.insert(outbox).values({ id, queue: welcomeEmailJob.name, data: { userId: 'nobody' }, createdAt: new Date(Date.now() - 120_000) });
+    // A row the relay has not been able to send for two minutes (for a queue pg-boss does not have, so the
+    // sweep cannot send it during the test either).
+    await deps.db.orm.insert(outbox).values({ id, queue: 'no.such.queue', data: {}, createdAt: new Date(Date.now() - 120_000) });
     try {
       expect(await readiness()).toEqual({ ready: true });
       const warnings = logs.lines.filter((line) => line.msg === 'job outbox: jobs have waited over a minute for pg-boss');
@@ -129,6 +130,19 @@ describe.each(dialects)('the job outbox on %s (jobs in another database)', (dial
       expect(logs.lines.filter((line) => line.msg === 'job outbox: jobs have waited over a minute for pg-boss')).toHaveLength(1);
     } finally {
       await deps.db.orm.delete(outbox).where(eq(outbox.id, id));
+    }
+  });
+
+  it('sends the jobs of other queues when one queue refuses its own, and keeps the refused rows', async () => {
+    const { outbox } = deps.db.tables;
+    const refused = { id: crypto.randomUUID(), queue: 'no.such.queue', data: {}, createdAt: new Date(Date.now() - 1000) };
+    const good = { id: crypto.randomUUID(), queue: welcomeEmailJob.name, data: { userId: 'someone' }, createdAt: new Date() };
+    await deps.db.orm.insert(outbox).values([refused, good]);
+    try {
+      await expect.poll(async () => (await outboxRows()).map((row) => row.id), { timeout: 15_000 }).toEqual([refused.id]);
+      expect((await deps.queue.find(welcomeEmailJob, { userId: 'someone' })).map((job) => job.id)).toEqual([good.id]);
+    } finally {
+      await deps.db.orm.delete(outbox).where(eq(outbox.id, refused.id));
     }
   });
 });

@@ -75,8 +75,19 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
       if (!byQueue.has(row.queue)) byQueue.set(row.queue, jobs);
       jobs.push({ id: row.id, data: row.data });
     }
-    for (const [queue, jobs] of byQueue) await send(queue, jobs);
-    await db.orm.delete(outbox).where(inArray(outbox.id, rows.map((row) => row.id)));
+    // One queue refusing its jobs does not hold back the others'.
+    const sent: string[] = [];
+    let failure: Error | null = null;
+    for (const [queue, jobs] of byQueue) {
+      try {
+        await send(queue, jobs);
+        sent.push(...jobs.map((job) => job.id));
+      } catch (error) {
+        failure ??= error instanceof Error ? error : new Error(String(error));
+      }
+    }
+    if (sent.length > 0) await db.orm.delete(outbox).where(inArray(outbox.id, sent));
+    if (failure) throw failure;
   }
 
   const schedule = (delayMs: number) => {
