@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { callerFor, captureLogs, dialects, failure, useTestDeps } from '../server/testing/harness.ts';
 import { createUser, signIn, TEST_PASSWORD, uniqueName } from '../server/testing/factories.ts';
-import { useSmtpServer } from '../server/testing/smtp.ts';
+import { startSmtpServer, useSmtpServer } from '../server/testing/smtp.ts';
 import { createMailer } from '../server/mail/mailer.ts';
 import { passwordResetEmail, welcomeEmail } from '../server/mail/templates.ts';
 import { sendPasswordResetEmail, sendWelcomeEmail } from '../server/services/emails.ts';
@@ -223,5 +223,33 @@ describe.each(dialects)('password reset attempts on %s', (dialect) => {
     expect(new Set(tokens).size).toBe(2);
     expect(await anonymousCaller(deps.current).auth.resetPassword({ token: tokens[0], newPassword: 'the first new password' })).toEqual({ ok: true });
     expect(await failure(anonymousCaller(deps.current).auth.resetPassword({ token: tokens[1], newPassword: 'the second new password' }))).toMatchObject({ message: 'invalid or expired token' });
+  });
+});
+
+describe('a message sent again under its key', () => {
+  it('replaces its .eml file in the outbox (no partial file left) and keeps its Message-ID over SMTP', async () => {
+    const dir = join(tmpdir(), uniqueName('outbox'));
+    const outbox = createMailer({ SMTP_URL: undefined, MAIL_FROM: 'Service <service@example.com>', OUTBOX_DIR: dir }, captureLogs().logger);
+    const message = { ...welcomeEmail({ email: 'kim@example.com', username: 'kim', fullName: null }), key: 'welcome-user-1' };
+    try {
+      const first = await outbox.send(message);
+      const again = await outbox.send(message);
+      expect(again.file).toBe(first.file);
+      expect(readdirSync(dir)).toEqual(['welcome-user-1.eml']);
+      expect(readFileSync(first.file!, 'utf8')).toMatch(/^Message-ID: <welcome-user-1@ai-backend-service>$/m);
+    } finally {
+      outbox.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const inbox = await startSmtpServer();
+    const smtp = createMailer({ SMTP_URL: inbox.url, MAIL_FROM: 'Service <service@example.com>', OUTBOX_DIR: dir }, captureLogs().logger);
+    try {
+      await smtp.send(message);
+      await smtp.send(message);
+      expect(inbox.to('kim@example.com').map((mail) => mail.messageId)).toEqual(['<welcome-user-1@ai-backend-service>', '<welcome-user-1@ai-backend-service>']);
+    } finally {
+      smtp.close();
+      await inbox.close();
+    }
   });
 });

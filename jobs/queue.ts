@@ -1,5 +1,5 @@
-// pg-boss, the one job engine: in the app's Postgres (jobs commit with the app's transaction), or on PGlite
-// (Postgres in WASM) beside the embedded SQLite default, where jobs are sent right after the app commits.
+// pg-boss, the one job engine: in the app's Postgres (jobs commit with the app's transaction), or elsewhere
+// (PGlite beside the embedded SQLite default, QUEUE_DATABASE_URL), where jobs go through a transactional outbox.
 import { mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { dirname, join } from 'node:path';
@@ -13,6 +13,7 @@ import type { Deps } from '../server/deps.ts';
 import type { Logger } from '../server/logger.ts';
 import { tracer, tracingEnabled } from '../server/telemetry/state.ts';
 import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJob } from './define.ts';
+import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from './outbox.ts';
 import { registeredJobs } from './registry.ts';
 
 /** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */
@@ -42,16 +43,22 @@ export type Queue = {
   readonly backend: QueueBackend['kind'];
   /** True when jobs live in the app's own Postgres, so enqueuing joins the app's transaction. */
   readonly sharesAppDatabase: boolean;
-  /** Starts pg-boss and creates every queue (idempotent). Processes call it at boot; sending calls it too. */
+  /**
+   * Starts pg-boss and creates every queue (idempotent), relays what the outbox holds (a crash's leftovers)
+   * and starts the outbox sweep. Processes call it at boot, before they report ready; sending starts pg-boss too.
+   */
   start: () => Promise<void>;
   send: <P>(definition: JobDefinition<P>, payload: P, options?: { tx?: Tx }) => Promise<string>;
   /** Many jobs of one kind in one statement (pg-boss insert). */
   sendMany: <P>(definition: JobDefinition<P>, payloads: P[], options?: { tx?: Tx }) => Promise<void>;
   /**
-   * Runs `fn` in an app transaction. Jobs it enqueues commit or roll back with it when they share the
-   * database; otherwise they are sent right after the commit (and not at all after a rollback).
+   * Runs `fn` in an app transaction. Jobs it enqueues commit or roll back with it: in pg-boss's own tables when
+   * they share the database; otherwise as outbox rows in the app database, which the relay sends right after
+   * the commit (or, if that send fails, later: a failed send never fails the transaction that committed).
    */
   transaction: <T>(fn: (tx: Tx, enqueue: Enqueue) => Promise<T>) => Promise<T>;
+  /** The outbox backlog (always empty when the jobs share the app's database). */
+  outbox: () => Promise<OutboxStats>;
   /** Works every queue in this process, and registers the schedules. */
   work: (deps: Deps) => Promise<void>;
   /** Exact per-queue counts, straight from pg-boss's job table. */
@@ -81,9 +88,11 @@ export type QueueOptions = {
   /** Overrides what the config says (tests put the queue in their own database). */
   backend?: QueueBackend;
   definitions?: readonly RegisteredJob[];
+  /** Test-only: a fault between a commit and the relay's send (see RelayFault). */
+  relayFault?: RelayFault | undefined;
 };
 
-export function openQueue({ config, logger, db, worker, backend = queueBackendFor(config), definitions = registeredJobs }: QueueOptions): Queue {
+export function openQueue({ config, logger, db, worker, backend = queueBackendFor(config), definitions = registeredJobs, relayFault }: QueueOptions): Queue {
   const source = db.source;
   const sharesAppDatabase =
     (backend.kind === 'postgres' && source.kind === 'postgres' && backend.url === source.url) ||
@@ -183,31 +192,55 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     await instance.insert(definition.name, jobs, options.tx ? { db: fromDrizzle(options.tx, sql) } : {});
   }
 
+  // Every process that opens both databases relays: the fast path after its own commits, a drain at start,
+  // and a sweep for rows whose process died. pg-boss skips a job whose id it has: several relays sending the
+  // same row make one job.
+  const relay = createRelay({
+    db,
+    logger,
+    fault: relayFault,
+    send: async (name, jobs) => {
+      const instance = await ready();
+      await instance.insert(name, jobs.map((job) => ({ id: job.id, data: job.data as object })));
+    },
+  });
+
   return {
     backend: backend.kind,
     sharesAppDatabase,
     start: async () => {
       await ready();
+      try {
+        const sent = await relay.drain('start');
+        if (sent > 0) logger.info({ jobs: sent }, 'job outbox: relayed what was left from before the start');
+      } catch (error) {
+        logger.warn({ err: error }, 'job outbox: could not relay at start; the sweep retries');
+      }
+      relay.startSweeping();
     },
     send,
     sendMany,
 
-    transaction: async (fn) => {
-      await ready();
-      const afterCommit: (() => Promise<void>)[] = [];
-      const result = await db.transaction((tx) =>
-        fn(tx, async (definition, ...payloads) => {
-          if (sharesAppDatabase) {
-            await sendMany(definition, payloads, { tx });
-          } else {
-            for (const payload of payloads) definition.payload.parse(payload);
-            afterCommit.push(() => sendMany(definition, payloads));
-          }
-        }),
-      );
-      for (const sendJobs of afterCommit) await sendJobs();
-      return result;
-    },
+    transaction: sharesAppDatabase
+      ? async (fn) => {
+          await ready();
+          return db.transaction((tx) => fn(tx, (definition, ...payloads) => sendMany(definition, payloads, { tx })));
+        }
+      : async (fn) => {
+          // No pg-boss needed to commit: the jobs are rows of the app database until the relay sends them.
+          const written: OutboxRow[] = [];
+          const result = await db.transaction((tx) =>
+            fn(tx, async (definition, ...payloads) => {
+              if (!known.has(definition.name)) throw new Error(`job "${definition.name}" is not registered in jobs/registry.ts`);
+              const data = payloads.map((payload) => definition.payload.parse(payload));
+              written.push(...(await relay.write(tx, definition.name, data)));
+            }),
+          );
+          await relay.deliver(written);
+          return result;
+        },
+
+    outbox: () => relay.stats(),
 
     work: async (deps) => {
       const instance = await ready();
@@ -311,6 +344,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     stopWorking,
     stop: (timeoutMs) =>
       (closing ??= (async () => {
+        await relay.stop();
         await stopWorking(timeoutMs);
         const instance = await started();
         if (instance) await instance.stop({ close: true });

@@ -227,7 +227,7 @@ describe.each(dialects)('jobs in the app transaction on %s', (dialect) => {
   }
 
   it('exist exactly once after a commit, and not at all after a rollback', async () => {
-    const expected = dialect === 'postgres' ? 'in the same transaction' : 'right after the commit';
+    const expected = dialect === 'postgres' ? 'in the same transaction' : 'through the job outbox';
     expect({ shares: deps.current.queue.sharesAppDatabase, expected }).toEqual({ shares: dialect === 'postgres', expected });
     const { users } = deps.current.db.tables;
     const committed = crypto.randomUUID();
@@ -304,6 +304,7 @@ describe.each(dialects)('admin.stats on %s', (dialect) => {
         tasks: { queued: 1, running: 0, completed: 0, failed: 0, cancelled: 0 },
         queues: expect.objectContaining({ 'tasks.run': { queued: 1, active: 0, failed: 0, failedLast24h: 0 }, 'tasks.run.dead': { queued: 0, active: 0, failed: 0, failedLast24h: 0 } }),
         strandedTasks: 0,
+        outbox: { pending: 0, oldestAgeSeconds: null },
       });
       const user = await signedInUser(deps);
       expect((await failure(user.caller.admin.stats())).code).toBe('FORBIDDEN');

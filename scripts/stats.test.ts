@@ -35,6 +35,7 @@ describe.each(dialects)('npm run stats on %s', (dialect) => {
     for (const row of ['users', 'active users', 'active sessions', 'posts', 'published posts']) expect(result.stdout).toMatch(new RegExp(`│ ${row}\\s+│ 1\\s+│`));
     expect(result.stdout).toMatch(/│ queued\s+│ 0\s+│/);
     expect(result.stdout).toContain('tasks.run.dead');
+    expect(result.stdout).toContain('job outbox: 0 pending\n');
   });
 
   it('explains a refusal and exits 1', async () => {

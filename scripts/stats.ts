@@ -27,6 +27,8 @@ try {
   console.table(Object.fromEntries(Object.entries(stats.tasks).map(([status, count]) => [status, { count }])));
   console.log('job queues');
   console.table(stats.queues);
+  const { pending, oldestAgeSeconds } = stats.outbox;
+  console.log(`job outbox: ${pending} pending${oldestAgeSeconds === null ? '' : `, oldest ${Math.round(oldestAgeSeconds)} s`}`);
 } catch (error) {
   if (isApiError(error)) {
     console.error(`stats: ${error.data.code}: ${error.message}${error.data.requestId ? ` (request ${error.data.requestId})` : ''}`);

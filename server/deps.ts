@@ -5,6 +5,7 @@ import { openDatabase, type Database } from '../db/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { openQueue, queueBackendFor, type Queue, type QueueBackend } from '../jobs/queue.ts';
+import type { RelayFault } from '../jobs/outbox.ts';
 import { createCache, type Cache } from './cache.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -34,6 +35,8 @@ export type Deps = {
 export type DepsRole = {
   /** This process works jobs (a worker, or the API with WORKER_IN_PROCESS). */
   worker: boolean;
+  /** Test-only: a fault between a commit and the job outbox's send (jobs/outbox.ts). */
+  relayFault?: RelayFault | undefined;
 };
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -56,7 +59,7 @@ export async function buildDeps(config: Config, logger: Logger, role: DepsRole =
     await db.close();
     throw error;
   }
-  return assembleDeps({ config, logger, db, worker: role.worker });
+  return assembleDeps({ config, logger, db, worker: role.worker, relayFault: role.relayFault });
 }
 
 /** Everything but the database, which the caller opened (the API, a worker, or a test with its own database). */
@@ -68,6 +71,7 @@ export async function assembleDeps(parts: {
   worker?: boolean;
   /** Overrides the queue's placement from the config (tests give each file its own). */
   queueBackend?: QueueBackend;
+  relayFault?: RelayFault | undefined;
 }): Promise<Deps> {
   const { config, logger, db } = parts;
   // ioredis is loaded only when there is a Redis to talk to.
@@ -78,7 +82,7 @@ export async function assembleDeps(parts: {
     await redisReady(redis, logger);
   }
   const queueBackend = parts.queueBackend ?? queueBackendFor(config);
-  const queue = openQueue({ config, logger, db, worker: parts.worker ?? false, backend: queueBackend });
+  const queue = openQueue({ config, logger, db, worker: parts.worker ?? false, backend: queueBackend, relayFault: parts.relayFault });
   return {
     config,
     logger,

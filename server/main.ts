@@ -1,5 +1,6 @@
 // Composition root of the API process: config → logger → deps → HTTP server, and one graceful shutdown path.
 import { queueBackendFor } from '../jobs/queue.ts';
+import type { RelayFault } from '../jobs/outbox.ts';
 import { buildDeps, closeDeps, type Deps } from './deps.ts';
 import { createApp } from './http/app.ts';
 import type { Lifecycle } from './http/ops.ts';
@@ -7,31 +8,39 @@ import { drain, listen } from './http/server.ts';
 import { createLogger } from './logger.ts';
 import { failedToStart, readConfigOrExit, shutdownOn } from './process.ts';
 
-const config = readConfigOrExit('ai-backend-service');
-const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' && process.stdout.isTTY });
+/** Test-only knobs for a test's own entry script (server/testing/): `npm start` passes none. */
+export type ApiProcessOptions = { relayFault?: RelayFault };
 
-// PGlite serves one process: with jobs on it (the embedded default) this process must also work them.
-const workerInProcess = config.WORKER_IN_PROCESS ?? queueBackendFor(config).kind === 'pglite';
-let deps: Deps;
-try {
-  deps = await buildDeps(config, logger, { worker: workerInProcess });
-  // Queues are created now: a broken queue setup fails the start, not the first request.
-  await deps.queue.start();
-  if (workerInProcess) await deps.queue.work(deps);
-} catch (error) {
-  failedToStart(logger, error);
+export async function runApiProcess(options: ApiProcessOptions = {}): Promise<void> {
+  const config = readConfigOrExit('ai-backend-service');
+  const logger = createLogger({ level: config.LOG_LEVEL, pretty: config.NODE_ENV === 'development' && process.stdout.isTTY });
+
+  // PGlite serves one process: with jobs on it (the embedded default) this process must also work them.
+  const workerInProcess = config.WORKER_IN_PROCESS ?? queueBackendFor(config).kind === 'pglite';
+  let deps: Deps;
+  try {
+    deps = await buildDeps(config, logger, { worker: workerInProcess, relayFault: options.relayFault });
+    // Queues are created now: a broken queue setup fails the start, not the first request. What the job outbox
+    // holds (a crash's leftovers) goes to pg-boss before the server listens.
+    await deps.queue.start();
+    if (workerInProcess) await deps.queue.work(deps);
+  } catch (error) {
+    failedToStart(logger, error);
+  }
+
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
+  logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
+
+  // Readiness turns 503 → no new connections → in-flight requests finish (idle keep-alive connections close at
+  // once, the rest are cut at the deadline) while in-process jobs finish or go back for retry; requests still
+  // draining can enqueue jobs until the queue closes with the other pools.
+  shutdownOn(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
+    lifecycle.shuttingDown = true;
+    const [drained] = await Promise.all([drain(server, config.SHUTDOWN_TIMEOUT_MS), deps.queue.stopWorking(Math.min(config.SHUTDOWN_TIMEOUT_MS, config.WORKER_SHUTDOWN_TIMEOUT_MS))]);
+    if (!drained) logger.warn('requests still in flight at the deadline were cut off');
+    await closeDeps(deps);
+  });
 }
 
-const lifecycle: Lifecycle = { shuttingDown: false };
-const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
-logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
-
-// Readiness turns 503 → no new connections → in-flight requests finish (idle keep-alive connections close at
-// once, the rest are cut at the deadline) while in-process jobs finish or go back for retry; requests still
-// draining can enqueue jobs until the queue closes with the other pools.
-shutdownOn(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
-  lifecycle.shuttingDown = true;
-  const [drained] = await Promise.all([drain(server, config.SHUTDOWN_TIMEOUT_MS), deps.queue.stopWorking(Math.min(config.SHUTDOWN_TIMEOUT_MS, config.WORKER_SHUTDOWN_TIMEOUT_MS))]);
-  if (!drained) logger.warn('requests still in flight at the deadline were cut off');
-  await closeDeps(deps);
-});
+if (import.meta.main) await runApiProcess();

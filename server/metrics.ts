@@ -3,6 +3,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import pg from 'pg';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { sessionOptions, type Database } from '../db/index.ts';
+import type { OutboxStats } from '../jobs/outbox.ts';
 import type { Queue } from '../jobs/queue.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
@@ -124,6 +125,33 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
         this.set({ queue: name, state: 'failed' }, depth.failed);
         this.set({ queue: name, state: 'failed_24h' }, depth.failedLast24h);
       }
+    },
+  });
+  // The outbox is the app database's, shared by every process: exported by the same one process. Both gauges
+  // of a scrape (collected concurrently) share one query.
+  let outboxScrape: Promise<OutboxStats | null> | null = null;
+  const outboxStats = () =>
+    (outboxScrape ??= (async () => ((await leader.isLeader()) ? queue.outbox().catch(() => null) : null))().finally(() => {
+      setTimeout(() => (outboxScrape = null), 200).unref();
+    }));
+  new Gauge({
+    name: 'job_outbox_rows',
+    help: 'Jobs committed in the app database and not yet relayed to pg-boss (the transactional outbox); exported by one process of the deployment',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const stats = await outboxStats();
+      if (stats) this.set(stats.pending);
+    },
+  });
+  new Gauge({
+    name: 'job_outbox_oldest_age_seconds',
+    help: 'How long the oldest job outbox row has waited (0 when the outbox is empty); exported with job_outbox_rows',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const stats = await outboxStats();
+      if (stats) this.set(stats.oldestAgeSeconds ?? 0);
     },
   });
 

@@ -590,6 +590,10 @@ export type AppRouter = TRPCBuiltRouter<
             };
           };
           strandedTasks: number;
+          outbox: {
+            pending: number;
+            oldestAgeSeconds: null | number;
+          };
         };
         errorShape: ErrorShape;
       }>;

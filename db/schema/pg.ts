@@ -162,3 +162,21 @@ export const tasks = pgTable(
     check('tasks_status_check', sql`${t.status} in ('queued', 'running', 'completed', 'failed', 'cancelled')`),
   ],
 );
+
+/**
+ * The transactional outbox: jobs written in the app transaction that makes their rows, when the jobs live in
+ * another database (the embedded default, QUEUE_DATABASE_URL). A relay moves each row into pg-boss, as the
+ * job whose id is the row's id, then deletes it.
+ */
+export const outbox = pgTable(
+  'outbox',
+  {
+    /** Also the pg-boss job's id: sending a row twice makes one job. */
+    id: text('id').primaryKey(),
+    /** The pg-boss queue (a job definition's name). */
+    queue: text('queue').notNull(),
+    data: jsonb('data').$type<unknown>().notNull(),
+    createdAt: timestamp('created_at').notNull(),
+  },
+  (t) => [index('outbox_created_at_idx').on(t.createdAt)],
+);

@@ -10,9 +10,9 @@ export type Lifecycle = { shuttingDown: boolean };
 
 /**
  * `/health/live` (the process answers), `/health/ready` (database reachable, migrations current, not shutting
- * down) and `/metrics` (Prometheus text, for a bearer of METRICS_TOKEN; 404 while no token is configured).
+ * down; a job outbox backlog older than a minute is logged, not made a failure) and `/metrics` (Prometheus text, for a bearer of METRICS_TOKEN; 404 while no token is configured).
  */
-export function opsRoutes(deps: Pick<Deps, 'db' | 'metrics' | 'config'>, lifecycle: Lifecycle): Router {
+export function opsRoutes(deps: Pick<Deps, 'db' | 'metrics' | 'config' | 'queue' | 'logger'>, lifecycle: Lifecycle): Router {
   const router = Router();
   const readiness = createReadinessCheck(deps);
   router.get('/health/live', (_req, res) => {
@@ -37,7 +37,7 @@ export function opsRoutes(deps: Pick<Deps, 'db' | 'metrics' | 'config'>, lifecyc
 }
 
 /** A worker's whole HTTP surface: the ops routes, nothing else (its port need not be public). */
-export function createOpsApp(deps: Pick<Deps, 'db' | 'metrics' | 'config' | 'logger'>, lifecycle: Lifecycle): Express {
+export function createOpsApp(deps: Pick<Deps, 'db' | 'metrics' | 'config' | 'logger' | 'queue'>, lifecycle: Lifecycle): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestContext(deps.logger));

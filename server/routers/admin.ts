@@ -19,11 +19,16 @@ export const Stats = z.object({
   queues: z.record(z.string(), z.object({ queued: Count, active: Count, failed: Count, failedLast24h: Count })),
   /** Tasks queued or running with no live job (past a grace period): the task sweep repairs them every 5 minutes. */
   strandedTasks: Count,
+  /**
+   * Jobs committed in the app database but not yet handed to pg-boss (the transactional outbox, used when the
+   * jobs live in another database): how many, and how long the oldest has waited (null when none).
+   */
+  outbox: z.object({ pending: Count, oldestAgeSeconds: z.number().nonnegative().nullable() }),
 });
 
 export const adminRouter = router({
   stats: adminProcedure
-    .meta({ rest: { method: 'GET', path: '/admin/stats', summary: 'Counts of users, sessions, posts, tasks and queued jobs (admin)' } })
+    .meta({ rest: { method: 'GET', path: '/admin/stats', summary: 'Counts of users, sessions, posts, tasks, queued jobs and the job outbox backlog (admin)' } })
     .input(z.void())
     .output(Stats)
     .query(({ ctx }) => getStats(ctx.deps)),

@@ -33,7 +33,7 @@ export async function register(
   const passwordHash = await hashPassword(input.password);
   const { users } = deps.db.tables;
   const now = deps.clock.now();
-  // The welcome e-mail commits with the account (or is sent right after, when jobs live elsewhere).
+  // The welcome e-mail commits with the account (in pg-boss, or in the job outbox when the jobs live elsewhere).
   return deps.queue
     .transaction(async (tx, enqueue) => {
       const [user] = await tx

@@ -45,7 +45,8 @@ export async function sendWelcomeEmail(deps: Deps, userId: string, job: SendAtte
   }
   const mine = and(eq(users.id, userId), eq(users.welcomeEmailClaim, claim));
   try {
-    await deps.mailer.send(welcomeEmail(user), { signal: job.signal, deadlineMs: sendDeadlineMs(job) });
+    // Keyed by the account: a resend after a crash between sending and recording it is the same message.
+    await deps.mailer.send({ ...welcomeEmail(user), key: `welcome-${userId}` }, { signal: job.signal, deadlineMs: sendDeadlineMs(job) });
   } catch (error) {
     if (error instanceof MailError && error.mayHaveBeenDelivered) {
       deps.logger.warn({ err: error, userId, jobId: job.id }, 'the welcome e-mail may have been delivered (the server never answered): it is not sent again');

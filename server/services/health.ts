@@ -6,12 +6,27 @@ export type Readiness = { ready: true } | { ready: false; reason: string };
 const startedAt = Date.now();
 export const uptimeSeconds = (): number => Math.floor((Date.now() - startedAt) / 1000);
 
+/** A job outbox row older than this is worth a warning: the relay should have sent it within seconds. */
+export const OUTBOX_WARNING_AGE_SECONDS = 60;
+
 /**
  * Ready when the database answers and no committed migration is pending. Once migrations are known to be
- * current they stay current for this process, so later probes cost one trivial query.
+ * current they stay current for this process, so later probes cost one trivial query (and, with a queue, one
+ * look at the job outbox: a backlog older than a minute is logged, at most once a minute, but does not make
+ * the process unready: it still takes requests, and restarting it would not send the jobs any sooner).
  */
-export function createReadinessCheck(deps: Pick<Deps, 'db'>) {
+export function createReadinessCheck(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'queue' | 'logger'>>) {
   let migrationsCurrent = false;
+  let warnedAt = 0;
+  const checkOutbox = async () => {
+    const { queue, logger } = deps;
+    if (!queue || !logger || Date.now() - warnedAt < OUTBOX_WARNING_AGE_SECONDS * 1000) return;
+    const outbox = await queue.outbox().catch(() => null);
+    if (outbox?.oldestAgeSeconds != null && outbox.oldestAgeSeconds > OUTBOX_WARNING_AGE_SECONDS) {
+      warnedAt = Date.now();
+      logger.warn({ pending: outbox.pending, oldestAgeSeconds: Math.round(outbox.oldestAgeSeconds) }, 'job outbox: jobs have waited over a minute for pg-boss');
+    }
+  };
   return async (): Promise<Readiness> => {
     try {
       await deps.db.ping();
@@ -24,6 +39,7 @@ export function createReadinessCheck(deps: Pick<Deps, 'db'>) {
       if (pending > 0) return { ready: false, reason: `${pending} database migration(s) pending` };
       migrationsCurrent = true;
     }
+    await checkOutbox();
     return { ready: true };
   };
 }

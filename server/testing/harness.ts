@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll } from 'vitest';
 import type { Database, Dialect } from '../../db/index.ts';
+import type { RelayFault } from '../../jobs/outbox.ts';
 import type { QueueBackend } from '../../jobs/queue.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { assembleDeps, closeDeps, type Clock, type Deps } from '../deps.ts';
@@ -55,7 +56,17 @@ export function captureLogs(level = 'debug'): { logger: Logger; lines: Record<st
   return { logger: createLogger({ level, destination }), lines };
 }
 
-export type TestDepsOptions = { env?: Record<string, string>; logger?: Logger; clock?: Clock; worker?: boolean; postgres?: PostgresVariant };
+export type TestDepsOptions = {
+  env?: Record<string, string>;
+  logger?: Logger;
+  clock?: Clock;
+  worker?: boolean;
+  postgres?: PostgresVariant;
+  /** Where the jobs live, instead of the production topology for the dialect (see testQueueBackend). */
+  queueBackend?: QueueBackend;
+  /** A fault between a commit and the job outbox's send (jobs/outbox.ts). */
+  relayFault?: RelayFault;
+};
 
 /**
  * The production topologies: on Postgres the jobs share the app's database (and its transactions); beside
@@ -71,7 +82,7 @@ export async function createTestDeps(dialect: Dialect, options: TestDepsOptions 
   const config = testConfig(options.env);
   const db = await openTestDatabase(dialect, { postgres: options.postgres });
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
-  return assembleDeps({ config, logger, db, clock: options.clock, worker: options.worker ?? false, queueBackend: testQueueBackend(db) });
+  return assembleDeps({ config, logger, db, clock: options.clock, worker: options.worker ?? false, queueBackend: options.queueBackend ?? testQueueBackend(db), relayFault: options.relayFault });
 }
 
 export type UseTestDepsOptions = Omit<TestDepsOptions, 'env'> & {

@@ -25,9 +25,9 @@ afterEach(() => {
 /** What `npm start`, `npm run worker` and the scripts put before their entry point (server/preload.mjs). */
 export const PRELOAD = ['--import', './server/preload.mjs'];
 
-/** `node [nodeArgs…] script` with only PATH and `env` in its environment; the preload, as npm scripts run it. */
-export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = PRELOAD): NodeProcess {
-  const child = spawn(process.execPath, [...nodeArgs, script], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `node [nodeArgs…] script [scriptArgs…]` with only PATH and `env` in its environment; the preload, as npm scripts run it. */
+export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = PRELOAD, scriptArgs: string[] = []): NodeProcess {
+  const child = spawn(process.execPath, [...nodeArgs, script, ...scriptArgs], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const lines: LogLine[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => {

@@ -1,0 +1,148 @@
+// The transactional outbox on both dialects (jobs on a PGlite of their own, as beside the embedded SQLite):
+// rows commit with the transaction, a failed send never fails it, the sweep retries, and a row sent twice
+// (by a relay that died before deleting it, or by two relays) makes one job.
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeDeps, type Deps } from '../server/deps.ts';
+import { captureLogs, createTestDeps, dialects } from '../server/testing/harness.ts';
+import { createReadinessCheck } from '../server/services/health.ts';
+import { runTaskJob } from './definitions/run-task.ts';
+import { welcomeEmailJob } from './definitions/welcome-email.ts';
+import type { OutboxRow, RelayTrigger } from './outbox.ts';
+import { createUser } from '../server/testing/factories.ts';
+
+describe.each(dialects)('the job outbox on %s (jobs in another database)', (dialect) => {
+  let deps: Deps;
+  const failing = new Set<RelayTrigger>();
+  const relayed: { trigger: RelayTrigger; rows: readonly OutboxRow[] }[] = [];
+  const logs = captureLogs('info');
+  beforeAll(async () => {
+    deps = await createTestDeps(dialect, {
+      logger: logs.logger,
+      queueBackend: { kind: 'pglite', dataDir: null },
+      relayFault: (trigger, rows) => {
+        relayed.push({ trigger, rows });
+        if (failing.has(trigger)) throw new Error(`injected: ${trigger} send fails`);
+      },
+    });
+    // pg-boss on a fresh PGlite takes a while to start: not inside the first test.
+    await deps.queue.start();
+  }, 60_000);
+  afterAll(async () => {
+    if (deps) await closeDeps(deps);
+  });
+
+  const outboxRows = () => deps.db.orm.select().from(deps.db.tables.outbox);
+  const newUser = async (tx: Parameters<Parameters<Deps['queue']['transaction']>[0]>[0]) => {
+    const { users } = deps.db.tables;
+    const id = crypto.randomUUID();
+    await tx.insert(users).values({ id, username: `ob_${id.slice(0, 8)}`, email: `${id}@example.com`, passwordHash: 'x' });
+    return id;
+  };
+
+  it('writes the jobs in the transaction and sends them right after the commit, each as the job with its row’s id', async () => {
+    expect(deps.queue.sharesAppDatabase).toBe(false);
+    relayed.length = 0;
+    const statements: string[] = [];
+    const stop = deps.db.onQuery((query) => statements.push(query));
+    const userId = await deps.queue.transaction(async (tx, enqueue) => {
+      const id = await newUser(tx);
+      await enqueue(welcomeEmailJob, { userId: id });
+      return id;
+    });
+    stop();
+    expect(statements.findIndex((query) => /^insert into "outbox"/i.test(query))).toBeLessThan(statements.findIndex((query) => /^delete from "outbox"/i.test(query)));
+    expect(relayed.map(({ trigger, rows }) => ({ trigger, queues: rows.map((row) => row.queue) }))).toEqual([{ trigger: 'commit', queues: ['email.welcome'] }]);
+    const jobs = await deps.queue.find(welcomeEmailJob, { userId });
+    expect(jobs.map((job) => job.id)).toEqual([relayed[0].rows[0].id]);
+    expect(await outboxRows()).toEqual([]);
+  });
+
+  it('leaves neither rows nor jobs after a rollback', async () => {
+    let userId = '';
+    await expect(
+      deps.queue.transaction(async (tx, enqueue) => {
+        userId = await newUser(tx);
+        await enqueue(welcomeEmailJob, { userId });
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
+    expect(await outboxRows()).toEqual([]);
+    expect(await deps.queue.find(welcomeEmailJob, { userId })).toEqual([]);
+  });
+
+  it('commits even when the send fails; the rows wait, visibly, and the sweep sends them once pg-boss takes them', async () => {
+    failing.add('commit').add('sweep');
+    const user = await createUser(deps);
+    const taskIds = [crypto.randomUUID(), crypto.randomUUID()];
+    try {
+      await deps.queue.transaction(async (tx, enqueue) => {
+        await tx.insert(deps.db.tables.tasks).values(taskIds.map((id) => ({ id, userId: user.id, type: 'math.sum', input: { numbers: [1] }, createdAt: new Date() })));
+        await enqueue(runTaskJob, ...taskIds.map((taskId) => ({ taskId })));
+      });
+      expect((await outboxRows()).map((row) => row.queue)).toEqual(['tasks.run', 'tasks.run']);
+      const stats = await deps.queue.outbox();
+      expect(stats).toEqual({ pending: 2, oldestAgeSeconds: expect.any(Number) });
+      // The sweep keeps trying, backing off, while pg-boss refuses.
+      await expect.poll(() => relayed.filter((entry) => entry.trigger === 'sweep').length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      expect(logs.lines.some((line) => line.msg === 'job outbox: sending after the commit failed; the sweep retries')).toBe(true);
+      for (const taskId of taskIds) expect(await deps.queue.find(runTaskJob, { taskId })).toEqual([]);
+    } finally {
+      failing.clear();
+    }
+    await expect.poll(async () => (await outboxRows()).length, { timeout: 15_000 }).toBe(0);
+    for (const taskId of taskIds) expect(await deps.queue.find(runTaskJob, { taskId })).toHaveLength(1);
+    expect(await deps.queue.outbox()).toEqual({ pending: 0, oldestAgeSeconds: null });
+  });
+
+  it('makes one job of a row sent again by a relay that died between the send and the delete', async () => {
+    relayed.length = 0;
+    const userId = await deps.queue.transaction(async (tx, enqueue) => {
+      const id = await newUser(tx);
+      await enqueue(welcomeEmailJob, { userId: id });
+      return id;
+    });
+    const [sent] = relayed[0].rows;
+    // As if the relay had died between pg-boss's insert and the delete: the row is back.
+    await deps.db.orm.insert(deps.db.tables.outbox).values(sent);
+    await Promise.all([deps.queue.start(), deps.queue.start(), deps.queue.outbox()]);
+    expect(await outboxRows()).toEqual([]);
+    expect((await deps.queue.find(welcomeEmailJob, { userId })).map((job) => job.id)).toEqual([sent.id]);
+    expect(relayed.some((entry) => entry.trigger === 'start' && entry.rows.some((row) => row.id === sent.id))).toBe(true);
+  });
+
+  it('keeps readiness but logs a warning when the oldest row has waited over a minute', async () => {
+    const { outbox } = deps.db.tables;
+    const id = crypto.randomUUID();
+    const readiness = createReadinessCheck(deps);
+    expect(await readiness()).toEqual({ ready: true });
+    expect(logs.lines.filter((line) => line.msg === 'job outbox: jobs have waited over a minute for pg-boss')).toEqual([]);
+    // A row the relay has not been able to send for two minutes (for a queue pg-boss does not have, so the
+    // sweep cannot send it during the test either).
+    await deps.db.orm.insert(outbox).values({ id, queue: 'no.such.queue', data: {}, createdAt: new Date(Date.now() - 120_000) });
+    try {
+      expect(await readiness()).toEqual({ ready: true });
+      const warnings = logs.lines.filter((line) => line.msg === 'job outbox: jobs have waited over a minute for pg-boss');
+      expect(warnings).toEqual([expect.objectContaining({ level: 40, pending: 1, oldestAgeSeconds: expect.any(Number) })]);
+      expect(warnings[0].oldestAgeSeconds).toBeGreaterThanOrEqual(120);
+      // Once a minute at most.
+      expect(await readiness()).toEqual({ ready: true });
+      expect(logs.lines.filter((line) => line.msg === 'job outbox: jobs have waited over a minute for pg-boss')).toHaveLength(1);
+    } finally {
+      await deps.db.orm.delete(outbox).where(eq(outbox.id, id));
+    }
+  });
+
+  it('sends the jobs of other queues when one queue refuses its own, and keeps the refused rows', async () => {
+    const { outbox } = deps.db.tables;
+    const refused = { id: crypto.randomUUID(), queue: 'no.such.queue', data: {}, createdAt: new Date(Date.now() - 1000) };
+    const good = { id: crypto.randomUUID(), queue: welcomeEmailJob.name, data: { userId: 'someone' }, createdAt: new Date() };
+    await deps.db.orm.insert(outbox).values([refused, good]);
+    try {
+      await expect.poll(async () => (await outboxRows()).map((row) => row.id), { timeout: 15_000 }).toEqual([refused.id]);
+      expect((await deps.queue.find(welcomeEmailJob, { userId: 'someone' })).map((job) => job.id)).toEqual([good.id]);
+    } finally {
+      await deps.db.orm.delete(outbox).where(eq(outbox.id, refused.id));
+    }
+  });
+});
