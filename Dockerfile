@@ -1,7 +1,7 @@
 # One image for every process of ai-backend-service (Node 24 runs the TypeScript sources directly):
 #   API (default):   node --import ./server/preload.mjs server/main.ts
 #   worker:          node --import ./server/preload.mjs jobs/worker.ts
-#   migrations:      node scripts/db-migrate.ts
+#   migrations:      node --import ./server/preload.mjs scripts/db-migrate.ts
 # Build: docker build -t ai-backend-service .
 # Debian (glibc), not Alpine: better-sqlite3 and @node-rs/argon2 load native binaries built for glibc.
 # Plain Dockerfile syntax (no BuildKit-only flags), so the classic builder and Cloud Build work too.

@@ -13,7 +13,8 @@ export default defineConfig({
     execArgv: ['--import', './server/preload.mjs'],
     // Most tests wait on databases, queues and timers, not the CPU: more files at once than cores pays off.
     maxWorkers: 4,
-    testTimeout: 20_000,
+    // Hang guards, not promises: a busy 2-core machine can take 20 s to start the first embedded queue.
+    testTimeout: 60_000,
     hookTimeout: 60_000,
     // Tests assert on their own logs when they need them; LOG_LEVEL=debug npm test shows the rest.
     env: { NODE_ENV: 'test' },

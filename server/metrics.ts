@@ -137,21 +137,24 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
   new Gauge({
     name: 'job_outbox_rows',
     help: 'Jobs committed in the app database and not yet relayed to pg-boss (the transactional outbox); exported by one process of the deployment',
+    // Labelled, so a process that does not export it shows no sample at all (a label-less gauge always shows 0).
+    labelNames: ['database'],
     registers: [registry],
     async collect() {
       this.reset();
       const stats = await outboxStats();
-      if (stats) this.set(stats.pending);
+      if (stats) this.set({ database: 'app' }, stats.pending);
     },
   });
   new Gauge({
     name: 'job_outbox_oldest_age_seconds',
     help: 'How long the oldest job outbox row has waited (0 when the outbox is empty); exported with job_outbox_rows',
+    labelNames: ['database'],
     registers: [registry],
     async collect() {
       this.reset();
       const stats = await outboxStats();
-      if (stats) this.set(stats.oldestAgeSeconds ?? 0);
+      if (stats) this.set({ database: 'app' }, stats.oldestAgeSeconds ?? 0);
     },
   });
 
