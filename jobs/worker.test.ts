@@ -11,10 +11,18 @@ import { createTestDeps } from '../server/testing/harness.ts';
 import { signedInUser } from '../server/testing/factories.ts';
 import { freePort } from '../server/testing/ports.ts';
 import { PRELOAD, startNode, type NodeProcess } from '../server/testing/processes.ts';
-import { startTcpProxy } from '../server/testing/tcp-proxy.ts';
+import { startTcpProxy, type TcpProxy } from '../server/testing/tcp-proxy.ts';
 import { runTaskJob } from './definitions/run-task.ts';
 
 type Worker = NodeProcess;
+
+/** The test database behind a TCP proxy of its own, and the URL that reaches it through the proxy. */
+async function proxiedDatabase(databaseUrl: string): Promise<{ proxy: TcpProxy; proxiedUrl: string }> {
+  const url = new URL(databaseUrl);
+  const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+  url.host = `127.0.0.1:${proxy.port}`;
+  return { proxy, proxiedUrl: url.toString() };
+}
 
 function startWorker(databaseUrl: string, env: Record<string, string> = {}): Worker {
   return startNode('jobs/worker.ts', {
@@ -86,12 +94,9 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
   it('survives losing its database connections and goes on once Postgres is back', async () => {
     await open();
     const { caller } = await signedInUser(deps);
-    const url = new URL(databaseUrl());
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    const { proxy, proxiedUrl } = await proxiedDatabase(databaseUrl());
     try {
-      const proxied = new URL(url);
-      proxied.host = `127.0.0.1:${proxy.port}`;
-      const worker = startWorker(proxied.toString());
+      const worker = startWorker(proxiedUrl);
       await working(worker);
       const before = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 2] } });
       await expect.poll(async () => (await taskRow(before.id)).status, { timeout: 20_000 }).toBe('completed');
@@ -187,12 +192,9 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
   it('leaves each task one outcome when a worker’s database traffic stalls while retries take its tasks over', async () => {
     await open();
     const { caller } = await signedInUser(deps);
-    const url = new URL(databaseUrl());
-    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    const { proxy, proxiedUrl } = await proxiedDatabase(databaseUrl());
     try {
-      const proxied = new URL(url);
-      proxied.host = `127.0.0.1:${proxy.port}`;
-      const stalled = startWorker(proxied.toString(), { ...quickRetries, WORKER_CONCURRENCY: '15' });
+      const stalled = startWorker(proxiedUrl, { ...quickRetries, WORKER_CONCURRENCY: '15' });
       await working(stalled);
       // Enough analyses (about a second each) that the stalled worker still has some waiting for its analysis
       // thread when its traffic goes on, and the other worker some claimed but not yet run.
