@@ -158,7 +158,9 @@ describe.each(targets)('tracing on $name', (target) => {
       expect(results).toHaveLength(accounts.length);
       expect(results.every((result) => result.result !== undefined)).toBe(true);
       expect(await api.exited).toBe(0);
-      expect(Date.now() - signalledAt).toBeLessThan(5_000 + 1_500);
+      // The promise is the shutdown deadline (5 s here); the margin is for a busy 2-core machine (closing the
+      // pools and flushing the spans come after it), not a measure of speed.
+      expect(Date.now() - signalledAt).toBeLessThan(5_000 + 10_000);
       const messages = api.lines.map((line) => line.msg);
       // The request was still running when the shutdown began, and finished before the process stopped.
       const finished = api.lines.findIndex((line) => line.msg === 'request' && String(line.path).startsWith('/trpc/auth.register'));
