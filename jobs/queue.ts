@@ -71,6 +71,11 @@ export type Queue = {
   /** A queue's jobs (oldest first), optionally those whose payload contains `data`: for operators and tests. */
   find: (queue: Pick<JobDefinition, 'name'> | string, data?: object) => Promise<{ id: string; state: string; data: unknown; output: unknown; retryCount: number }[]>;
   /**
+   * The embedded queue's PGlite data directory as a gzipped tar, taken between two statements (PGlite runs one
+   * at a time), after a checkpoint: what `npm run backup` stores. Null when the jobs live on a Postgres server.
+   */
+  snapshot: () => Promise<Blob | null>;
+  /**
    * Stops fetching, lets active jobs finish within `timeoutMs` and fails the rest back for retry. Jobs can
    * still be sent (requests still draining enqueue theirs) until `stop`.
    */
@@ -115,7 +120,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     maintenanceIntervalSeconds: Math.max(config.QUEUE_MAINTENANCE_INTERVAL_SECONDS, 60),
   };
 
-  let pglite: { close: () => Promise<void> } | null = null;
+  let pglite: PGlite | null = null;
   let boss: PgBoss | null = null;
   let starting: Promise<PgBoss> | null = null;
   let stoppingWork: Promise<void> | null = null;
@@ -339,6 +344,15 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
       const instance = await ready();
       const jobs = await instance.findJobs<unknown>(typeof queue === 'string' ? queue : queue.name, data ? { data } : {});
       return jobs.map((job) => ({ id: job.id, state: job.state, data: job.data, output: job.output, retryCount: job.retryCount }));
+    },
+
+    snapshot: async () => {
+      if (backend.kind !== 'pglite') return null;
+      await ready();
+      const client = backend.client ?? pglite;
+      if (!client) return null;
+      await client.exec('checkpoint');
+      return client.dumpDataDir('gzip');
     },
 
     stopWorking,

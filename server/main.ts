@@ -1,6 +1,8 @@
 // Composition root of the API process: config → logger → deps → HTTP server, and one graceful shutdown path.
 import { queueBackendFor } from '../jobs/queue.ts';
 import type { RelayFault } from '../jobs/outbox.ts';
+import { embeddedPaths, writeBackup } from './backup.ts';
+import { claimDataDir, type DataDirClaim } from './control-socket.ts';
 import { buildDeps, closeDeps, type Deps } from './deps.ts';
 import { createApp } from './http/app.ts';
 import type { Lifecycle } from './http/ops.ts';
@@ -17,8 +19,16 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
 
   // PGlite serves one process: with jobs on it (the embedded default) this process must also work them.
   const workerInProcess = config.WORKER_IN_PROCESS ?? queueBackendFor(config).kind === 'pglite';
+  // The embedded default's files are this process's alone (PGlite serves one process): a second server (or a
+  // restore) on them refuses to start, and `npm run backup` asks this process for a copy through the same socket.
+  const embedded = embeddedPaths(config);
+  let claim: DataDirClaim | null = null;
   let deps: Deps;
   try {
+    if (embedded?.queueDir) {
+      claim = await claimDataDir(embedded.dataDir, 'the API server');
+      if (!claim) logger.warn({ dataDir: embedded.dataDir }, 'data directory path too long for its control socket: npm run backup needs the server stopped');
+    }
     deps = await buildDeps(config, logger, { worker: workerInProcess, relayFault: options.relayFault });
     // Queues are created now: a broken queue setup fails the start, not the first request. What the job outbox
     // holds (a crash's leftovers) goes to pg-boss before the server listens.
@@ -26,6 +36,12 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
     if (workerInProcess) await deps.queue.work(deps);
   } catch (error) {
     failedToStart(logger, error);
+  }
+  if (embedded && claim) {
+    const { sqlitePath } = embedded;
+    claim.serve({
+      backup: (out) => writeBackup({ sqlitePath, version: deps.version, freeze: (fn) => deps.db.transaction(() => fn()), queueSnapshot: () => deps.queue.snapshot() }, out),
+    });
   }
 
   const lifecycle: Lifecycle = { shuttingDown: false };
@@ -40,6 +56,7 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
     const [drained] = await Promise.all([drain(server, config.SHUTDOWN_TIMEOUT_MS), deps.queue.stopWorking(Math.min(config.SHUTDOWN_TIMEOUT_MS, config.WORKER_SHUTDOWN_TIMEOUT_MS))]);
     if (!drained) logger.warn('requests still in flight at the deadline were cut off');
     await closeDeps(deps);
+    await claim?.release();
   });
 }
 

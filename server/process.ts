@@ -2,6 +2,7 @@
 // variable's name, report a failed start, and shut down along one path with a hard deadline.
 import closeWithGrace from 'close-with-grace';
 import { DatabaseUnavailableError } from '../db/index.ts';
+import { DataDirBusyError } from './control-socket.ts';
 import { ConfigError, loadConfig, readDotEnv, type Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { flushTracing } from './telemetry/state.ts';
@@ -19,7 +20,7 @@ export function readConfigOrExit(processName: string): Config {
 
 /** Logs why the process could not start and exits 1: never a half-up service. */
 export function failedToStart(logger: Logger, error: unknown): never {
-  if (error instanceof DatabaseUnavailableError) logger.fatal(error.message);
+  if (error instanceof DatabaseUnavailableError || error instanceof DataDirBusyError) logger.fatal(error.message);
   else logger.fatal({ err: error }, 'could not start');
   process.exit(1);
 }
