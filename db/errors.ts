@@ -40,3 +40,30 @@ export function findUniqueViolation(error: unknown): UniqueViolation | null {
   }
   return null;
 }
+
+/** Socket errors of a connection that could not be made or was lost. */
+const CONNECTION_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+/**
+ * SQLSTATEs that say the server cannot serve now, whatever the statement: class 08 (connection exception),
+ * admin/crash shutdown, starting up, too many connections. Plus SQLite's busy/locked after busy_timeout.
+ */
+const UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03', '53300', 'SQLITE_BUSY', 'SQLITE_LOCKED']);
+/** What node-postgres and its pool say when a connection cannot be had or died (they carry no code). */
+const CONNECTION_MESSAGES = /^(timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Client was closed and is not queryable|Connection ended unexpectedly)/;
+
+/**
+ * Whether an error (or one in its cause chain) means the database is unreachable or refusing work for now, not
+ * that the statement was wrong: the request may succeed if retried shortly (a 503, not a 500).
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 6; depth++) {
+    const err = current as DriverError & { errors?: unknown };
+    const code = typeof err.code === 'string' ? err.code : '';
+    if (CONNECTION_ERRNOS.has(code) || UNAVAILABLE_CODES.has(code) || code.startsWith('08')) return true;
+    if (typeof err.message === 'string' && CONNECTION_MESSAGES.test(err.message)) return true;
+    // An AggregateError (a connect that tried IPv4 and IPv6) holds the socket errors.
+    if (Array.isArray(err.errors) && err.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+    current = err.cause;
+  }
+  return false;
+}

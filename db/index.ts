@@ -8,7 +8,7 @@ import * as pgSchema from './schema/pg.ts';
 // Each driver is loaded when a database of its kind is opened: a process pays only for the one it uses.
 import type { PostgresOptions } from './postgres-settings.ts';
 
-export { findUniqueViolation, type UniqueViolation } from './errors.ts';
+export { findUniqueViolation, isDatabaseUnavailable, type UniqueViolation } from './errors.ts';
 export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres-settings.ts';
 export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
 

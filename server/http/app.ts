@@ -58,8 +58,11 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
 
   const createContext = createHttpContext(deps);
   const logFailure = ({ error, ctx, path }: { error: TRPCError; ctx: Context | undefined; path: string | undefined }) => {
+    const log = ctx?.state.log ?? deps.logger;
+    // An outage fails every request: one line each, without the stack, is enough to see it.
+    if (error.code === 'SERVICE_UNAVAILABLE') log.warn({ path, reason: describeCause(error.cause) }, 'database unavailable');
     if (error.code !== 'INTERNAL_SERVER_ERROR') return;
-    (ctx?.state.log ?? deps.logger).error({ err: error.cause ?? error, path }, 'procedure failed');
+    log.error({ err: error.cause ?? error, path }, 'procedure failed');
   };
 
   app.use(
@@ -90,4 +93,14 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
   app.use((req, res) => sendError(req, res, 'NOT_FOUND', `no route for ${req.method} ${req.path.slice(0, 200)}`));
   app.use(errorHandler());
   return app;
+}
+
+/** The driver's code or message behind a SERVICE_UNAVAILABLE (ECONNREFUSED, 57P01, "Connection terminated…"). */
+function describeCause(error: unknown): string {
+  for (let current = error, depth = 0; current && typeof current === 'object' && depth < 6; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown };
+    if (!cause || typeof cause !== 'object') return typeof code === 'string' && code ? code : typeof message === 'string' ? message.slice(0, 200) : 'unknown';
+    current = cause;
+  }
+  return 'unknown';
 }

@@ -16,10 +16,11 @@ export function rateLimitHeaders(result: Pick<LimitResult, 'limit' | 'remaining'
   return headers;
 }
 
-/** Headers for a tRPC response whose calls hit a procedure's own rate limit (login, register). */
+/** Headers for a response whose calls hit a procedure's own rate limit (login, register), or found the database unreachable (Retry-After). */
 export function errorRateLimitHeaders(errors: TRPCError[]): Record<string, string> {
   for (const error of errors) {
     const cause = error.cause;
+    if (cause instanceof AppError && cause.code === 'SERVICE_UNAVAILABLE' && cause.retryAfterSeconds !== undefined) return { 'retry-after': String(cause.retryAfterSeconds) };
     if (cause instanceof AppError && cause.retryAfterSeconds !== undefined) {
       return rateLimitHeaders({ allowed: false, limit: cause.limit ?? 0, remaining: 0, resetSeconds: cause.retryAfterSeconds });
     }

@@ -67,13 +67,14 @@ describe('the OpenAPI document', () => {
     expect(json.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(json.security).toEqual([{ bearerAuth: [] }]);
     const statuses = (method: string, path: string) => Object.keys(operation(method, path).responses).sort();
-    expect(statuses('get', '/health')).toEqual(['200', '400', '429', '500']);
+    expect(statuses('get', '/health')).toEqual(['200', '400', '429', '500', '503']);
     expect(operation('get', '/health').security).toEqual([]);
     expect(operation('get', '/posts').security).toEqual([{}, { bearerAuth: [] }]);
-    expect(statuses('post', '/posts')).toEqual(['201', '400', '401', '403', '413', '415', '429', '500']);
-    expect(statuses('post', '/tasks/{id}/cancel')).toEqual(['200', '400', '401', '403', '404', '409', '429', '500']);
-    expect(statuses('post', '/auth/login')).toEqual(['200', '400', '401', '403', '413', '415', '429', '500']);
+    expect(statuses('post', '/posts')).toEqual(['201', '400', '401', '403', '413', '415', '429', '500', '503']);
+    expect(statuses('post', '/tasks/{id}/cancel')).toEqual(['200', '400', '401', '403', '404', '409', '429', '500', '503']);
+    expect(statuses('post', '/auth/login')).toEqual(['200', '400', '401', '403', '413', '415', '429', '500', '503']);
     expect(json.components.responses.TooManyRequests).toMatchObject({ headers: { 'Retry-After': expect.anything() } });
+    expect(json.components.responses.ServiceUnavailable).toMatchObject({ headers: { 'Retry-After': expect.anything() } });
   });
 });
 

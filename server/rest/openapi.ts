@@ -52,6 +52,10 @@ const ERRORS: Record<string, { name: string; description: string }> = {
   UNSUPPORTED_MEDIA_TYPE: { name: 'UnsupportedMediaType', description: 'A body that is not `application/json`.' },
   TOO_MANY_REQUESTS: { name: 'TooManyRequests', description: 'A rate limit is spent: retry after `Retry-After` seconds.' },
   INTERNAL_SERVER_ERROR: { name: 'InternalServerError', description: 'The server failed; quote `error.requestId` when reporting it.' },
+  SERVICE_UNAVAILABLE: {
+    name: 'ServiceUnavailable',
+    description: 'The database is unreachable or restarting: retry after `Retry-After` seconds.',
+  },
 };
 
 const errorSchema: JsonSchema = {
@@ -84,7 +88,8 @@ const rateLimitHeaders: JsonSchema = {
 };
 
 function errorResponse(code: string): JsonSchema {
-  const headers = code === 'TOO_MANY_REQUESTS' ? { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } }, ...rateLimitHeaders } : undefined;
+  const retryAfter = { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } } };
+  const headers = code === 'TOO_MANY_REQUESTS' ? { ...retryAfter, ...rateLimitHeaders } : code === 'SERVICE_UNAVAILABLE' ? retryAfter : undefined;
   return { description: ERRORS[code].description, headers, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
 }
 

@@ -1,4 +1,7 @@
 // Error conversion and formatting, through the real builders and tRPC's own request handler, on both dialects.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TRPCError } from '@trpc/server';
 import { fetchRequestHandler } from '@trpc/server/adapters/fetch';
@@ -6,6 +9,7 @@ import superjson from 'superjson';
 import { z } from 'zod';
 import { AppError } from '../errors.ts';
 import { dialects, useTestDeps } from '../testing/harness.ts';
+import { freePort } from '../testing/ports.ts';
 import { createInnerContext } from './context.ts';
 import { createCallerFactory, publicProcedure, router } from './init.ts';
 
@@ -26,6 +30,27 @@ const testRouter = router({
     .query(() => ({ count: 'many' }) as unknown as { count: number }),
   crash: publicProcedure.input(z.void()).query(() => {
     throw new Error('connection to 10.0.0.7 refused: password authentication failed for user "app"');
+  }),
+  /** What each driver really throws when its database cannot serve: SQLite locked by another connection, Postgres refusing connections. */
+  unavailable: publicProcedure.input(z.void()).query(async ({ ctx }) => {
+    if (ctx.deps.db.dialect === 'sqlite') {
+      const { default: BetterSqlite3 } = await import('better-sqlite3');
+      const dir = mkdtempSync(join(tmpdir(), 'busy-'));
+      const holder = new BetterSqlite3(join(dir, 'busy.db'));
+      const other = new BetterSqlite3(join(dir, 'busy.db'), { timeout: 0 });
+      try {
+        holder.exec('create table t (x); begin immediate; insert into t values (1)');
+        other.exec('insert into t values (2)');
+      } finally {
+        holder.close();
+        other.close();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    } else {
+      const { default: pg } = await import('pg');
+      await new pg.Client({ host: '127.0.0.1', port: await freePort(), user: 'app', password: 'secret', connectionTimeoutMillis: 5_000 }).connect();
+    }
+    return 'unreachable';
   }),
   duplicate: publicProcedure.input(z.void()).mutation(async ({ ctx }) => {
     const { orm, tables } = ctx.deps.db;
@@ -92,6 +117,13 @@ describe.each(dialects)('errors on %s', (dialect) => {
     expect(status).toBe(500);
     expect(error.message).toBe('Internal server error');
     expect(JSON.stringify(error)).not.toMatch(/10\.0\.0\.7|password|stack|at /);
+  });
+
+  it('turns a database that cannot serve into a SERVICE_UNAVAILABLE to retry, without the driver’s words', async () => {
+    const { status, error } = await callOverWire('unavailable', 'GET');
+    expect(status).toBe(503);
+    expect(error).toMatchObject({ message: 'the service cannot reach its database; retry shortly', data: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 1 } });
+    expect(JSON.stringify(error)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|SQLITE|locked|busy|secret/i);
   });
 
   it('gives createCaller users the same codes', async () => {

@@ -1,7 +1,7 @@
 // The one place where errors become what clients see: AppError → tRPC code, zod issues → per-field messages.
 import { TRPCError, type TRPC_ERROR_CODE_NUMBER } from '@trpc/server';
-import { findUniqueViolation } from '../../db/index.ts';
-import { AppError, type FieldErrors } from '../errors.ts';
+import { findUniqueViolation, isDatabaseUnavailable } from '../../db/index.ts';
+import { AppError, UNAVAILABLE_RETRY_AFTER_SECONDS, type FieldErrors } from '../errors.ts';
 
 type Issue = { path?: readonly PropertyKey[] | readonly { key: PropertyKey }[]; message: string };
 
@@ -20,7 +20,10 @@ export function fieldErrorsOf(issues: Issue[]): FieldErrors {
   return out;
 }
 
-/** Converts what a procedure threw into the TRPCError the client gets; leaves other errors alone. */
+/**
+ * Converts what a procedure threw into the TRPCError the client gets: domain errors keep their code, unique
+ * violations become CONFLICT, an unreachable database SERVICE_UNAVAILABLE; leaves other errors alone.
+ */
 export function toClientError(error: TRPCError): TRPCError {
   const cause = error.cause;
   if (cause instanceof AppError) return new TRPCError({ code: cause.code, message: cause.message, cause });
@@ -29,6 +32,11 @@ export function toClientError(error: TRPCError): TRPCError {
     const field = unique.field ?? 'value';
     const appError = new AppError('CONFLICT', `${field} already exists`, { fieldErrors: { [field]: [`${field} already exists`] }, cause });
     return new TRPCError({ code: 'CONFLICT', message: appError.message, cause: appError });
+  }
+  // The database is down or restarting: the client may retry (503 with Retry-After), and learns nothing more.
+  if (error.code === 'INTERNAL_SERVER_ERROR' && isDatabaseUnavailable(cause)) {
+    const appError = new AppError('SERVICE_UNAVAILABLE', 'the service cannot reach its database; retry shortly', { retryAfterSeconds: UNAVAILABLE_RETRY_AFTER_SECONDS, cause });
+    return new TRPCError({ code: 'SERVICE_UNAVAILABLE', message: appError.message, cause: appError });
   }
   return error;
 }
