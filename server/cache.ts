@@ -132,6 +132,11 @@ export function createCache(config: Pick<Config, 'CACHE_TTL_SECONDS' | 'CACHE_MA
   }
   const store = redis ? redisStore(redis, config.REDIS_KEY_PREFIX, ttlMs) : memoryStore(config.CACHE_MAX_ENTRIES, ttlMs);
   const inflight = new Map<string, Promise<unknown>>();
+  /**
+   * Keys whose invalidation failed (the store was down): Redis may still hold their old values, so nothing is
+   * read from the store until these are invalidated there too, which is tried first on every read.
+   */
+  const unsent = new Set<string>();
   let degraded = false;
   const storeFailed = (error: unknown) => {
     if (!degraded) {
@@ -144,6 +149,25 @@ export function createCache(config: Pick<Config, 'CACHE_TTL_SECONDS' | 'CACHE_MA
     degraded = false;
   };
 
+  /** Sends the invalidations the store missed; true once it has them all. */
+  async function replayInvalidations(): Promise<boolean> {
+    const keys = [...unsent];
+    try {
+      await store.invalidate(keys);
+    } catch (error) {
+      storeFailed(error);
+      return false;
+    }
+    for (const key of keys) unsent.delete(key);
+    storeWorked();
+    return true;
+  }
+
+  // As soon as Redis is back, so other processes do not read what this one failed to invalidate for long.
+  redis?.on('ready', () => {
+    if (unsent.size > 0) void replayInvalidations();
+  });
+
   async function loadAndStore<T>(key: string, version: string | null, load: () => Promise<T>): Promise<T> {
     const value = await load();
     if (version !== null) await store.storeIfCurrent(key, version, value, ttlMs).then(storeWorked, storeFailed);
@@ -153,6 +177,7 @@ export function createCache(config: Pick<Config, 'CACHE_TTL_SECONDS' | 'CACHE_MA
   return {
     backend: redis ? 'redis' : 'memory',
     getOrLoad: async <T>(key: string, load: () => Promise<T>): Promise<T> => {
+      if (unsent.size > 0 && !(await replayInvalidations())) return load();
       // With the store unreachable there is no version to compare against: load, and store nothing.
       const found = await store.lookup(key).then(
         (lookup) => {
@@ -177,7 +202,10 @@ export function createCache(config: Pick<Config, 'CACHE_TTL_SECONDS' | 'CACHE_MA
     invalidate: async (...keys) => {
       // Callers arriving from now on must not join a load that may have read the old data.
       for (const key of keys) inflight.delete(key);
-      await store.invalidate(keys).then(storeWorked, storeFailed);
+      await store.invalidate(keys).then(storeWorked, (error: unknown) => {
+        storeFailed(error);
+        for (const key of keys) unsent.add(key);
+      });
     },
   };
 }

@@ -16,6 +16,8 @@ export type Metrics = {
   observeJob: (queue: string, outcome: 'completed' | 'failed', seconds: number) => void;
   /** One run of the task sweep: how many stranded tasks it put back in the queue, and how many it failed. */
   observeTaskSweep: (requeued: number, failed: number) => void;
+  /** One request refused with 503 because the event loop lagged (load shedding). */
+  observeShed: () => void;
   /** Whether `authorization` carries METRICS_TOKEN (compared in constant time). */
   authorized: (authorization: string | undefined) => boolean;
   close: () => Promise<void>;
@@ -88,6 +90,11 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
     name: 'task_sweep_repaired_total',
     help: 'Tasks the sweep found queued or running with no live job, by what it did (requeued, failed)',
     labelNames: ['action'] as const,
+    registers: [registry],
+  });
+  const shed = new Counter({
+    name: 'http_requests_shed_total',
+    help: 'Requests refused with 503 because the event loop lagged over OVERLOAD_EVENT_LOOP_DELAY_MS (load shedding)',
     registers: [registry],
   });
   // Present from the start (at 0), so a rate over it exists before the first repair.
@@ -167,6 +174,7 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
       swept.inc({ action: 'requeued' }, requeued);
       swept.inc({ action: 'failed' }, failed);
     },
+    observeShed: () => shed.inc(),
     authorized: (authorization) => {
       const presented = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
       return token !== null && presented !== undefined && timingSafeEqual(digest(presented), token);

@@ -16,6 +16,7 @@ import { createTrpcHandler } from '../trpc/http-handler.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
 import { opsRoutes, type Lifecycle } from './ops.ts';
+import { eventLoopLag, shedLoad } from './overload.ts';
 import { errorRateLimitHeaders, globalRateLimit, trpcCallCount } from './rate-limit.ts';
 
 export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: false }): Express {
@@ -54,6 +55,8 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
       callback(null, origin && corsOrigins.has(origin) ? { origin, credentials: true, maxAge: 600 } : { origin: false });
     }),
   );
+  // After the probes (liveness must answer however busy the process is) and CORS (a browser must see the 503).
+  if (config.OVERLOAD_EVENT_LOOP_DELAY_MS > 0) app.use(shedLoad(eventLoopLag(), config.OVERLOAD_EVENT_LOOP_DELAY_MS, deps.metrics.observeShed));
   app.use(compression({ threshold: 1024 }));
 
   const createContext = createHttpContext(deps);

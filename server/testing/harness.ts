@@ -39,6 +39,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     RATE_LIMIT_PASSWORD_CHECKS_PER_MINUTE: '1000000',
     DATABASE_POOL_MAX: '4',
     QUEUE_POLLING_INTERVAL_SECONDS: '0.5',
+    // The test process's event loop lags because of the tests (PGlite compiling, other files): shedding tests turn it on.
+    OVERLOAD_EVENT_LOOP_DELAY_MS: '0',
     OUTBOX_DIR: join(tmpdir(), `abs-outbox-${process.pid}`),
     ...env,
   });
@@ -126,10 +128,11 @@ export async function startTestServer(deps: Deps): Promise<TestServer> {
 }
 
 /** Deps and the app on an ephemeral port for one describe block; read the fields inside tests. */
-export function useTestServer(dialect: Dialect, options: TestDepsOptions & { work?: boolean } = {}): { deps: Deps; server: TestServer; url: string } {
+export function useTestServer(dialect: Dialect, options: UseTestDepsOptions = {}): { deps: Deps; server: TestServer; url: string } {
   const holder = { deps: undefined as unknown as Deps, server: undefined as unknown as TestServer, url: '' };
   beforeAll(async () => {
-    holder.deps = await createTestDeps(dialect, { ...options, worker: options.worker ?? options.work });
+    const env = typeof options.env === 'function' ? options.env() : options.env;
+    holder.deps = await createTestDeps(dialect, { ...options, env, worker: options.worker ?? options.work });
     if (options.work) await holder.deps.queue.work(holder.deps);
     holder.server = await startTestServer(holder.deps);
     holder.url = holder.server.url;

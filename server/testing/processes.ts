@@ -25,9 +25,13 @@ afterEach(() => {
 /** What `npm start`, `npm run worker` and the scripts put before their entry point (server/preload.mjs). */
 export const PRELOAD = ['--import', './server/preload.mjs'];
 
-/** `node [nodeArgs…] script [scriptArgs…]` with only PATH and `env` in its environment; the preload, as npm scripts run it. */
+/**
+ * `node [nodeArgs…] script [scriptArgs…]` with only PATH and `env` in its environment; the preload, as npm scripts
+ * run it. Load shedding is off unless `env` sets it: on a machine busy with other tests a process lags because
+ * it is not scheduled, and a test would see 503s that say nothing about what it tests.
+ */
 export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = PRELOAD, scriptArgs: string[] = []): NodeProcess {
-  const child = spawn(process.execPath, [...nodeArgs, script, ...scriptArgs], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, script, ...scriptArgs], { env: { PATH: process.env.PATH, OVERLOAD_EVENT_LOOP_DELAY_MS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   const lines: LogLine[] = [];
   createInterface({ input: child.stdout }).on('line', (line) => {
