@@ -294,6 +294,46 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        input: {
+          username: string;
+          email: string;
+          fullName?: undefined | string;
+          role?: undefined | "user" | "admin";
+          password?: undefined | string;
+        };
+        output: {
+          id: string;
+          username: string;
+          fullName: null | string;
+          createdAt: Date;
+          email: string;
+          role: "user" | "admin";
+          isActive: boolean;
+        };
+        errorShape: ErrorShape;
+      }>;
+      update: TRPCMutationProcedure<{
+        meta: object;
+        input: {
+          id: string;
+          fullName?: undefined | null | string;
+          email?: undefined | string;
+          role?: undefined | "user" | "admin";
+          isActive?: boolean | undefined;
+        };
+        output: {
+          id: string;
+          username: string;
+          fullName: null | string;
+          createdAt: Date;
+          email: string;
+          role: "user" | "admin";
+          isActive: boolean;
+        };
+        errorShape: ErrorShape;
+      }>;
       setActive: TRPCMutationProcedure<{
         meta: object;
         input: {

@@ -80,6 +80,9 @@ describe.each(dialects)('the REST contract on %s', (dialect) => {
     await call('users.setActive', { id: other.id }, { token: admin.token, json: { isActive: false } });
     await call('users.setRole', { id: other.id }, { token: admin.token, json: { role: 'admin' } });
     await call('users.delete', { id: other.id }, { token: admin.token });
+    const made = uniqueName('made');
+    const created = await call<{ id: string }>('users.create', {}, { token: admin.token, json: { username: made, email: `${made}@example.com`, fullName: 'Made', role: 'user' } });
+    await call('users.update', { id: created.id }, { token: admin.token, json: { fullName: null, email: `${made}.new@example.com`, role: 'admin', isActive: false } });
     await call('admin.stats', {}, { token: admin.token });
 
     await call('auth.logoutAll', {}, { token: fresh });
