@@ -149,6 +149,20 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
     // Without a state: every job, the failed ones too.
     const all = await caller.jobs.list({ queue: 'test.flaky', limit: 100 });
     expect(new Set(all.items.map((job) => job.state)).has('failed')).toBe(true);
+    // When a call may read only a few jobs, its page can come back short, even empty, and `next` carries on.
+    const failedIds = all.items.filter((job) => job.state === 'failed').map((job) => job.id);
+    const collected: string[] = [];
+    let shortPages = 0;
+    let cursor: string | undefined;
+    for (let call = 0; call < 1000; call++) {
+      const page = await deps.current.queue.jobs.list('test.flaky', { state: 'failed', after: cursor, limit: 100, scanLimit: 2 });
+      if (page.next !== null && page.jobs.length < 100) shortPages++;
+      collected.push(...page.jobs.map((job) => job.id));
+      if (page.next === null) break;
+      cursor = page.next;
+    }
+    expect(collected.slice(0, failedIds.length)).toEqual(failedIds);
+    expect(shortPages).toBeGreaterThan(0);
     // A cursor whose job is gone, or that is no job id at all, is bad input.
     expect(await failure(caller.jobs.list({ queue: 'test.flaky', after: crypto.randomUUID() }))).toMatchObject({ code: 'BAD_REQUEST', fieldErrors: { after: [expect.any(String)] } });
     expect((await failure(caller.jobs.list({ queue: 'test.flaky', after: 'not-an-id' }))).fieldErrors).toHaveProperty('after');
