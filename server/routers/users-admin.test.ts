@@ -96,6 +96,19 @@ describe.each(dialects)('admin user management on %s', { timeout: 60_000 }, (dia
     expect(await admin.caller.users.update({ id: user.id })).toMatchObject({ fullName: null, email, role: 'admin', isActive: true });
   });
 
+  it('moves an e-mail address only with a session, and an admin’s own only through users.updateMe', async () => {
+    const admin = await signedInUser(deps.current, { role: 'admin' });
+    const script = callerFor(deps.current, { token: (await admin.caller.apiTokens.create({ name: 'admin script' })).token });
+    const user = await createUser(deps.current);
+    const email = `${uniqueName('elsewhere')}@example.com`;
+    expect(await failure(script.users.update({ id: user.id, email }))).toMatchObject({ code: 'FORBIDDEN', message: 'API tokens cannot change e-mail addresses: use a session' });
+    // Everything else works with a token, and so does sending the address the account already has.
+    expect(await script.users.update({ id: user.id, fullName: 'By Script', email: user.email })).toMatchObject({ fullName: 'By Script', email: user.email });
+    expect(await failure(admin.caller.users.update({ id: admin.user.id, email }))).toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('users.updateMe') });
+    expect((await admin.caller.auth.me()).email).toBe(admin.user.email);
+    expect((await admin.caller.users.update({ id: user.id, email })).email).toBe(email);
+  });
+
   it('deactivation ends the user’s sessions, and API tokens stop working until reactivation', async () => {
     const admin = await signedInUser(deps.current, { role: 'admin' });
     const { caller, user } = await signedInUser(deps.current);

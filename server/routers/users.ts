@@ -93,7 +93,7 @@ export const usersRouter = router({
         path: '/users/{id}',
         summary: 'Change a user’s name, e-mail, role or active state (admin)',
         description:
-          'Only the fields sent change. A taken e-mail is a 409 naming the field; the last active admin cannot be demoted or deactivated (409); an admin cannot deactivate their own account (403). Deactivation ends the user’s sessions and mailed reset links, and API tokens stop working until reactivation; a new e-mail address uses up reset links and the previous address is told.',
+          'Only the fields sent change. A taken e-mail is a 409 naming the field; the last active admin cannot be demoted or deactivated (409); an admin cannot deactivate their own account (403). A new e-mail takes a session, not an API token, and an admin’s own goes through `PATCH /users/me` (403). Deactivation ends the user’s sessions and mailed reset links, and API tokens stop working until reactivation; a new e-mail address uses up reset links and the previous address is told.',
         errors: ['NOT_FOUND', 'CONFLICT'],
       },
     })
@@ -101,7 +101,7 @@ export const usersRouter = router({
     .output(User)
     .mutation(({ ctx, input }) => {
       const { id, ...changes } = input;
-      return updateUser(ctx.deps, ctx.user, id, changes);
+      return updateUser(ctx.deps, { id: ctx.user.id, viaSession: ctx.auth.kind === 'session' }, id, changes);
     }),
 
   setActive: adminProcedure

@@ -122,8 +122,11 @@ export async function updateMe(
 const lastAdmin = () => new AppError('CONFLICT', 'the last active admin cannot be deactivated, demoted or deleted');
 const notOnSelf = () => new AppError('FORBIDDEN', 'an admin cannot deactivate or delete their own account');
 
-/** Who asks for an admin change: the signed-in admin, or null for the service itself (scripts, tests). */
-export type Actor = { id: string } | null;
+/**
+ * Who asks for an admin change: the signed-in admin (and whether by session, not API token), or null for the
+ * service itself (scripts, tests).
+ */
+export type Actor = { id: string; viaSession?: boolean } | null;
 
 /**
  * Changes a user under the rule that at least one active admin remains. The active admins' rows are locked
@@ -153,7 +156,8 @@ export type UserChanges = { fullName?: string | null | undefined; email?: string
 
 /**
  * An admin's change to an account: name, e-mail, role, active. At least one active admin remains; an admin cannot
- * deactivate their own account. Deactivation ends every session and uses up mailed reset links (API tokens stop
+ * deactivate their own account, nor change its e-mail address here, and only a session (not an API token) changes
+ * an e-mail address. Deactivation ends every session and uses up mailed reset links (API tokens stop
  * working while the account is inactive, and work again when it is reactivated). A new e-mail address uses up
  * the reset links mailed to the old one, and the old address is told, by an e-mail that commits with the change;
  * a taken address is a CONFLICT naming `email`.
@@ -175,6 +179,10 @@ export async function updateUser(deps: Deps, actor: Actor, userId: string, chang
       };
       const [before] = await tx.select({ email: users.email, username: users.username }).from(users).where(eq(users.id, userId));
       const newEmail = changes.email !== undefined && changes.email !== before.email ? changes.email : undefined;
+      // The address is where password resets go: moving it is a takeover for whoever holds a leaked API token,
+      // and one's own moves only with one's current password (users.updateMe).
+      if (newEmail !== undefined && actor?.id === userId) throw new AppError('FORBIDDEN', 'change your own e-mail address with users.updateMe: it takes your current password');
+      if (newEmail !== undefined && actor && !actor.viaSession) throw new AppError('FORBIDDEN', 'API tokens cannot change e-mail addresses: use a session');
       const [row] = await tx.update(users).set(set).where(eq(users.id, userId)).returning(userColumns(users));
       if (changes.isActive === false) await deleteUserSessions(deps, userId, { db: tx });
       if (changes.isActive === false || newEmail !== undefined) await useUpResetTokens(deps, userId, tx);
