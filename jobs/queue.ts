@@ -10,9 +10,10 @@ import type { PGlite } from '@electric-sql/pglite';
 import { sessionOptions, type Database, type Tx } from '../db/index.ts';
 import type { Config } from '../server/config.ts';
 import type { Deps } from '../server/deps.ts';
-import type { Logger } from '../server/logger.ts';
+import { messageWithoutParams, type Logger } from '../server/logger.ts';
 import { tracer, tracingEnabled } from '../server/telemetry/state.ts';
 import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJob } from './define.ts';
+import { createJobOperations, type JobOperations } from './operations.ts';
 import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from './outbox.ts';
 import { registeredJobs } from './registry.ts';
 
@@ -68,6 +69,10 @@ export type Queue = {
    * queue or its dead-letter queue, and which ever reached the dead-letter queue (whatever its state now).
    */
   jobsFor: (definition: Pick<JobDefinition, 'name'>, field: string, values: string[]) => Promise<{ live: Set<string>; deadLettered: Set<string> }>;
+  /** Every queue of this deployment's jobs (jobs/registry.ts) and, after each, its dead-letter queue. */
+  readonly names: readonly string[];
+  /** What operators do to jobs (admin procedures), through pg-boss's own API. */
+  readonly jobs: JobOperations;
   /** A queue's jobs (oldest first), optionally those whose payload contains `data`: for operators and tests. */
   find: (queue: Pick<JobDefinition, 'name'> | string, data?: object) => Promise<{ id: string; state: string; data: unknown; output: unknown; retryCount: number }[]>;
   /**
@@ -225,6 +230,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     },
     send,
     sendMany,
+    names: definitions.flatMap((definition) => [definition.name, deadLetterQueue(definition)]),
+    jobs: createJobOperations(ready),
 
     transaction: sharesAppDatabase
       ? async (fn) => {
@@ -275,7 +282,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
             // A payload that does not parse never will: straight to the dead-letter queue.
             const permanent = error instanceof JobPayloadError;
             deps.logger.warn({ err: error, job: definition.name, jobId: job.id, attempt: job.retryCount + 1, lastAttempt: permanent || job.retryCount >= job.retryLimit }, 'job attempt failed');
-            return { id: job.id, status: permanent ? 'deadletter' : 'failed', output: { message: error instanceof Error ? error.message : String(error) } };
+            return { id: job.id, status: permanent ? 'deadletter' : 'failed', output: { message: messageWithoutParams(error) } };
           }
         };
         // A batch shares pg-boss's `process` span; with tracing on each job gets a span of its own inside it.

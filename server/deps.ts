@@ -6,6 +6,7 @@ import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { openQueue, queueBackendFor, type Queue, type QueueBackend } from '../jobs/queue.ts';
 import type { RelayFault } from '../jobs/outbox.ts';
+import type { RegisteredJob } from '../jobs/define.ts';
 import { createCache, type Cache } from './cache.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
@@ -72,6 +73,8 @@ export async function assembleDeps(parts: {
   /** Overrides the queue's placement from the config (tests give each file its own). */
   queueBackend?: QueueBackend;
   relayFault?: RelayFault | undefined;
+  /** The jobs to make queues for and work; jobs/registry.ts unless a test adds its own. */
+  definitions?: readonly RegisteredJob[] | undefined;
 }): Promise<Deps> {
   const { config, logger, db } = parts;
   // ioredis is loaded only when there is a Redis to talk to.
@@ -82,7 +85,7 @@ export async function assembleDeps(parts: {
     await redisReady(redis, logger);
   }
   const queueBackend = parts.queueBackend ?? queueBackendFor(config);
-  const queue = openQueue({ config, logger, db, worker: parts.worker ?? false, backend: queueBackend, relayFault: parts.relayFault });
+  const queue = openQueue({ config, logger, db, worker: parts.worker ?? false, backend: queueBackend, relayFault: parts.relayFault, ...(parts.definitions ? { definitions: parts.definitions } : {}) });
   return {
     config,
     logger,

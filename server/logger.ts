@@ -48,6 +48,15 @@ export function serializeError(error: unknown, depth = 0): unknown {
   return out;
 }
 
+/**
+ * An error's message as logs show it: a failed query's message without its bound parameters (drizzle puts them in
+ * the message, after the query). For messages that are stored or shown, such as a failed job's last error.
+ */
+export function messageWithoutParams(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.startsWith('Failed query: ') ? message.replace(/\nparams: [\s\S]*$/, '') : message;
+}
+
 export type LoggerOptions = { level: string; pretty?: boolean; destination?: DestinationStream };
 
 export function createLogger(options: LoggerOptions): Logger {

@@ -1,6 +1,7 @@
 // zod schemas shared by routers (and their types by services): one definition per concept.
 import { z } from 'zod';
 import { ROLES } from '../db/index.ts';
+import { JOB_STATES } from '../jobs/operations.ts';
 
 /** Ids are opaque strings to clients; a malformed one is simply not found. */
 export const Id = z.string().min(1).max(100);
@@ -80,3 +81,41 @@ export const UserWithPosts = PublicUser.extend({ posts: z.array(PostSummary.omit
 export type Post = z.infer<typeof Post>;
 export type PostSummary = z.infer<typeof PostSummary>;
 export type UserWithPosts = z.infer<typeof UserWithPosts>;
+
+/** pg-boss's job states. */
+export const JobState = z.enum(JOB_STATES);
+
+/** A job of a queue, as operators see it: payload and output with secrets redacted as in logs. */
+export const Job = z.object({
+  id: z.string(),
+  queue: z.string(),
+  state: JobState,
+  data: z.unknown().meta({ description: 'The payload, with secret-named fields (password, token, secret, API key…) redacted.' }),
+  output: z.unknown().meta({ description: 'What the last attempt left (for a failure, `{ message }`), redacted likewise; null when none.' }),
+  /** The message of the last failure: this job's, or for a job in a dead-letter queue, the one it failed with. */
+  lastError: z.string().nullable(),
+  retryCount: z.number().int().nonnegative(),
+  retryLimit: z.number().int().nonnegative(),
+  createdOn: z.date(),
+  startAfter: z.date(),
+  startedOn: z.date().nullable(),
+  completedOn: z.date().nullable(),
+  singletonKey: z.string().nullable(),
+  /** For a job in a dead-letter queue: the queue and job it failed as, after how many retries. */
+  source: z.object({ queue: z.string(), id: z.string().nullable(), retryCount: z.number().int().nullable() }).nullable(),
+});
+
+/** pg-boss's own counts of a queue, cached by its monitor (exact counts: admin.stats). */
+export const QueueInfo = z.object({
+  name: z.string(),
+  deadLetter: z.string().nullable(),
+  queued: z.number().int().nonnegative(),
+  ready: z.number().int().nonnegative(),
+  deferred: z.number().int().nonnegative(),
+  active: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  total: z.number().int().nonnegative(),
+});
+
+export type Job = z.infer<typeof Job>;
+export type QueueInfo = z.infer<typeof QueueInfo>;

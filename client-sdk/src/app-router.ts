@@ -294,6 +294,46 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      create: TRPCMutationProcedure<{
+        meta: object;
+        input: {
+          username: string;
+          email: string;
+          fullName?: undefined | string;
+          role?: undefined | "user" | "admin";
+          password?: undefined | string;
+        };
+        output: {
+          id: string;
+          username: string;
+          fullName: null | string;
+          createdAt: Date;
+          email: string;
+          role: "user" | "admin";
+          isActive: boolean;
+        };
+        errorShape: ErrorShape;
+      }>;
+      update: TRPCMutationProcedure<{
+        meta: object;
+        input: {
+          id: string;
+          fullName?: undefined | null | string;
+          email?: undefined | string;
+          role?: undefined | "user" | "admin";
+          isActive?: boolean | undefined;
+        };
+        output: {
+          id: string;
+          username: string;
+          fullName: null | string;
+          createdAt: Date;
+          email: string;
+          role: "user" | "admin";
+          isActive: boolean;
+        };
+        errorShape: ErrorShape;
+      }>;
       setActive: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -594,6 +634,144 @@ export type AppRouter = TRPCBuiltRouter<
             pending: number;
             oldestAgeSeconds: null | number;
           };
+        };
+        errorShape: ErrorShape;
+      }>;
+    };
+    jobs: {
+      queues: TRPCQueryProcedure<{
+        meta: object;
+        input: void;
+        output: Array<{
+          name: string;
+          deadLetter: null | string;
+          queued: number;
+          ready: number;
+          deferred: number;
+          active: number;
+          failed: number;
+          total: number;
+        }>;
+        errorShape: ErrorShape;
+      }>;
+      list: TRPCQueryProcedure<{
+        meta: object;
+        input: {
+          queue: string;
+          state?: undefined | "completed" | "failed" | "cancelled" | "active" | "created" | "retry";
+          after?: undefined | string;
+          limit?: undefined | number;
+        };
+        output: {
+          items: Array<{
+            id: string;
+            queue: string;
+            state: "completed" | "failed" | "cancelled" | "active" | "created" | "retry";
+            data: unknown;
+            output: unknown;
+            lastError: null | string;
+            retryCount: number;
+            retryLimit: number;
+            createdOn: Date;
+            startAfter: Date;
+            startedOn: null | Date;
+            completedOn: null | Date;
+            singletonKey: null | string;
+            source: null | {
+              queue: string;
+              id: null | string;
+              retryCount: null | number;
+            };
+          }>;
+          next: null | string;
+        };
+        errorShape: ErrorShape;
+      }>;
+      get: TRPCQueryProcedure<{
+        meta: object;
+        input: {
+          queue: string;
+          id: string;
+        };
+        output: {
+          id: string;
+          queue: string;
+          state: "completed" | "failed" | "cancelled" | "active" | "created" | "retry";
+          data: unknown;
+          output: unknown;
+          lastError: null | string;
+          retryCount: number;
+          retryLimit: number;
+          createdOn: Date;
+          startAfter: Date;
+          startedOn: null | Date;
+          completedOn: null | Date;
+          singletonKey: null | string;
+          source: null | {
+            queue: string;
+            id: null | string;
+            retryCount: null | number;
+          };
+        };
+        errorShape: ErrorShape;
+      }>;
+      retry: TRPCMutationProcedure<{
+        meta: object;
+        input: {
+          queue: string;
+          id: string;
+        };
+        output: {
+          retried: number;
+        };
+        errorShape: ErrorShape;
+      }>;
+      cancel: TRPCMutationProcedure<{
+        meta: object;
+        input: {
+          queue: string;
+          id: string;
+        };
+        output: {
+          id: string;
+          queue: string;
+          state: "completed" | "failed" | "cancelled" | "active" | "created" | "retry";
+          data: unknown;
+          output: unknown;
+          lastError: null | string;
+          retryCount: number;
+          retryLimit: number;
+          createdOn: Date;
+          startAfter: Date;
+          startedOn: null | Date;
+          completedOn: null | Date;
+          singletonKey: null | string;
+          source: null | {
+            queue: string;
+            id: null | string;
+            retryCount: null | number;
+          };
+        };
+        errorShape: ErrorShape;
+      }>;
+      delete: TRPCMutationProcedure<{
+        meta: object;
+        input: {
+          queue: string;
+          id: string;
+        };
+        output: {
+          ok: true;
+        };
+        errorShape: ErrorShape;
+      }>;
+      retryDead: TRPCMutationProcedure<{
+        meta: object;
+        input: {
+          queue: string;
+        };
+        output: {
+          retried: number;
         };
         errorShape: ErrorShape;
       }>;

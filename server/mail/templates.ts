@@ -46,6 +46,24 @@ export function passwordResetEmail(user: { email: string; username: string }, re
   };
 }
 
+/** To a user whose account an admin created without a password: the reset flow's token, worded for a first password. */
+export function setPasswordEmail(user: { email: string; username: string }, reset: { url: string; token: string; expiresAt: Date }): Message {
+  const link = new URL(reset.url);
+  link.searchParams.set('token', reset.token);
+  const until = reset.expiresAt.toISOString().replace('T', ' ').slice(0, 16);
+  return {
+    to: user.email,
+    subject: 'Choose the password of your new account',
+    text: `Hello ${user.username},\n\nan administrator created the account "${user.username}" for this address. To choose its password, open\n\n${link.href}\n\nor use this token: ${reset.token}\n\nIt works once, until ${until} UTC; after that, use "forgot password" to get a new link.\n`,
+    html: layout('Choose your password', [
+      `Hello ${escapeHtml(user.username)},`,
+      `an administrator created the account <strong>${escapeHtml(user.username)}</strong> for this address.`,
+      `<a href="${escapeHtml(link.href)}">Choose its password</a>, or use this token: <code>${escapeHtml(reset.token)}</code>`,
+      `It works once, until ${until} UTC; after that, use “forgot password” to get a new link.`,
+    ]),
+  };
+}
+
 /** To the previous address of an account whose e-mail address changed: the owner learns of a change they did not make. */
 export function emailChangedEmail(notice: { oldEmail: string; newEmail: string; username: string }): Message {
   return {

@@ -4,6 +4,7 @@ import { adminRouter } from './admin.ts';
 import { apiTokensRouter } from './api-tokens.ts';
 import { authRouter } from './auth.ts';
 import { healthRouter } from './health.ts';
+import { jobsRouter } from './jobs.ts';
 import { postsRouter } from './posts.ts';
 import { tasksRouter } from './tasks.ts';
 import { usersRouter } from './users.ts';
@@ -16,6 +17,7 @@ export const appRouter = router({
   posts: postsRouter,
   tasks: tasksRouter,
   admin: adminRouter,
+  jobs: jobsRouter,
 });
 
 export type AppRouter = typeof appRouter;

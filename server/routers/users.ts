@@ -1,8 +1,8 @@
 // users.*: public profiles, self-service, and admin management of accounts.
 import { z } from 'zod';
 import { adminProcedure, authedProcedure, publicProcedure, router, sessionProcedure } from '../trpc/init.ts';
-import { deleteMe, deleteUser, getPublicUser, getUserWithPosts, listUsers, setActive, setRole, updateMe } from '../services/users.ts';
-import { Email, FullName, Id, Ok, page, pagination, PublicUser, Role, User, UserWithPosts } from '../schemas.ts';
+import { createUserByAdmin, deleteMe, deleteUser, getPublicUser, getUserWithPosts, listUsers, updateMe, updateUser } from '../services/users.ts';
+import { Email, FullName, Id, Ok, page, pagination, Password, PublicUser, Role, User, Username, UserWithPosts } from '../schemas.ts';
 
 export const usersRouter = router({
   get: publicProcedure
@@ -70,31 +70,68 @@ export const usersRouter = router({
     .output(page(User))
     .query(({ ctx, input }) => listUsers(ctx.deps, input)),
 
+  create: adminProcedure
+    .meta({
+      rest: {
+        method: 'POST',
+        path: '/users',
+        status: 201,
+        summary: 'Create a user (admin)',
+        description:
+          'With a `password`, the user gets the welcome e-mail; without one, a set-password e-mail (a single-use link through the password-reset flow, valid for an hour). A taken username or e-mail is a 409 naming the field.',
+        errors: ['CONFLICT'],
+      },
+    })
+    .input(z.object({ username: Username, email: Email, fullName: FullName.optional(), role: Role.default('user'), password: Password.optional() }))
+    .output(User)
+    .mutation(({ ctx, input }) => createUserByAdmin(ctx.deps, input)),
+
+  update: adminProcedure
+    .meta({
+      rest: {
+        method: 'PATCH',
+        path: '/users/{id}',
+        summary: 'Change a user’s name, e-mail, role or active state (admin)',
+        description:
+          'Only the fields sent change. A taken e-mail is a 409 naming the field; the last active admin cannot be demoted or deactivated (409); an admin cannot deactivate their own account (403). A new e-mail takes a session, not an API token, and an admin’s own goes through `PATCH /users/me` (403). Deactivation ends the user’s sessions and mailed reset links, and API tokens stop working until reactivation; a new e-mail address uses up reset links and the previous address is told.',
+        errors: ['NOT_FOUND', 'CONFLICT'],
+      },
+    })
+    .input(z.object({ id: Id, fullName: FullName.nullable().optional(), email: Email.optional(), role: Role.optional(), isActive: z.boolean().optional() }))
+    .output(User)
+    .mutation(({ ctx, input }) => {
+      const { id, ...changes } = input;
+      return updateUser(ctx.deps, { id: ctx.user.id, viaSession: ctx.auth.kind === 'session' }, id, changes);
+    }),
+
   setActive: adminProcedure
     .meta({
       rest: {
         method: 'PUT',
         path: '/users/{id}/active',
         summary: 'Activate or deactivate a user (admin)',
+        description: 'The same rules as `PATCH /users/{id}` with `isActive`.',
         errors: ['NOT_FOUND', 'CONFLICT'],
       },
     })
     .input(z.object({ id: Id, isActive: z.boolean() }))
     .output(User)
-    .mutation(({ ctx, input }) => setActive(ctx.deps, input.id, input.isActive)),
+    .mutation(({ ctx, input }) => updateUser(ctx.deps, ctx.user, input.id, { isActive: input.isActive })),
 
   setRole: adminProcedure
     .meta({ rest: { method: 'PUT', path: '/users/{id}/role', summary: 'Change a user’s role (admin)', errors: ['NOT_FOUND', 'CONFLICT'] } })
     .input(z.object({ id: Id, role: Role }))
     .output(User)
-    .mutation(({ ctx, input }) => setRole(ctx.deps, input.id, input.role)),
+    .mutation(({ ctx, input }) => updateUser(ctx.deps, ctx.user, input.id, { role: input.role })),
 
   delete: adminProcedure
-    .meta({ rest: { method: 'DELETE', path: '/users/{id}', summary: 'Delete a user (admin)', errors: ['NOT_FOUND', 'CONFLICT'] } })
+    .meta({
+      rest: { method: 'DELETE', path: '/users/{id}', summary: 'Delete a user (admin)', description: 'An admin cannot delete their own account this way (403): `POST /users/me/delete` takes its password.', errors: ['NOT_FOUND', 'CONFLICT'] },
+    })
     .input(z.object({ id: Id }))
     .output(Ok)
     .mutation(async ({ ctx, input }) => {
-      await deleteUser(ctx.deps, input.id);
+      await deleteUser(ctx.deps, input.id, ctx.user);
       return { ok: true as const };
     }),
 });

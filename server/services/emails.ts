@@ -4,7 +4,7 @@ import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { JobContext } from '../../jobs/define.ts';
 import type { Deps } from '../deps.ts';
 import { MailError } from '../mail/mailer.ts';
-import { passwordResetEmail, welcomeEmail } from '../mail/templates.ts';
+import { passwordResetEmail, setPasswordEmail, welcomeEmail } from '../mail/templates.ts';
 import { generateToken, hashToken } from './tokens.ts';
 
 /** How long a mailed reset token works. */
@@ -69,7 +69,7 @@ export async function sendWelcomeEmail(deps: Deps, userId: string, job: SendAtte
  * die between the server's acceptance and the record of it): every link mailed works until one of the
  * account's tokens is used, which uses them all up. Nothing is mailed once an attempt recorded its send.
  */
-export async function sendPasswordResetEmail(deps: Deps, email: string, job: SendAttempt): Promise<void> {
+export async function sendPasswordResetEmail(deps: Deps, email: string, job: SendAttempt, purpose: 'reset' | 'set' = 'reset'): Promise<void> {
   const { users, passwordResetTokens } = deps.db.tables;
   const [user] = await deps.db.orm
     .select({ id: users.id, email: users.email, username: users.username })
@@ -95,7 +95,7 @@ export async function sendPasswordResetEmail(deps: Deps, email: string, job: Sen
   if (!mine) return;
   const recordSent = () => deps.db.orm.update(passwordResetTokens).set({ emailSentAt: deps.clock.now() }).where(eq(passwordResetTokens.id, mine.id));
   try {
-    await deps.mailer.send(passwordResetEmail(user, { url: deps.config.PASSWORD_RESET_URL, token, expiresAt }), { signal: job.signal, deadlineMs: sendDeadlineMs(job) });
+    await deps.mailer.send((purpose === 'set' ? setPasswordEmail : passwordResetEmail)(user, { url: deps.config.PASSWORD_RESET_URL, token, expiresAt }), { signal: job.signal, deadlineMs: sendDeadlineMs(job) });
   } catch (error) {
     if (error instanceof MailError && error.mayHaveBeenDelivered) {
       deps.logger.warn({ err: error, userId: user.id, jobId: job.id }, 'the password reset e-mail may have been delivered (the server never answered): it is not sent again');

@@ -1,6 +1,7 @@
 // Users: public profiles, self-service profile changes, and what admins do to accounts.
 import { and, count, desc, eq, or, type SQL } from 'drizzle-orm';
-import type { Executor, Tables } from '../../db/index.ts';
+import type { Tables, Tx } from '../../db/index.ts';
+import type { Enqueue } from '../../jobs/queue.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, conflict, notFound } from '../errors.ts';
 import type { PublicUser, Role, User, UserWithPosts } from '../schemas.ts';
@@ -9,6 +10,10 @@ import { emailChangedJob } from '../../jobs/definitions/email-changed-notice.ts'
 import { useUpResetTokens } from './credentials.ts';
 import { verifyAccountPassword } from './password-checks.ts';
 import { hashPassword } from './passwords.ts';
+import { generateToken } from './tokens.ts';
+import { assertPasswordNotIdentity } from './auth.ts';
+import { passwordResetJob } from '../../jobs/definitions/password-reset-email.ts';
+import { welcomeEmailJob } from '../../jobs/definitions/welcome-email.ts';
 import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
@@ -115,57 +120,112 @@ export async function updateMe(
 }
 
 const lastAdmin = () => new AppError('CONFLICT', 'the last active admin cannot be deactivated, demoted or deleted');
+const notOnSelf = () => new AppError('FORBIDDEN', 'an admin cannot deactivate or delete their own account');
+
+/**
+ * Who asks for an admin change: the signed-in admin (and whether by session, not API token), or null for the
+ * service itself (scripts, tests).
+ */
+export type Actor = { id: string; viaSession?: boolean } | null;
 
 /**
  * Changes a user under the rule that at least one active admin remains. The active admins' rows are locked
  * first, so two admins demoting each other at once cannot both succeed.
  */
-async function changeGuardingLastAdmin<T>(deps: Deps, userId: string, change: (tx: Executor, target: { role: Role; isActive: boolean }) => Promise<T>, wouldRemoveAdmin: (target: { role: Role; isActive: boolean }) => boolean): Promise<T> {
+async function changeGuardingLastAdmin<T>(
+  deps: Deps,
+  userId: string,
+  change: (tx: Tx, enqueue: Enqueue) => Promise<T>,
+  wouldRemoveAdmin: (target: { role: Role; isActive: boolean }) => boolean,
+): Promise<T> {
   const { users } = deps.db.tables;
-  const result = await deps.db.transaction(async (tx) => {
+  // A queue transaction: jobs a change enqueues (the e-mail-changed notice) commit with it.
+  const result = await deps.queue.transaction(async (tx, enqueue) => {
     const admins = await deps.db.forUpdate(tx.select({ id: users.id }).from(users).where(and(eq(users.role, 'admin'), eq(users.isActive, true))));
     const [target] = await tx.select({ role: users.role, isActive: users.isActive }).from(users).where(eq(users.id, userId));
     if (!target) throw notFound('user');
     const isActiveAdmin = target.role === 'admin' && target.isActive;
     if (isActiveAdmin && wouldRemoveAdmin(target) && admins.filter((admin) => admin.id !== userId).length === 0) throw lastAdmin();
-    return change(tx, target);
+    return change(tx, enqueue);
   });
   await deps.cache.invalidate(...allUserCacheKeys(userId));
   return result;
 }
 
-export async function setActive(deps: Deps, userId: string, isActive: boolean): Promise<User> {
+export type UserChanges = { fullName?: string | null | undefined; email?: string | undefined; role?: Role | undefined; isActive?: boolean | undefined };
+
+/**
+ * An admin's change to an account: name, e-mail, role, active. At least one active admin remains; an admin cannot
+ * deactivate their own account, nor change its e-mail address here, and only a session (not an API token) changes
+ * an e-mail address. Deactivation ends every session and uses up mailed reset links (API tokens stop
+ * working while the account is inactive, and work again when it is reactivated). A new e-mail address uses up
+ * the reset links mailed to the old one, and the old address is told, by an e-mail that commits with the change;
+ * a taken address is a CONFLICT naming `email`.
+ */
+export async function updateUser(deps: Deps, actor: Actor, userId: string, changes: UserChanges): Promise<User> {
+  if (actor?.id === userId && changes.isActive === false) throw notOnSelf();
   const { users } = deps.db.tables;
+  const wouldRemoveAdmin = () => changes.isActive === false || (changes.role !== undefined && changes.role !== 'admin');
   return changeGuardingLastAdmin(
     deps,
     userId,
-    async (tx) => {
-      const [row] = await tx.update(users).set({ isActive, updatedAt: deps.clock.now() }).where(eq(users.id, userId)).returning(userColumns(users));
-      // Deactivation ends every session and uses up mailed reset links; API tokens stop working while the account is inactive.
-      if (!isActive) {
-        await deleteUserSessions(deps, userId, { db: tx });
-        await useUpResetTokens(deps, userId, tx);
-      }
+    async (tx, enqueue) => {
+      const set = {
+        ...(changes.fullName !== undefined ? { fullName: changes.fullName } : {}),
+        ...(changes.email !== undefined ? { email: changes.email } : {}),
+        ...(changes.role !== undefined ? { role: changes.role } : {}),
+        ...(changes.isActive !== undefined ? { isActive: changes.isActive } : {}),
+        updatedAt: deps.clock.now(),
+      };
+      const [before] = await tx.select({ email: users.email, username: users.username }).from(users).where(eq(users.id, userId));
+      const newEmail = changes.email !== undefined && changes.email !== before.email ? changes.email : undefined;
+      // The address is where password resets go: moving it is a takeover for whoever holds a leaked API token,
+      // and one's own moves only with one's current password (users.updateMe).
+      if (newEmail !== undefined && actor?.id === userId) throw new AppError('FORBIDDEN', 'change your own e-mail address with users.updateMe: it takes your current password');
+      if (newEmail !== undefined && actor && !actor.viaSession) throw new AppError('FORBIDDEN', 'API tokens cannot change e-mail addresses: use a session');
+      const [row] = await tx.update(users).set(set).where(eq(users.id, userId)).returning(userColumns(users));
+      if (changes.isActive === false) await deleteUserSessions(deps, userId, { db: tx });
+      if (changes.isActive === false || newEmail !== undefined) await useUpResetTokens(deps, userId, tx);
+      if (newEmail !== undefined) await enqueue(emailChangedJob, { oldEmail: before.email, newEmail, username: row.username });
       return row;
     },
-    () => !isActive,
-  );
+    wouldRemoveAdmin,
+  ).catch(rethrowUserConflict);
 }
 
-export async function setRole(deps: Deps, userId: string, role: Role): Promise<User> {
+export type NewUser = { username: string; email: string; fullName?: string | null | undefined; role: Role; password?: string | undefined };
+
+/**
+ * An admin creates an account. With a password, the user gets the welcome e-mail (as on registration); without
+ * one, the account gets an unusable random password and the user a set-password e-mail through the reset flow
+ * (a single-use token, valid for an hour; after that, "forgot password" mails a new one). Either e-mail commits
+ * with the account. A taken username or e-mail is a CONFLICT naming the field.
+ */
+export async function createUserByAdmin(deps: Deps, input: NewUser): Promise<User> {
+  if (input.password !== undefined) assertPasswordNotIdentity(input.password, input, 'password');
+  const passwordHash = await hashPassword(input.password ?? generateToken());
   const { users } = deps.db.tables;
-  return changeGuardingLastAdmin(
-    deps,
-    userId,
-    async (tx) => {
-      const [row] = await tx.update(users).set({ role, updatedAt: deps.clock.now() }).where(eq(users.id, userId)).returning(userColumns(users));
-      return row;
-    },
-    () => role !== 'admin',
-  );
+  const now = deps.clock.now();
+  return deps.queue
+    .transaction(async (tx, enqueue) => {
+      const [user] = await tx
+        .insert(users)
+        .values({ username: input.username, email: input.email, fullName: input.fullName ?? null, role: input.role, passwordHash, createdAt: now, updatedAt: now })
+        .returning(userColumns(users));
+      if (input.password !== undefined) await enqueue(welcomeEmailJob, { userId: user.id });
+      else await enqueue(passwordResetJob, { email: user.email, purpose: 'set' });
+      return user;
+    })
+    .catch(rethrowUserConflict);
 }
 
-export async function deleteUser(deps: Deps, userId: string): Promise<void> {
+export function setActive(deps: Deps, userId: string, isActive: boolean, actor: Actor = null): Promise<User> {
+  return updateUser(deps, actor, userId, { isActive });
+}
+
+/** Deletes an account (sessions and tokens go with it); an admin cannot delete their own this way (users.deleteMe can). */
+export async function deleteUser(deps: Deps, userId: string, actor: Actor = null): Promise<void> {
+  if (actor?.id === userId) throw notOnSelf();
   const { users } = deps.db.tables;
   await changeGuardingLastAdmin(
     deps,

@@ -6,6 +6,7 @@ import { TRPCError } from '@trpc/server';
 import { afterAll, beforeAll } from 'vitest';
 import type { Database, Dialect } from '../../db/index.ts';
 import type { RelayFault } from '../../jobs/outbox.ts';
+import type { RegisteredJob } from '../../jobs/define.ts';
 import type { QueueBackend } from '../../jobs/queue.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { assembleDeps, closeDeps, type Clock, type Deps } from '../deps.ts';
@@ -68,6 +69,8 @@ export type TestDepsOptions = {
   queueBackend?: QueueBackend;
   /** A fault between a commit and the job outbox's send (jobs/outbox.ts). */
   relayFault?: RelayFault;
+  /** Jobs instead of jobs/registry.ts's (tests that need a job of their own add it to registeredJobs). */
+  definitions?: readonly RegisteredJob[];
 };
 
 /**
@@ -84,7 +87,7 @@ export async function createTestDeps(dialect: Dialect, options: TestDepsOptions 
   const config = testConfig(options.env);
   const db = await openTestDatabase(dialect, { postgres: options.postgres });
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
-  return assembleDeps({ config, logger, db, clock: options.clock, worker: options.worker ?? false, queueBackend: options.queueBackend ?? testQueueBackend(db), relayFault: options.relayFault });
+  return assembleDeps({ config, logger, db, clock: options.clock, worker: options.worker ?? false, queueBackend: options.queueBackend ?? testQueueBackend(db), relayFault: options.relayFault, definitions: options.definitions });
 }
 
 export type UseTestDepsOptions = Omit<TestDepsOptions, 'env'> & {
