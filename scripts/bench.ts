@@ -1,6 +1,6 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth|posts|jobs|startup|overload   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --suite=all|foundation|auth|posts|jobs|startup|overload, or soak (not in all: --minutes=10 per dialect)   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
 //   --thresholds=50,100 (the overload suite: lags to shed at, beside the default and off)
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
@@ -15,6 +15,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { openDatabase } from '../db/index.ts';
 import { seed } from './seed.ts';
 import { overloadSuite } from './bench/overload.ts';
+import { soakSuite } from './bench/soak.ts';
 import { startupSuite } from './bench/startup.ts';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
@@ -443,6 +444,12 @@ try {
   if (runs('startup')) {
     await stopAll();
     await startup();
+  }
+  if (SUITE === 'soak') {
+    const postgresUrl = await createPostgresDatabase();
+    const targets = [{ label: 'embedded (SQLite + PGlite)', databaseUrl: `file:${join(dataDir, 'soak', 'app.db')}` }];
+    if (postgresUrl) targets.push({ label: 'Postgres', databaseUrl: postgresUrl });
+    await soakSuite(targets, { minutes: Number(args.get('minutes') ?? 10) });
   }
   if (runs('overload')) {
     await stopAll();

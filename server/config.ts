@@ -151,8 +151,8 @@ const envSchema = z
     /** Per-IP budgets group IPv6 clients by this prefix length: one /64 is one subscriber's network. */
     RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64),
     SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
-    /** Above this event-loop lag (p99 over 250 ms) API requests get a quick 503 instead of a queue; 0 turns shedding off. */
-    OVERLOAD_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(100),
+    /** Above this event-loop lag (sustained 500 ms) API requests get a quick 503 instead of a queue; 0 turns shedding off. Default: see overload.ts. */
+    OVERLOAD_EVENT_LOOP_DELAY_MS: int(0, 60_000).optional(),
   })
   .superRefine((config, ctx) => {
     if (config.REQUIRE_POSTGRES && !config.DATABASE_URL.startsWith('postgres')) {

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { loadConfig } from '../../server/config.ts';
+import { sheddingThresholdMs } from '../../server/http/overload.ts';
 import { freePort } from '../../server/testing/ports.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -92,7 +92,8 @@ async function recovery(url: string): Promise<number> {
 
 export async function overloadSuite({ seconds = 10, factor = 10, thresholds = [] as number[] } = {}): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-overload-'));
-  const threshold = loadConfig({}).OVERLOAD_EVENT_LOOP_DELAY_MS;
+  // The API here is the embedded default (SQLite, PGlite in process).
+  const threshold = sheddingThresholdMs(undefined, 'pglite');
   const rows: Record<string, Record<string, string | number>> = {};
   try {
     // Some posts to list, made once; every run then reads them (a read that touches the database).

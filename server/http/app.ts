@@ -16,7 +16,7 @@ import { createTrpcHandler } from '../trpc/http-handler.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
 import { opsRoutes, type Lifecycle } from './ops.ts';
-import { eventLoopLag, shedLoad } from './overload.ts';
+import { eventLoopLag, shedLoad, sheddingThresholdMs } from './overload.ts';
 import { errorRateLimitHeaders, globalRateLimit, trpcCallCount } from './rate-limit.ts';
 
 export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: false }): Express {
@@ -56,7 +56,8 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
     }),
   );
   // After the probes (liveness must answer however busy the process is) and CORS (a browser must see the 503).
-  if (config.OVERLOAD_EVENT_LOOP_DELAY_MS > 0) app.use(shedLoad(eventLoopLag(), config.OVERLOAD_EVENT_LOOP_DELAY_MS, deps.metrics.observeShed));
+  const shedAtMs = sheddingThresholdMs(config.OVERLOAD_EVENT_LOOP_DELAY_MS, deps.queue.backend);
+  if (shedAtMs > 0) app.use(shedLoad(eventLoopLag(), shedAtMs, deps.metrics.observeShed));
   app.use(compression({ threshold: 1024 }));
 
   const createContext = createHttpContext(deps);

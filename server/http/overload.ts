@@ -3,6 +3,16 @@
 import type { RequestHandler } from 'express';
 import { sendError } from './errors.ts';
 
+/**
+ * The lag to shed at: OVERLOAD_EVENT_LOOP_DELAY_MS, else 100 ms, or 500 ms where the job queue is PGlite in this
+ * process (the embedded default): PGlite runs each of pg-boss's statements on the event loop, which lags it past
+ * 100 ms (sustained) at half the capacity of such a process (measured with `npm run bench -- --suite=soak`) while every
+ * request is still served.
+ */
+export function sheddingThresholdMs(configured: number | undefined, queue: 'pglite' | 'postgres'): number {
+  return configured ?? (queue === 'pglite' ? 500 : 100);
+}
+
 /** How often the lag is judged: each verdict covers the last window. */
 const WINDOW_MS = 250;
 /** How often a timer checks how late it runs. */

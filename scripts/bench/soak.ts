@@ -1,0 +1,110 @@
+// The bench's soak suite (not CI): a mixed workload (reads, writes, logins, task submissions) at half the
+// capacity measured just before, for several minutes per dialect; per minute: RSS, open file descriptors,
+// database pool connections and latency, then the last minute beside the first.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { freePort } from '../../server/testing/ports.ts';
+
+const root = join(import.meta.dirname, '..', '..');
+const METRICS_TOKEN = 'soak-benchmark-metrics-token';
+const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export type SoakTarget = { label: string; databaseUrl: string };
+type Minute = { minute: number; rps: number; p50: number; p99: number; errors: number; rssMiB: number; fds: number; pool: string };
+
+async function startApi(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', './server/preload.mjs', 'server/main.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      DATABASE_URL: databaseUrl,
+      // The worker runs in the API process on both dialects, so the tasks submitted are worked too.
+      WORKER_IN_PROCESS: 'true',
+      METRICS_TOKEN,
+      RATE_LIMIT_GLOBAL_PER_MINUTE: '1000000',
+      RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
+      RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '1000000',
+      RATE_LIMIT_REGISTER_PER_MINUTE: '1000',
+      RATE_LIMIT_PASSWORD_CHECKS_PER_MINUTE: '1000000',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 120_000;
+  while ((await fetch(`${url}/health/ready`).then((response) => response.status, () => 0)) !== 200) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('the API did not become ready');
+    await pause(20);
+  }
+  return { url, child };
+}
+
+/** One connection's round: 20 requests in the proportions a busy dashboard and its users make. */
+function mix(token: string, username: string): autocannon.Request[] {
+  const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+  const read: autocannon.Request = { method: 'GET', path: '/api/posts?limit=20', headers: auth };
+  const me: autocannon.Request = { method: 'GET', path: '/api/auth/me', headers: auth };
+  const write: autocannon.Request = { method: 'POST', path: '/api/posts', headers: auth, body: JSON.stringify({ title: 'soak', body: 'a post written during the soak', published: true }) };
+  const submit: autocannon.Request = { method: 'POST', path: '/api/tasks', headers: auth, body: JSON.stringify({ type: 'math.sum', input: { numbers: [1, 2, 3] } }) };
+  const login: autocannon.Request = { method: 'POST', path: '/api/auth/login', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ usernameOrEmail: username, password: 'benchmark password' }) };
+  return [read, read, read, me, write, read, read, submit, read, me, read, read, write, read, read, submit, read, me, write, login];
+}
+
+function run(url: string, requests: autocannon.Request[], seconds: number, overallRate?: number): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon({ url, connections: 20, duration: seconds, requests, timeout: 10, ...(overallRate ? { overallRate } : {}) }, (error, result) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(result)));
+  });
+}
+
+async function poolConnections(url: string): Promise<string> {
+  const text = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } }).then((response) => response.text(), () => '');
+  const total = /db_pool_connections\{state="total"\} (\d+)/.exec(text)?.[1];
+  return total ?? 'n/a (SQLite)';
+}
+
+export async function soakSuite(targets: SoakTarget[], { minutes = 10 } = {}): Promise<void> {
+  const summary: Record<string, Record<string, string | number>> = {};
+  for (const target of targets) {
+    const api = await startApi(target.databaseUrl);
+    try {
+      const username = `soak${process.pid}`;
+      const registered = (await (
+        await fetch(`${api.url}/api/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username, email: `${username}@example.com`, password: 'benchmark password' }) })
+      ).json()) as { token: string };
+      const requests = mix(registered.token, username);
+      await run(api.url, requests, 5);
+      const capacity = (await run(api.url, requests, 10)).requests.average;
+      const rate = Math.max(1, Math.round(capacity / 2));
+      console.log(`\nsoak, ${target.label}: capacity ${Math.round(capacity)} req/s with the mix; ${minutes} minutes at ${rate} req/s`);
+      const rows: Minute[] = [];
+      for (let minute = 1; minute <= minutes; minute++) {
+        const result = await run(api.url, requests, 60, rate);
+        const pid = api.child.pid!;
+        rows.push({ minute, rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx, rssMiB: rssMiB(pid), fds: openFiles(pid), pool: await poolConnections(api.url) });
+        console.log(JSON.stringify(rows.at(-1)));
+      }
+      console.table(rows);
+      const first = rows[0];
+      const last = rows.at(-1)!;
+      summary[target.label] = {
+        'RSS MiB first → last': `${first.rssMiB} → ${last.rssMiB} (${(last.rssMiB / first.rssMiB).toFixed(2)}×)`,
+        'open fds first → last': `${first.fds} → ${last.fds} (${(last.fds / first.fds).toFixed(2)}×)`,
+        'pool first → last': `${first.pool} → ${last.pool}`,
+        'p99 ms first → last': `${first.p99} → ${last.p99} (${(last.p99 / Math.max(1, first.p99)).toFixed(2)}×)`,
+        'non-2xx or errors': rows.reduce((sum, row) => sum + row.errors, 0),
+      };
+    } finally {
+      api.child.kill('SIGTERM');
+      if (api.child.exitCode === null) await new Promise((resolve) => api.child.once('exit', resolve));
+    }
+  }
+  console.log('\nsoak: targets are RSS and descriptors within 1.10× of the first minute, p99 within 1.5×');
+  console.table(summary);
+}
