@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { uniqueName } from './testing/factories.ts';
 import { dialects, useTestServer } from './testing/harness.ts';
 import { freePort } from './testing/ports.ts';
@@ -71,6 +72,26 @@ describe('the Grafana dashboard (docs/grafana/ai-backend-service.json)', () => {
     ]) {
       expect(read, name).toContain(name);
     }
+  });
+
+  it("is what compose's monitoring profile provisions, scraping the API and the worker with their token", () => {
+    type Service = { environment?: Record<string, string>; volumes?: string[]; profiles?: string[] };
+    const compose = parse(readFileSync('compose.yaml', 'utf8'), { merge: true }) as { services: Record<string, Service> };
+    const scrape = parse(readFileSync('docs/grafana/prometheus.yml', 'utf8')) as {
+      scrape_configs: { authorization: { credentials: string }; static_configs: { targets: string[] }[] }[];
+    };
+    const datasource = parse(readFileSync('docs/grafana/provisioning/datasources/prometheus.yaml', 'utf8')) as { datasources: { uid: string; url: string }[] };
+    const { api, worker, prometheus, grafana } = compose.services;
+    expect(prometheus.profiles).toEqual(['monitoring']);
+    expect(grafana.profiles).toEqual(['monitoring']);
+    expect(scrape.scrape_configs[0].authorization.credentials).toBe(api.environment?.METRICS_TOKEN);
+    expect(worker.environment?.METRICS_TOKEN).toBe(api.environment?.METRICS_TOKEN);
+    expect(scrape.scrape_configs[0].static_configs.flatMap((config) => config.targets).sort()).toEqual(['api:3000', `worker:${worker.environment?.WORKER_PORT}`]);
+    expect(prometheus.volumes).toContain('./docs/grafana/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
+    expect(grafana.volumes).toContain('./docs/grafana/provisioning:/etc/grafana/provisioning:ro');
+    expect(grafana.volumes).toContain('./docs/grafana/ai-backend-service.json:/var/lib/grafana/dashboards/ai-backend-service.json:ro');
+    expect(datasource.datasources.map((source) => source.uid)).toEqual(['prometheus']);
+    expect(datasource.datasources[0].url).toBe('http://prometheus:9090');
   });
 
   it('reads metric names out of PromQL, not functions, labels or numbers', () => {

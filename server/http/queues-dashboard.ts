@@ -19,13 +19,14 @@ const isDashboardPath = (path: string): boolean =>
  * The dashboard's policy, on its path only. Its server-rendered pages carry inline scripts (React Router's
  * hydration data, React's streaming runtime) that change with every response: each gets this response's nonce
  * (see `withNonce`), so no inline script of anyone else's runs. Its markup has `style` attributes, hence
- * inline styles; its favicon is a data: URL. Everything else comes from this origin.
+ * inline styles; its favicon and the stand-in for its web-font stylesheet are data: URLs. Everything else comes
+ * from this origin.
  */
 const dashboardPolicy = (nonce: string | null): string =>
   [
     "default-src 'none'",
     nonce ? `script-src 'self' 'nonce-${nonce}'` : "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
+    "style-src 'self' 'unsafe-inline' data:",
     "img-src 'self' data:",
     "font-src 'self'",
     "connect-src 'self'",
@@ -35,14 +36,18 @@ const dashboardPolicy = (nonce: string | null): string =>
   ].join('; ');
 
 /**
+ * The dashboard's root route links Google Fonts (two preconnects and a stylesheet). Each such URL becomes an empty
+ * data: stylesheet, in the server-rendered page and in the client module that renders the same links, so React's
+ * hydration still matches (it pairs `<link>`s by href: changing one side only makes it render the page again on
+ * the client, Google's links included). The page falls back to system fonts and the browser asks nobody but us.
+ */
+const withoutFontService = (text: string): string => text.replace(/https:\/\/fonts\.(?:googleapis|gstatic)\.com[^"'`\s<>]*/g, 'data:text/css,');
+
+/**
  * Adds the nonce to every script start tag. React escapes `<` in text and attributes and React Router in its
  * inline data, so a `<script` in the markup is always one the dashboard rendered, never one from job data.
- * Links to other origins (the dashboard asks Google Fonts for its typeface) are dropped: the page falls back
- * to system fonts and the browser makes no request, not even a preconnect, to anyone but us.
  */
-function rewritePage(html: string, nonce: string): string {
-  return html.replace(/<link\b[^>]*\bhref="https?:\/\/[^"]*"[^>]*>/gi, '').replace(/<script(?=[\s>])/gi, `<script nonce="${nonce}"`);
-}
+const withNonce = (html: string, nonce: string): string => html.replace(/<script(?=[\s>])/gi, `<script nonce="${nonce}"`);
 
 const EMBEDDED_STYLE = 'body{font:16px/1.5 system-ui,sans-serif;max-width:42rem;margin:3rem auto;padding:0 1rem;color:#1b1b1b}code{font-size:.9em}';
 const EMBEDDED_POLICY = [
@@ -135,7 +140,8 @@ export function queuesDashboard(deps: Deps) {
     });
     const response = await dashboard.fetch(request);
 
-    const isPage = (response.headers.get('content-type') ?? '').startsWith('text/html');
+    const type = response.headers.get('content-type') ?? '';
+    const isPage = type.startsWith('text/html');
     const nonce = isPage ? randomBytes(18).toString('base64') : null;
     res.status(response.status);
     for (const [name, value] of response.headers) {
@@ -146,7 +152,9 @@ export function queuesDashboard(deps: Deps) {
     if (cookies.length > 0) res.append('set-cookie', cookies);
     res.setHeader('content-security-policy', dashboardPolicy(nonce));
     if (nonce) {
-      res.send(rewritePage(await response.text(), nonce));
+      res.send(withNonce(withoutFontService(await response.text()), nonce));
+    } else if (/javascript/.test(type) && req.method !== 'HEAD') {
+      res.send(withoutFontService(await response.text()));
     } else if (response.body && req.method !== 'HEAD') {
       await pipeline(Readable.fromWeb(response.body), res);
     } else {
