@@ -131,5 +131,12 @@ describe.each(dialects)('/admin/queues on %s', (dialect) => {
       }
     }
     expect(await stateOf()).toBe('created');
+
+    // An admin's body is read within BODY_LIMIT, as everywhere; a signed-out visitor's is not read at all.
+    const oversized = 'x'.repeat(app.deps.config.BODY_LIMIT + 1);
+    const tooLarge = await fetch(`${app.url}/admin/queues/queues/${welcomeEmailJob.name}`, { method: 'POST', headers: { ...cookie(token), origin: app.url }, body: oversized });
+    expect(tooLarge.status).toBe(413);
+    const signedOut = await fetch(`${app.url}/admin/queues/queues/${welcomeEmailJob.name}`, { method: 'POST', headers: { origin: app.url }, body: oversized });
+    expect(signedOut.status).toBe(401);
   });
 });

@@ -106,10 +106,12 @@ function forwardedHeaders(req: Request, cookieName: string): Headers {
 export function queuesDashboard(deps: Deps) {
   const createContext = createHttpContext(deps);
   const cookieName = sessionCookieName(deps.config);
-  // Form posts (retry, cancel, …) are small: read whole, within BODY_LIMIT, and handed over as bytes.
+  // Form posts (retry, cancel, …) are small: read whole, within BODY_LIMIT, and handed over as bytes; only an
+  // admin's body is read at all.
   const body = express.raw({ type: () => true, limit: deps.config.BODY_LIMIT });
 
-  async function serve(req: Request, res: Response): Promise<void> {
+  /** Who is asking, before a byte of the body is read. */
+  async function admit(req: Request, res: Response, next: NextFunction): Promise<void> {
     const ctx = createContext({ req, res });
     const auth = await ctx.authenticate();
     if (!auth) return sendError(req, res, 'UNAUTHORIZED', 'sign in as an admin to see the job dashboard');
@@ -119,7 +121,10 @@ export function queuesDashboard(deps: Deps) {
     if (!auth.user.isActive) return sendError(req, res, 'FORBIDDEN', 'account is inactive');
     ctx.state.userId = auth.user.id;
     if (auth.user.role !== 'admin') return sendError(req, res, 'FORBIDDEN', 'admin only');
+    next();
+  }
 
+  async function serve(req: Request, res: Response): Promise<void> {
     const dashboard = deps.queue.dashboard(QUEUES_DASHBOARD_PATH);
     if (!dashboard) {
       if (req.method !== 'GET' && req.method !== 'HEAD') return sendError(req, res, 'METHOD_NOT_SUPPORTED', 'the embedded queue has no dashboard');
@@ -164,7 +169,7 @@ export function queuesDashboard(deps: Deps) {
 
   const routes = express.Router();
   routes.use((req, _res, next) => (isDashboardPath(req.path) ? next() : next('router')));
-  routes.use(globalRateLimit(deps.rateLimits), body, async (req: Request, res: Response, next: NextFunction) => {
+  routes.use(globalRateLimit(deps.rateLimits), admit, body, async (req: Request, res: Response, next: NextFunction) => {
     await serve(req, res).catch((failure: unknown) => {
       // The client went away mid-response: nothing to report.
       if (!(res.destroyed && !res.writableFinished)) next(failure);
