@@ -5,6 +5,8 @@ import { createUser, signedInUser } from '../testing/factories.ts';
 import { dialects, useTestServer } from '../testing/harness.ts';
 
 const cookie = (token: string) => ({ cookie: `session=${token}` });
+/** What @pg-boss/dashboard's handler sets on globalThis when it loads its server (build/handler.js). */
+const dashboardLoaded = () => (globalThis as Record<symbol, unknown>)[Symbol.for('pgboss.dashboard.embedded')] === true;
 
 describe.each(dialects)('/admin/queues on %s', (dialect) => {
   const app = useTestServer(dialect);
@@ -24,6 +26,8 @@ describe.each(dialects)('/admin/queues on %s', (dialect) => {
     }
     const inactiveAdmin = await signedInUser(app.deps, { role: 'admin', isActive: false });
     expect((await get('/admin/queues', cookie(inactiveAdmin.token))).status).toBe(403);
+    // Refused visitors never make the process load the dashboard.
+    expect(dashboardLoaded()).toBe(false);
   });
 
   it('leaves the REST job operations at /api/admin/queues to the REST API', async () => {
@@ -37,7 +41,11 @@ describe.each(dialects)('/admin/queues on %s', (dialect) => {
 
   it("shows an admin pg-boss's dashboard with our queues on Postgres, and says why there is none on the embedded queue", async () => {
     const { token } = await signedInUser(app.deps, { role: 'admin' });
+    // Its server (React Router build, its own pg-boss, its pools) was not loaded at start: the first admin's request
+    // loads it, on Postgres only.
+    expect(dashboardLoaded()).toBe(false);
     const page = await get('/admin/queues/queues', cookie(token));
+    expect(dashboardLoaded()).toBe(app.deps.queue.backend === 'postgres');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const policy = page.headers.get('content-security-policy') ?? '';
