@@ -13,6 +13,7 @@ import type { Deps } from '../server/deps.ts';
 import { messageWithoutParams, type Logger } from '../server/logger.ts';
 import { tracer, tracingEnabled } from '../server/telemetry/state.ts';
 import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJob } from './define.ts';
+import { lazyQueueDashboard, type QueueDashboard } from './dashboard.ts';
 import { createJobOperations, type JobOperations } from './operations.ts';
 import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from './outbox.ts';
 import { registeredJobs } from './registry.ts';
@@ -73,6 +74,11 @@ export type Queue = {
   readonly names: readonly string[];
   /** What operators do to jobs (admin procedures), through pg-boss's own API. */
   readonly jobs: JobOperations;
+  /**
+   * pg-boss's web dashboard over this queue, mounted at `basePath` (one per queue, loaded on its first request,
+   * closed with the queue); null on PGlite, which no other process can reach by URL.
+   */
+  dashboard: (basePath: string) => QueueDashboard | null;
   /** A queue's jobs (oldest first), optionally those whose payload contains `data`: for operators and tests. */
   find: (queue: Pick<JobDefinition, 'name'> | string, data?: object) => Promise<{ id: string; state: string; data: unknown; output: unknown; retryCount: number }[]>;
   /**
@@ -130,6 +136,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   let starting: Promise<PgBoss> | null = null;
   let stoppingWork: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
+  let dashboard: QueueDashboard | null = null;
 
   async function create(): Promise<PgBoss> {
     let instance: PgBoss;
@@ -232,6 +239,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     sendMany,
     names: definitions.flatMap((definition) => [definition.name, deadLetterQueue(definition)]),
     jobs: createJobOperations(ready),
+    dashboard: (basePath) => (backend.kind === 'postgres' ? (dashboard ??= lazyQueueDashboard(backend.url, basePath)) : null),
 
     transaction: sharesAppDatabase
       ? async (fn) => {
@@ -366,6 +374,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     stop: (timeoutMs) =>
       (closing ??= (async () => {
         await relay.stop();
+        await dashboard?.close();
         await stopWorking(timeoutMs);
         const instance = await started();
         if (instance) await instance.stop({ close: true });

@@ -17,6 +17,7 @@ import { errorHandler, sendError } from './errors.ts';
 import { jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
 import { opsRoutes, type Lifecycle } from './ops.ts';
 import { eventLoopLag, shedLoad, sheddingThresholdMs } from './overload.ts';
+import { queuesDashboard } from './queues-dashboard.ts';
 import { errorRateLimitHeaders, globalRateLimit, trpcCallCount } from './rate-limit.ts';
 
 export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: false }): Express {
@@ -83,6 +84,9 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
       onError: logFailure,
     }),
   );
+
+  // pg-boss's dashboard for admins (its own CSP; loaded on first use). /api/admin/queues is the REST API, below.
+  app.use(queuesDashboard(deps));
 
   // The same procedures as plain JSON, with the document and reference that describe them.
   const operations = restOperations(appRouter);
