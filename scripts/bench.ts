@@ -383,11 +383,14 @@ async function jobsSuite(): Promise<void> {
   });
 }
 
+/** A child killed by a signal has a null exit code too: only one with neither is still running. */
+const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
 /** Each suite's servers keep running (idle) through the next ones: stop them between suites instead. */
 async function stopAll(): Promise<void> {
   for (const child of children.splice(0)) {
     child.kill('SIGTERM');
-    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    if (running(child)) await new Promise((resolve) => child.once('exit', resolve));
   }
 }
 
@@ -444,7 +447,7 @@ try {
   }
 } finally {
   for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
+  await Promise.all(children.map((child) => (running(child) ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => console.error(error));
   rmSync(dataDir, { recursive: true, force: true });
 }

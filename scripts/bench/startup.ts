@@ -43,7 +43,7 @@ async function startOnce(way: Way, script: string, env: Record<string, string>, 
     return { readyMs, rssMiB: rssMiB(child.pid!) };
   } finally {
     child.kill('SIGTERM');
-    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
   }
 }
 
