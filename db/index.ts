@@ -9,6 +9,7 @@ import * as pgSchema from './schema/pg.ts';
 import type { PostgresOptions } from './postgres-settings.ts';
 
 export { findUniqueViolation, type UniqueViolation } from './errors.ts';
+export { PGLITE_SETTINGS } from './pglite.ts';
 export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres-settings.ts';
 export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
 

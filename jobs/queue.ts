@@ -7,7 +7,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { sql } from 'drizzle-orm';
 import { PgBoss, fromDrizzle, fromPglite, type ConstructorOptions, type JobResult, type JobWithMetadata } from 'pg-boss';
 import type { PGlite } from '@electric-sql/pglite';
-import { sessionOptions, type Database, type Tx } from '../db/index.ts';
+import { PGLITE_SETTINGS, sessionOptions, type Database, type Tx } from '../db/index.ts';
 import type { Config } from '../server/config.ts';
 import type { Deps } from '../server/deps.ts';
 import type { Logger } from '../server/logger.ts';
@@ -130,7 +130,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     } else {
       const { PGlite } = await import('@electric-sql/pglite');
       if (backend.dataDir) mkdirSync(backend.dataDir, { recursive: true });
-      const client = await PGlite.create(backend.dataDir ?? undefined);
+      const client = await PGlite.create({ dataDir: backend.dataDir ?? undefined, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
       pglite = client;
       instance = new PgBoss({ db: fromPglite(client), backend: 'pglite', schema: 'pgboss', ...roles });
     }

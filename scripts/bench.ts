@@ -1,6 +1,7 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth|posts|jobs|startup   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --suite=all|foundation|auth|posts|jobs|startup|memory   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --load-seconds=60 --settle-seconds=10 (the memory suite)
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { freePort } from '../server/testing/ports.ts';
@@ -14,6 +15,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { openDatabase } from '../db/index.ts';
 import { seed } from './seed.ts';
 import { startupSuite } from './bench/startup.ts';
+import { memorySuite } from './bench/memory.ts';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
 const SUITE = args.get('suite') ?? 'all';
@@ -420,6 +422,17 @@ async function startup(): Promise<void> {
   await startupSuite(cases, { starts: Number(args.get('starts') ?? 5) });
 }
 
+/** Memory after a minute of load against idle, on Postgres and embedded. */
+async function memory(): Promise<void> {
+  const postgresUrl = await createPostgresDatabase();
+  const embeddedDir = mkdtempSync(join(tmpdir(), 'bench-memory-'));
+  cleanups.push(async () => rmSync(embeddedDir, { recursive: true, force: true }));
+  const cases: Parameters<typeof memorySuite>[0] = [];
+  if (postgresUrl) cases.push({ label: 'API, Postgres (worker in process)', env: { DATABASE_URL: postgresUrl, WORKER_IN_PROCESS: 'true' } });
+  cases.push({ label: 'API, embedded', env: { DATABASE_URL: `file:${join(embeddedDir, 'app.db')}` } });
+  await memorySuite(cases, { loadSeconds: Number(args.get('load-seconds') ?? 60), settleSeconds: Number(args.get('settle-seconds') ?? 10) });
+}
+
 try {
   console.log(`node ${process.version}, ${SUITE} suite(s)`);
   const sqliteFile = join(dataDir, 'bench.db');
@@ -444,6 +457,10 @@ try {
   if (runs('startup')) {
     await stopAll();
     await startup();
+  }
+  if (runs('memory')) {
+    await stopAll();
+    await memory();
   }
 } finally {
   for (const child of children) child.kill('SIGTERM');
