@@ -26,11 +26,11 @@ async function post(base: string, path: string, input: unknown, token?: string):
 
 const METRICS_TOKEN = 'bench-memory-metrics';
 
-/** The V8 heap (total) and memory outside it (ArrayBuffers, native), in MiB, from the process's own /metrics. */
+/** The V8 heap (used / total) and memory outside it (ArrayBuffers, native), in MiB, from the process's own /metrics. */
 async function heapOf(base: string): Promise<string> {
   const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
   const mib = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20);
-  return `${mib('nodejs_heap_size_total_bytes')} / ${mib('nodejs_external_memory_bytes')}`;
+  return `${mib('nodejs_heap_size_used_bytes')}/${mib('nodejs_heap_size_total_bytes')}/${mib('nodejs_external_memory_bytes')}`;
 }
 
 async function measure({ label, env }: MemoryCase, options: MemoryOptions): Promise<Record<string, number | string>> {
@@ -86,7 +86,7 @@ async function measure({ label, env }: MemoryCase, options: MemoryOptions): Prom
       'at end of load MiB': loaded,
       [`${options.settleSeconds} s later MiB`]: settled,
       'settled / idle': Number((settled / idle).toFixed(2)),
-      'heap / external MiB: idle, end, later': `${idleHeap}, ${loadedHeap}, ${settledHeap}`,
+      'heap used/total/external MiB: idle, end, later': `${idleHeap}, ${loadedHeap}, ${settledHeap}`,
       'req/s': Math.round(result.requests.average),
       'non-2xx': result.non2xx + result.errors,
     };
