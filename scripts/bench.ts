@@ -5,6 +5,7 @@
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { freePort } from '../server/testing/ports.ts';
+import { SERVER_NODE_ARGS } from '../server/runtime/node-args.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +52,9 @@ async function waitFor(url: string, child: ChildProcess): Promise<void> {
 async function start(script: string, argv: (port: number) => string[], env: Record<string, string> = {}): Promise<string> {
   // A port the OS says is free now (a fixed range could collide with ephemeral ports of other connections).
   const port = await freePort();
+  // Every target runs with the node flags of `npm start`, baselines included, so only the code differs.
   const child = fork(join(root, script), argv(port), {
+    execArgv: SERVER_NODE_ARGS,
     env: { ...process.env, PORT: String(port), ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -63,7 +66,7 @@ async function start(script: string, argv: (port: number) => string[], env: Reco
 
 /** A `npm run worker` process; resolves once it logs that it is working. */
 function startWorker(env: Record<string, string>): Promise<void> {
-  const child = fork(join(root, 'jobs/worker.ts'), [], { env: { ...process.env, LOG_LEVEL: 'info', WORKER_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = fork(join(root, 'jobs/worker.ts'), [], { execArgv: SERVER_NODE_ARGS, env: { ...process.env, LOG_LEVEL: 'info', WORKER_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let seen = '';
@@ -350,7 +353,7 @@ async function jobsSuite(): Promise<void> {
     const ours = await tasksEndToEnd(api, count, completed);
     const bare = JSON.parse(
       await new Promise<string>((resolve, reject) => {
-        const child = fork(join(root, 'scripts/bench/jobs-baseline.ts'), [postgresUrl, String(count), concurrency], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+        const child = fork(join(root, 'scripts/bench/jobs-baseline.ts'), [postgresUrl, String(count), concurrency], { execArgv: SERVER_NODE_ARGS, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
         let out = '';
         child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
         child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`baseline exited with ${code}`))));

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort } from '../../server/testing/ports.ts';
+import { SERVER_NODE_ARGS } from '../../server/runtime/node-args.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
@@ -35,7 +36,7 @@ async function heapOf(base: string): Promise<string> {
 
 async function measure({ label, env }: MemoryCase, options: MemoryOptions): Promise<Record<string, number | string>> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', './server/preload.mjs', 'server/main.ts'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_ARGS, 'server/main.ts'], {
     cwd: root,
     env: {
       ...process.env,

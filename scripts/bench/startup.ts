@@ -6,12 +6,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../server/testing/ports.ts';
+import { SERVER_NODE_ARGS } from '../../server/runtime/node-args.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const WAYS = {
+const WAYS: Record<'before' | 'preload', string[]> = {
   before: ['--import', './server/telemetry/register.ts'],
-  preload: ['--import', './server/preload.mjs'],
-} as const;
+  preload: SERVER_NODE_ARGS,
+};
 type Way = keyof typeof WAYS;
 type Sample = { readyMs: number; rssMiB: number };
 
