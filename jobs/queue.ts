@@ -117,6 +117,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
 
   let pglite: { close: () => Promise<void> } | null = null;
   let boss: PgBoss | null = null;
+  /** start() has begun: it relays the outbox once pg-boss is up, so commits before then need not wait for it. */
+  let startBegun = false;
   let starting: Promise<PgBoss> | null = null;
   let stoppingWork: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
@@ -209,6 +211,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     backend: backend.kind,
     sharesAppDatabase,
     start: async () => {
+      startBegun = true;
       await ready();
       try {
         const sent = await relay.drain('start');
@@ -236,7 +239,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
               written.push(...(await relay.write(tx, definition.name, data)));
             }),
           );
-          await relay.deliver(written);
+          // While start() is still bringing pg-boss up, the rows wait for the drain that follows (the request does not).
+          if (boss || !startBegun) await relay.deliver(written);
           return result;
         },
 

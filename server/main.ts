@@ -18,12 +18,20 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   // PGlite serves one process: with jobs on it (the embedded default) this process must also work them.
   const workerInProcess = config.WORKER_IN_PROCESS ?? queueBackendFor(config).kind === 'pglite';
   let deps: Deps;
-  try {
-    deps = await buildDeps(config, logger, { worker: workerInProcess, relayFault: options.relayFault });
-    // Queues are created now: a broken queue setup fails the start, not the first request. What the job outbox
-    // holds (a crash's leftovers) goes to pg-boss before the server listens.
+  const startQueue = async () => {
     await deps.queue.start();
     if (workerInProcess) await deps.queue.work(deps);
+  };
+  // Where jobs commit with the app's rows in pg-boss (one Postgres), requests need the queue: it starts before the
+  // server listens. Where they commit as job outbox rows (the embedded default, QUEUE_DATABASE_URL), a request
+  // needs no queue to enqueue, so the server listens first and the queue (PGlite's start is most of the embedded
+  // start-up) comes up behind it; its start relays whatever requests wrote meanwhile. Either way a broken queue
+  // setup stops the process.
+  let queueFirst = true;
+  try {
+    deps = await buildDeps(config, logger, { worker: workerInProcess, relayFault: options.relayFault });
+    queueFirst = deps.queue.sharesAppDatabase;
+    if (queueFirst) await startQueue();
   } catch (error) {
     failedToStart(logger, error);
   }
@@ -31,6 +39,14 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   const lifecycle: Lifecycle = { shuttingDown: false };
   const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
   logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
+  if (!queueFirst) {
+    startQueue().then(
+      () => logger.info({ queue: deps.queue.backend, workerInProcess }, 'job queue started'),
+      (error: unknown) => {
+        if (!lifecycle.shuttingDown) failedToStart(logger, error);
+      },
+    );
+  }
 
   // Readiness turns 503 → no new connections → in-flight requests finish (idle keep-alive connections close at
   // once, the rest are cut at the deadline) while in-process jobs finish or go back for retry; requests still
