@@ -7,6 +7,7 @@ import type { Lifecycle } from './http/ops.ts';
 import { drain, listen } from './http/server.ts';
 import { createLogger } from './logger.ts';
 import { failedToStart, readConfigOrExit, shutdownOn } from './process.ts';
+import { startIdleCollector } from './runtime/idle-gc.ts';
 
 /** Test-only knobs for a test's own entry script (server/testing/): `npm start` passes none. */
 export type ApiProcessOptions = { relayFault?: RelayFault };
@@ -39,6 +40,8 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   const lifecycle: Lifecycle = { shuttingDown: false };
   const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
   logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
+  const idleCollector = startIdleCollector();
+  server.on('request', idleCollector.note);
   if (!queueFirst) {
     startQueue().then(
       () => logger.info({ queue: deps.queue.backend, workerInProcess }, 'job queue started'),
@@ -53,6 +56,7 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   // draining can enqueue jobs until the queue closes with the other pools.
   shutdownOn(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     lifecycle.shuttingDown = true;
+    idleCollector.stop();
     const [drained] = await Promise.all([drain(server, config.SHUTDOWN_TIMEOUT_MS), deps.queue.stopWorking(Math.min(config.SHUTDOWN_TIMEOUT_MS, config.WORKER_SHUTDOWN_TIMEOUT_MS))]);
     if (!drained) logger.warn('requests still in flight at the deadline were cut off');
     await closeDeps(deps);
