@@ -1,7 +1,7 @@
 // Opens the application database on either dialect behind one drizzle type that services are written against.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzle-orm';
+import { Param, sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzle-orm';
 import type { PGlite } from '@electric-sql/pglite';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
@@ -9,6 +9,7 @@ import * as pgSchema from './schema/pg.ts';
 import type { PostgresOptions } from './postgres-settings.ts';
 
 export { findUniqueViolation, isDatabaseUnavailable, type UniqueViolation } from './errors.ts';
+export { PGLITE_SETTINGS } from './pglite.ts';
 export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres-settings.ts';
 export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
 
@@ -69,6 +70,12 @@ export type Database = {
   onQuery: (listener: QueryListener) => () => void;
   close: () => Promise<void>;
 };
+
+/**
+ * A placeholder of a prepared query that stands for a value of `column`, encoded as that column encodes values
+ * (dates, JSON) on the dialect open: drizzle's types accept placeholders in inserts, not in an update's SET.
+ */
+export const valueOf = (name: string, column: Column): SQL => sql`${new Param(sql.placeholder(name), column)}`;
 
 export type QueryListener = (sql: string) => void;
 

@@ -11,6 +11,13 @@ export type PgliteHandle = {
   close(): Promise<void>;
 };
 
+/**
+ * Postgres settings for every PGlite of ours, after PGlite's own start parameters. Postgres writes over all of
+ * shared_buffers when it starts, so its default of 128 MB is resident from the first moment; a job queue (and a
+ * test database) works on a few megabytes of hot pages, and 16 MB leaves that room many times over.
+ */
+export const PGLITE_SETTINGS: readonly string[] = ['-c', 'shared_buffers=16MB'];
+
 /** An in-memory PGlite unless a data directory is given. */
 export async function openPglite(logger: DrizzleLogger, dataDir?: string): Promise<PgliteHandle> {
   // Imported lazily: production processes that use a real Postgres never load the WASM build.
@@ -21,7 +28,7 @@ export async function openPglite(logger: DrizzleLogger, dataDir?: string): Promi
     import('drizzle-orm/pglite/migrator'),
   ]);
   // The migrations create pg_trgm (posts search), which PGlite ships as a loadable extension.
-  const client = await PGlite.create({ dataDir, extensions: { pg_trgm } });
+  const client = await PGlite.create({ dataDir, extensions: { pg_trgm }, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
   const orm = drizzle(client, { schema: pgSchema, logger });
   return {
     client,

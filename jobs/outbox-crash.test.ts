@@ -117,6 +117,17 @@ async function listening(api: NodeProcess): Promise<string> {
   return line.url as string;
 }
 
+/**
+ * Listening and with its queue up. With the jobs in another database the API listens before its queue is up
+ * (commits meanwhile leave their rows for the queue's start to relay): steps that need a commit's own send, or
+ * the start's relay done, wait for this.
+ */
+async function queueUp(api: NodeProcess): Promise<string> {
+  const url = await listening(api);
+  await api.waitFor('job queue started', 180_000);
+  return url;
+}
+
 async function kill(api: NodeProcess): Promise<void> {
   api.child.kill('SIGKILL');
   await api.exited;
@@ -155,7 +166,7 @@ describe('the embedded API process when sending to pg-boss fails after the commi
     deployment = await embedded();
     // 1. pg-boss refuses every send (after commits, at start, on the sweep): the requests still succeed.
     let api = startApi(deployment, 'fail:commit,start,sweep');
-    let base = await listening(api);
+    let base = await queueUp(api);
     const owner = await register(base, 'outbox_owner');
     expect(owner.status).toBe(201);
     const token = owner.token!;
@@ -166,19 +177,19 @@ describe('the embedded API process when sending to pg-boss fails after the commi
     await kill(api);
     expect((await deployment.tasks()).map((task) => task.status)).toEqual(['queued']);
 
-    // 2. A restart relays that backlog before it listens; then the process dies between a commit and its send:
+    // 2. A restart relays that backlog as its queue starts; then the process dies between a commit and its send:
     //    the client gets no answer, but the row committed.
     api = startApi(deployment, 'die-after-commit');
-    base = await listening(api);
+    base = await queueUp(api);
     expect(api.lines.find((line) => line.msg === 'job outbox: relayed what was left from before the start')).toMatchObject({ jobs: 2 });
     await expect(submit(base, token, [3, 4])).rejects.toThrow();
     await api.exited;
     const second = (await deployment.tasks()).find((task) => task.id !== first.body.id);
     expect(second?.status).toBe('queued');
 
-    // 3. A plain restart relays what the crash left behind before it listens; everything runs.
+    // 3. A plain restart relays what the crash left behind as its queue starts; everything runs.
     api = startApi(deployment);
-    base = await listening(api);
+    base = await queueUp(api);
     expect(api.lines.find((line) => line.msg === 'job outbox: relayed what was left from before the start')).toMatchObject({ jobs: 1 });
     await expect.poll(async () => (await deployment!.tasks()).map((task) => task.status), { timeout: 30_000 }).toEqual(['completed', 'completed']);
     const results = new Map((await deployment.tasks()).map((task) => [task.id, task.result]));

@@ -146,3 +146,34 @@ describe.each(dialects)('the job outbox on %s (jobs in another database)', (dial
     }
   });
 });
+
+describe.each(dialects)('a commit while the queue is starting, on %s (jobs in another database)', (dialect) => {
+  it('does not wait for pg-boss: its rows stay in the outbox and the start relays them', async () => {
+    const relayed: { trigger: RelayTrigger; ids: string[] }[] = [];
+    const deps = await createTestDeps(dialect, {
+      queueBackend: { kind: 'pglite', dataDir: null },
+      relayFault: (trigger, rows) => void relayed.push({ trigger, ids: rows.map((row) => row.id) }),
+    });
+    try {
+      let started = false;
+      // pg-boss on a fresh PGlite compiles Postgres' WASM build and creates its schema first: hundreds of
+      // milliseconds, against one transaction of the app database.
+      const starting = deps.queue.start().then(() => (started = true));
+      const userId = await deps.queue.transaction(async (tx, enqueue) => {
+        const id = crypto.randomUUID();
+        await tx.insert(deps.db.tables.users).values({ id, username: `st_${id.slice(0, 8)}`, email: `${id}@example.com`, passwordHash: 'x' });
+        await enqueue(welcomeEmailJob, { userId: id });
+        return id;
+      });
+      expect(started).toBe(false);
+      const [waiting] = await deps.db.orm.select().from(deps.db.tables.outbox);
+      expect(waiting).toMatchObject({ queue: 'email.welcome' });
+      await starting;
+      expect(relayed).toEqual([{ trigger: 'start', ids: [waiting.id] }]);
+      expect((await deps.queue.find(welcomeEmailJob, { userId })).map((job) => job.id)).toEqual([waiting.id]);
+      expect(await deps.db.orm.select().from(deps.db.tables.outbox)).toEqual([]);
+    } finally {
+      await closeDeps(deps);
+    }
+  }, 60_000);
+});

@@ -7,7 +7,7 @@ import { SpanStatusCode } from '@opentelemetry/api';
 import { sql } from 'drizzle-orm';
 import { PgBoss, fromDrizzle, fromPglite, type ConstructorOptions, type JobResult, type JobWithMetadata } from 'pg-boss';
 import type { PGlite } from '@electric-sql/pglite';
-import { sessionOptions, type Database, type Tx } from '../db/index.ts';
+import { PGLITE_SETTINGS, sessionOptions, type Database, type Tx } from '../db/index.ts';
 import type { Config } from '../server/config.ts';
 import type { Deps } from '../server/deps.ts';
 import { messageWithoutParams, type Logger } from '../server/logger.ts';
@@ -133,6 +133,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
 
   let pglite: PGlite | null = null;
   let boss: PgBoss | null = null;
+  /** start() has begun: it relays the outbox once pg-boss is up, so commits before then need not wait for it. */
+  let startBegun = false;
   let starting: Promise<PgBoss> | null = null;
   let stoppingWork: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
@@ -147,7 +149,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     } else {
       const { PGlite } = await import('@electric-sql/pglite');
       if (backend.dataDir) mkdirSync(backend.dataDir, { recursive: true });
-      const client = await PGlite.create(backend.dataDir ?? undefined);
+      const client = await PGlite.create({ dataDir: backend.dataDir ?? undefined, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
       pglite = client;
       instance = new PgBoss({ db: fromPglite(client), backend: 'pglite', schema: 'pgboss', ...roles });
     }
@@ -226,6 +228,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     backend: backend.kind,
     sharesAppDatabase,
     start: async () => {
+      startBegun = true;
       await ready();
       try {
         const sent = await relay.drain('start');
@@ -256,7 +259,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
               written.push(...(await relay.write(tx, definition.name, data)));
             }),
           );
-          await relay.deliver(written);
+          // While start() is still bringing pg-boss up, the rows wait for the drain that follows (the request does not).
+          if (boss || !startBegun) await relay.deliver(written);
           return result;
         },
 

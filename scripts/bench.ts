@@ -1,10 +1,13 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth|posts|jobs|startup|overload, or soak (not in all: --minutes=10 per dialect)   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --suite=all|foundation|auth|posts|jobs|startup|memory|overload, or soak (not in all: --minutes=10 per dialect)
+//   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
+//   --load-seconds=60 --settle-seconds=20 (the memory suite)
 //   --thresholds=50,100 (the overload suite: lags to shed at, beside the default and off)
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { freePort } from '../server/testing/ports.ts';
+import { SERVER_NODE_ARGS } from '../server/runtime/node-args.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,7 @@ import { seed } from './seed.ts';
 import { overloadSuite } from './bench/overload.ts';
 import { soakSuite } from './bench/soak.ts';
 import { startupSuite } from './bench/startup.ts';
+import { memorySuite } from './bench/memory.ts';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
 const SUITE = args.get('suite') ?? 'all';
@@ -52,7 +56,9 @@ async function waitFor(url: string, child: ChildProcess): Promise<void> {
 async function start(script: string, argv: (port: number) => string[], env: Record<string, string> = {}): Promise<string> {
   // A port the OS says is free now (a fixed range could collide with ephemeral ports of other connections).
   const port = await freePort();
+  // Every target runs with the node flags of `npm start`, baselines included, so only the code differs.
   const child = fork(join(root, script), argv(port), {
+    execArgv: SERVER_NODE_ARGS,
     env: { ...process.env, PORT: String(port), ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
@@ -64,7 +70,7 @@ async function start(script: string, argv: (port: number) => string[], env: Reco
 
 /** A `npm run worker` process; resolves once it logs that it is working. */
 function startWorker(env: Record<string, string>): Promise<void> {
-  const child = fork(join(root, 'jobs/worker.ts'), [], { env: { ...process.env, LOG_LEVEL: 'info', WORKER_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child = fork(join(root, 'jobs/worker.ts'), [], { execArgv: SERVER_NODE_ARGS, env: { ...process.env, LOG_LEVEL: 'info', WORKER_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   children.push(child);
   return new Promise((resolve, reject) => {
     let seen = '';
@@ -351,7 +357,7 @@ async function jobsSuite(): Promise<void> {
     const ours = await tasksEndToEnd(api, count, completed);
     const bare = JSON.parse(
       await new Promise<string>((resolve, reject) => {
-        const child = fork(join(root, 'scripts/bench/jobs-baseline.ts'), [postgresUrl, String(count), concurrency], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+        const child = fork(join(root, 'scripts/bench/jobs-baseline.ts'), [postgresUrl, String(count), concurrency], { execArgv: SERVER_NODE_ARGS, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
         let out = '';
         child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
         child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`baseline exited with ${code}`))));
@@ -386,11 +392,14 @@ async function jobsSuite(): Promise<void> {
   });
 }
 
+/** A child killed by a signal has a null exit code too: only one with neither is still running. */
+const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
 /** Each suite's servers keep running (idle) through the next ones: stop them between suites instead. */
 async function stopAll(): Promise<void> {
   for (const child of children.splice(0)) {
     child.kill('SIGTERM');
-    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    if (running(child)) await new Promise((resolve) => child.once('exit', resolve));
   }
 }
 
@@ -420,6 +429,17 @@ async function startup(): Promise<void> {
   await startupSuite(cases, { starts: Number(args.get('starts') ?? 5) });
 }
 
+/** Memory after a minute of load against idle, on Postgres and embedded. */
+async function memory(): Promise<void> {
+  const postgresUrl = await createPostgresDatabase();
+  const embeddedDir = mkdtempSync(join(tmpdir(), 'bench-memory-'));
+  cleanups.push(async () => rmSync(embeddedDir, { recursive: true, force: true }));
+  const cases: Parameters<typeof memorySuite>[0] = [];
+  if (postgresUrl) cases.push({ label: 'API, Postgres (worker in process)', env: { DATABASE_URL: postgresUrl, WORKER_IN_PROCESS: 'true' } });
+  cases.push({ label: 'API, embedded', env: { DATABASE_URL: `file:${join(embeddedDir, 'app.db')}` } });
+  await memorySuite(cases, { loadSeconds: Number(args.get('load-seconds') ?? 60), settleSeconds: Number(args.get('settle-seconds') ?? 20) });
+}
+
 try {
   console.log(`node ${process.version}, ${SUITE} suite(s)`);
   const sqliteFile = join(dataDir, 'bench.db');
@@ -445,6 +465,10 @@ try {
     await stopAll();
     await startup();
   }
+  if (runs('memory')) {
+    await stopAll();
+    await memory();
+  }
   if (SUITE === 'soak') {
     const postgresUrl = await createPostgresDatabase();
     const targets = [{ label: 'embedded (SQLite + PGlite)', databaseUrl: `file:${join(dataDir, 'soak', 'app.db')}` }];
@@ -457,7 +481,7 @@ try {
   }
 } finally {
   for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
+  await Promise.all(children.map((child) => (running(child) ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => console.error(error));
   rmSync(dataDir, { recursive: true, force: true });
 }

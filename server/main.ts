@@ -9,6 +9,7 @@ import type { Lifecycle } from './http/ops.ts';
 import { drain, listen } from './http/server.ts';
 import { createLogger } from './logger.ts';
 import { failedToStart, readConfigOrExit, shutdownOn } from './process.ts';
+import { startIdleCollector } from './runtime/idle-gc.ts';
 
 /** Test-only knobs for a test's own entry script (server/testing/): `npm start` passes none. */
 export type ApiProcessOptions = { relayFault?: RelayFault };
@@ -19,21 +20,29 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
 
   // PGlite serves one process: with jobs on it (the embedded default) this process must also work them.
   const workerInProcess = config.WORKER_IN_PROCESS ?? queueBackendFor(config).kind === 'pglite';
+  let deps: Deps;
+  const startQueue = async () => {
+    await deps.queue.start();
+    if (workerInProcess) await deps.queue.work(deps);
+  };
+  // Where jobs commit with the app's rows in pg-boss (one Postgres), requests need the queue: it starts before the
+  // server listens. Where they commit as job outbox rows (the embedded default, QUEUE_DATABASE_URL), a request
+  // needs no queue to enqueue, so the server listens first and the queue (PGlite's start is most of the embedded
+  // start-up) comes up behind it; its start relays whatever requests wrote meanwhile. Either way a broken queue
+  // setup stops the process.
+  let queueFirst = true;
   // The embedded default's files are this process's alone (PGlite serves one process): a second server (or a
   // restore) on them refuses to start, and `npm run backup` asks this process for a copy through the same socket.
   const embedded = embeddedPaths(config);
   let claim: DataDirClaim | null = null;
-  let deps: Deps;
   try {
     if (embedded?.queueDir) {
       claim = await claimDataDir(embedded.dataDir, 'the API server');
       if (!claim) logger.warn({ dataDir: embedded.dataDir }, 'data directory path too long for its control socket: npm run backup needs the server stopped');
     }
     deps = await buildDeps(config, logger, { worker: workerInProcess, relayFault: options.relayFault });
-    // Queues are created now: a broken queue setup fails the start, not the first request. What the job outbox
-    // holds (a crash's leftovers) goes to pg-boss before the server listens.
-    await deps.queue.start();
-    if (workerInProcess) await deps.queue.work(deps);
+    queueFirst = deps.queue.sharesAppDatabase;
+    if (queueFirst) await startQueue();
   } catch (error) {
     failedToStart(logger, error);
   }
@@ -47,12 +56,23 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   const lifecycle: Lifecycle = { shuttingDown: false };
   const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
   logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
+  const idleCollector = startIdleCollector();
+  server.on('request', idleCollector.note);
+  if (!queueFirst) {
+    startQueue().then(
+      () => logger.info({ queue: deps.queue.backend, workerInProcess }, 'job queue started'),
+      (error: unknown) => {
+        if (!lifecycle.shuttingDown) failedToStart(logger, error);
+      },
+    );
+  }
 
   // Readiness turns 503 → no new connections → in-flight requests finish (idle keep-alive connections close at
   // once, the rest are cut at the deadline) while in-process jobs finish or go back for retry; requests still
   // draining can enqueue jobs until the queue closes with the other pools.
   shutdownOn(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     lifecycle.shuttingDown = true;
+    idleCollector.stop();
     const [drained] = await Promise.all([drain(server, config.SHUTDOWN_TIMEOUT_MS), deps.queue.stopWorking(Math.min(config.SHUTDOWN_TIMEOUT_MS, config.WORKER_SHUTDOWN_TIMEOUT_MS))]);
     if (!drained) logger.warn('requests still in flight at the deadline were cut off');
     await closeDeps(deps);

@@ -6,12 +6,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../server/testing/ports.ts';
+import { SERVER_NODE_ARGS } from '../../server/runtime/node-args.ts';
 
 const root = join(import.meta.dirname, '..', '..');
-const WAYS = {
+const WAYS: Record<'before' | 'preload', string[]> = {
   before: ['--import', './server/telemetry/register.ts'],
-  preload: ['--import', './server/preload.mjs'],
-} as const;
+  preload: SERVER_NODE_ARGS,
+};
 type Way = keyof typeof WAYS;
 type Sample = { readyMs: number; rssMiB: number };
 
@@ -43,7 +44,7 @@ async function startOnce(way: Way, script: string, env: Record<string, string>, 
     return { readyMs, rssMiB: rssMiB(child.pid!) };
   } finally {
     child.kill('SIGTERM');
-    if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
   }
 }
 

@@ -48,6 +48,14 @@ describe.each(dialects)('HTTP app on %s', (dialect) => {
     expect(body.result.data.json.uptimeSeconds).toBeGreaterThanOrEqual(0);
   });
 
+  it('sends a small tRPC answer in one piece: Content-Length, no chunked framing, uncompressed', async () => {
+    const response = await raw(url, { path: '/trpc/health.check', headers: { 'accept-encoding': 'gzip, br' } });
+    expect(response.status).toBe(200);
+    expect(response.headers['transfer-encoding']).toBeUndefined();
+    expect(response.headers['content-encoding']).toBeUndefined();
+    expect(Number(response.headers['content-length'])).toBe(response.body.length);
+  });
+
   it('answers the liveness and readiness probes', async () => {
     expect(await (await fetch(`${url}/health/live`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${url}/health/ready`);

@@ -1,5 +1,5 @@
-// Small express middleware: request ids and the request log line, host allow-list, JSON-only mutations.
-import type { NextFunction, Request, Response } from 'express';
+// Small express middleware: request ids and the request log line, host allow-list, JSON-only mutations, fixed headers.
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../logger.ts';
 import { sendError } from './errors.ts';
 import { createRequestState, requestStateOf, setRequestState } from './request-state.ts';
@@ -16,7 +16,7 @@ export function requestContext(logger: Logger) {
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
     res.setHeader('x-request-id', requestId);
-    setRequestState(res, createRequestState(logger, requestId));
+    setRequestState(res, createRequestState(logger, requestId, req.ip));
     // At trace level, also when a request starts (what was in flight when something went wrong).
     if (logger.isLevelEnabled('trace')) logger.trace({ reqId: requestId, method: req.method, path: req.originalUrl.split('?', 1)[0] }, 'request received');
     res.once('finish', () => {
@@ -26,7 +26,7 @@ export function requestContext(logger: Logger) {
         reqId: requestId,
         method: req.method,
         path,
-        ip: req.ip,
+        ip: state.ip,
         procedure: state.procedure ?? (path.startsWith('/trpc/') ? safeDecode(path.slice(6)) || undefined : undefined),
         status: res.statusCode,
         durationMs: Math.round((performance.now() - started) * 100) / 100,
@@ -66,5 +66,34 @@ export function jsonBodiesOnly() {
     const type = (req.headers['content-type'] ?? '').split(';', 1)[0].trim().toLowerCase();
     if (type === 'application/json') return next();
     sendError(req, res, 'UNSUPPORTED_MEDIA_TYPE', 'requests with a body must have Content-Type: application/json');
+  };
+}
+
+/**
+ * The headers a middleware sets when they do not depend on the request (helmet's, with no nonces), worked out
+ * once at start and set by one plain loop: helmet runs a dozen middleware functions per request otherwise.
+ */
+export function fixedHeaders(middleware: (req: Request, res: Response, next: (err?: unknown) => void) => void): RequestHandler {
+  const headers: [string, string | number | readonly string[]][] = [];
+  const removed: string[] = [];
+  const recorder = {
+    setHeader(name: string, value: string | number | readonly string[]) {
+      headers.push([name.toLowerCase(), value]);
+      return recorder;
+    },
+    removeHeader(name: string) {
+      removed.push(name.toLowerCase());
+    },
+  };
+  let done = false;
+  middleware({} as Request, recorder as unknown as Response, (err) => {
+    if (err) throw err instanceof Error ? err : new Error('fixedHeaders: the middleware failed', { cause: err });
+    done = true;
+  });
+  if (!done) throw new Error('fixedHeaders: the middleware did not finish synchronously, so its headers are not fixed');
+  return (_req, res, next) => {
+    for (const name of removed) res.removeHeader(name);
+    for (const [name, value] of headers) res.setHeader(name, value);
+    next();
   };
 }

@@ -4,6 +4,7 @@ import type { TRPCError } from '@trpc/server';
 import { AppError } from '../errors.ts';
 import type { LimitResult, RateLimits } from '../rate-limits.ts';
 import { sendError } from './errors.ts';
+import { requestStateOf } from './request-state.ts';
 
 /** Headers of the IETF RateLimit draft (as widely deployed), plus Retry-After once the budget is spent. */
 export function rateLimitHeaders(result: Pick<LimitResult, 'limit' | 'remaining' | 'resetSeconds' | 'allowed'>): Record<string, string> {
@@ -47,7 +48,7 @@ export function trpcCallCount(req: Request, maxBatchSize: number): number {
 /** The per-IP budget for every request; `callsOf` says how many calls a request makes (one unless told). */
 export function globalRateLimit(rateLimits: RateLimits, callsOf: (req: Request) => number = () => 1) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const result = await rateLimits.consume('global', rateLimits.ipKey(req.ip), callsOf(req));
+    const result = await rateLimits.consume('global', rateLimits.ipKey(requestStateOf(res).ip), callsOf(req));
     for (const [name, value] of Object.entries(rateLimitHeaders(result))) res.setHeader(name, value);
     if (result.allowed) return next();
     sendError(req, res, 'TOO_MANY_REQUESTS', 'too many requests; slow down');

@@ -4,6 +4,8 @@ import type { Logger } from '../logger.ts';
 
 export type RequestState = {
   requestId: string;
+  /** The client address as express resolves it under TRUST_PROXY, read once (each `req.ip` parses the headers again). */
+  ip: string | undefined;
   /** Set by auth middleware so the request's log line (and its logger) name the user. */
   userId: string | undefined;
   /** The procedure a REST route ran (tRPC requests name theirs in the path). */
@@ -12,11 +14,12 @@ export type RequestState = {
   readonly log: Logger;
 };
 
-export function createRequestState(logger: Logger, requestId: string): RequestState {
+export function createRequestState(logger: Logger, requestId: string, ip?: string): RequestState {
   let child: Logger | undefined;
   let boundUser: string | undefined;
   return {
     requestId,
+    ip,
     userId: undefined,
     get log() {
       if (!child || boundUser !== this.userId) {

@@ -6,6 +6,7 @@ import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { MailError } from './mail-error.ts';
 
 export type Message = {
   to: string;
@@ -27,19 +28,7 @@ export type SendOptions = {
   deadlineMs?: number;
 };
 
-/**
- * A send that failed. `mayHaveBeenDelivered`: the whole message had reached the server, whose answer never came
- * (the connection dropped, or the deadline passed while waiting): the server may have accepted it, so sending
- * it again may deliver it twice. Otherwise the message was certainly not accepted.
- */
-export class MailError extends Error {
-  readonly mayHaveBeenDelivered: boolean;
-  constructor(message: string, mayHaveBeenDelivered: boolean, cause: unknown) {
-    super(message, { cause });
-    this.name = 'MailError';
-    this.mayHaveBeenDelivered = mayHaveBeenDelivered;
-  }
-}
+export { MailError } from './mail-error.ts';
 
 export type Mailer = {
   send: (message: Message, options?: SendOptions) => Promise<SentMessage>;

@@ -52,10 +52,12 @@ const INIT = `window.ui = SwaggerUIBundle({
 });
 `;
 
-export function docsRoutes(document: OpenApiDocument): Router {
+/** `document` is built on the first request for it, once: most processes never serve it. */
+export function docsRoutes(document: () => OpenApiDocument): Router {
   const routes = express.Router();
-  const json = JSON.stringify(document);
+  let json: string | undefined;
   routes.get('/openapi.json', (_req, res) => {
+    json ??= JSON.stringify(document());
     res.type('application/json').setHeader('cache-control', 'no-cache');
     res.send(json);
   });

@@ -3,7 +3,7 @@
 import { and, eq, isNotNull, isNull, lt, or } from 'drizzle-orm';
 import type { JobContext } from '../../jobs/define.ts';
 import type { Deps } from '../deps.ts';
-import { MailError } from '../mail/mailer.ts';
+import { MailError } from '../mail/mail-error.ts';
 import { passwordResetEmail, setPasswordEmail, welcomeEmail } from '../mail/templates.ts';
 import { generateToken, hashToken } from './tokens.ts';
 

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, expect } from 'vitest';
+import { PRELOAD } from '../runtime/node-args.ts';
 
 export type LogLine = Record<string, unknown> & { msg?: string };
 export type NodeProcess = {
@@ -22,8 +23,7 @@ afterEach(() => {
   running.clear();
 });
 
-/** What `npm start`, `npm run worker` and the scripts put before their entry point (server/preload.mjs). */
-export const PRELOAD = ['--import', './server/preload.mjs'];
+export { PRELOAD, SERVER_NODE_ARGS } from '../runtime/node-args.ts';
 
 /**
  * `node [nodeArgs…] script [scriptArgs…]` with only PATH and `env` in its environment; the preload, as npm scripts

@@ -93,10 +93,11 @@ export function createHttpContext(deps: Deps) {
   return ({ req, res }: { req: Request; res: Response }): Context => {
     const credentials = credentialsOf(req, cookieName);
     const sessionCookie = sessionCookieFor(res, deps.config, deps.clock);
+    const state = requestStateOf(res);
     return {
       deps,
-      state: requestStateOf(res),
-      ip: req.ip ?? null,
+      state,
+      ip: state.ip ?? null,
       userAgent: req.get('user-agent') ?? null,
       credentials,
       crossSite: isCrossSite(req, trustedOrigins),

@@ -187,8 +187,10 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
     if (errors.length > 0 && opts.errorHeaders) {
       for (const [name, value] of Object.entries(opts.errorHeaders(errors))) res.setHeader(name, value);
     }
-    // One write with a known length lets compression skip small bodies.
-    res.end(JSON.stringify(json));
+    // One write with a known length: compression skips small bodies, and Node sends no chunked framing.
+    const body = JSON.stringify(json);
+    res.setHeader('content-length', Buffer.byteLength(body));
+    res.end(body);
   }
 
   return (req: Request, res: Response, next: NextFunction) => {

@@ -1,0 +1,42 @@
+// The idle collector: one major collection after a busy period, none while busy, quiet or trickling (probes).
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startIdleCollector } from './idle-gc.ts';
+
+describe('startIdleCollector', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('collects once, in the first quiet period after a busy one', () => {
+    const gc = vi.fn();
+    const collector = startIdleCollector({ periodMs: 1000, busyAt: 10, gc });
+    for (let period = 0; period < 3; period++) {
+      for (let i = 0; i < 10; i++) collector.note();
+      vi.advanceTimersByTime(1000);
+    }
+    expect(gc).not.toHaveBeenCalled();
+    collector.note(); // a probe: still quiet
+    vi.advanceTimersByTime(1000);
+    expect(gc).toHaveBeenCalledTimes(1);
+    expect(gc).toHaveBeenCalledWith({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    vi.advanceTimersByTime(10_000);
+    expect(gc).toHaveBeenCalledTimes(1);
+    collector.stop();
+  });
+
+  it('never collects a process that was never busy', () => {
+    const gc = vi.fn();
+    const collector = startIdleCollector({ periodMs: 1000, busyAt: 10, gc });
+    for (let period = 0; period < 5; period++) {
+      for (let i = 0; i < 9; i++) collector.note();
+      vi.advanceTimersByTime(1000);
+    }
+    expect(gc).not.toHaveBeenCalled();
+    collector.stop();
+  });
+
+  it('does nothing without a collector (node started without --expose-gc)', () => {
+    const collector = startIdleCollector({ gc: undefined });
+    collector.note();
+    collector.stop();
+  });
+});
