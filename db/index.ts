@@ -7,8 +7,10 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
 // Each driver is loaded when a database of its kind is opened: a process pays only for the one it uses.
 import type { PostgresOptions } from './postgres-settings.ts';
+import type { NotificationListener } from './notifications.ts';
 
 export { findUniqueViolation, type UniqueViolation } from './errors.ts';
+export type { NotificationListener } from './notifications.ts';
 export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres-settings.ts';
 export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
 
@@ -58,6 +60,20 @@ export type Database = {
    * by the same database: LIKE on Postgres, where a trigram index serves it; instr() on SQLite (a scan).
    */
   containsLowered: (column: Column | SQL, text: string) => SQL;
+  /**
+   * An expression for a statement's RETURNING list that announces `payload` on `channel`, once per returned row,
+   * when the statement's transaction commits, and never when it rolls back: `pg_notify` on Postgres (heard by
+   * every process that listens); on SQLite a function of the connection whose announcements this process's
+   * listeners hear after the commit. (On SQLite a savepoint rolled back inside a committed transaction still
+   * announces: nothing here uses savepoints.)
+   */
+  announce: (channel: string, payload: SQL) => SQL;
+  /**
+   * Hears a channel's announcements until the returned function is called. Postgres: one LISTEN connection per
+   * process for every channel, opened on the first call (which waits for it), reopened when it drops, after
+   * which every listener's `resync` runs.
+   */
+  listen: (channel: string, listener: NotificationListener) => Promise<() => Promise<void>>;
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /** Resolves when the database answers a trivial query. */
@@ -73,7 +89,7 @@ export type Database = {
 export type QueryListener = (sql: string) => void;
 
 /** Pool settings apply to Postgres only; unset ones take POSTGRES_DEFAULTS. */
-export type OpenOptions = { url: string } & Partial<Omit<PostgresOptions, 'url'>>;
+export type OpenOptions = { url: string; onListenError?: (error: Error, willRetry: boolean) => void } & Partial<Omit<PostgresOptions, 'url'>>;
 
 const MIGRATIONS = {
   sqlite: fileURLToPath(new URL('./migrations/sqlite', import.meta.url)),
@@ -126,9 +142,11 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   if (!options.url.startsWith('postgres')) {
     const path = options.url === ':memory:' ? ':memory:' : options.url.replace(/^file:/, '');
     const { openSqlite } = await import('./sqlite.ts');
-    const sqlite = openSqlite(path, events.logger);
+    const [{ createLocalBus }, sqlite] = await Promise.all([import('./notifications.ts'), Promise.resolve(openSqlite(path, events.logger))]);
     const orm = sqlite.orm as unknown as Orm;
     const tables = (await import('./schema/sqlite.ts')) as unknown as Tables;
+    const bus = createLocalBus();
+    sqlite.onAnnounce(bus.deliver);
     return {
       dialect: 'sqlite',
       source: { kind: 'sqlite', path },
@@ -140,6 +158,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       contains: (column, text) => sql`instr(lower_unicode(${column}), lower_unicode(${text})) > 0`,
       includes: (column, text) => sql`instr(${column}, ${text}) > 0`,
       containsLowered: (column, text) => sql`instr(${column}, lower(${text})) > 0`,
+      announce: (channel, payload) => sql`app_announce(${channel}, ${payload})`,
+      listen: bus.listen,
       poolStats: () => null,
       ping: async () => {
         sqlite.raw.prepare('select 1').get();
@@ -154,15 +174,30 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       close: async () => sqlite.close(),
     };
   }
-  const [{ openPostgres }, { POSTGRES_DEFAULTS }] = await Promise.all([import('./postgres.ts'), import('./postgres-settings.ts')]);
-  const postgres = await openPostgres({ ...POSTGRES_DEFAULTS, onPoolError: () => {}, ...definedOnly(options) }, events.logger);
+  const [{ openPostgres }, { POSTGRES_DEFAULTS, sessionOptions }, { createPostgresListener }] = await Promise.all([
+    import('./postgres.ts'),
+    import('./postgres-settings.ts'),
+    import('./notifications.ts'),
+  ]);
+  const settings = { ...POSTGRES_DEFAULTS, onPoolError: () => {}, ...definedOnly(options) };
+  const postgres = await openPostgres(settings, events.logger);
+  const listener = createPostgresListener({
+    url: options.url,
+    options: sessionOptions(options.url),
+    connectionTimeoutMs: settings.connectionTimeoutMs,
+    onError: (error, willRetry) => (options.onListenError ?? settings.onPoolError)(error instanceof Error ? error : new Error(String(error)), willRetry),
+  });
   return postgresDatabase(postgres.orm, { kind: 'postgres', url: options.url }, {
+    listen: listener.listen,
     poolStats: () => ({ total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     ping: async () => {
       await postgres.pool.query('select 1');
     },
     migrate: () => postgres.migrate(MIGRATIONS.postgres),
-    close: () => postgres.close(),
+    close: async () => {
+      await listener.close();
+      await postgres.close();
+    },
     onQuery: events.onQuery,
   });
 }
@@ -178,6 +213,10 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
   const pglite = await openPglite(events.logger);
   const orm = pglite.orm as unknown as Orm;
   const database = postgresDatabase(orm, { kind: 'pglite', client: pglite.client }, {
+    listen: async (channel, listener) => {
+      const stop = await pglite.client.listen(channel, (payload) => listener.message(payload));
+      return () => stop();
+    },
     poolStats: () => null,
     ping: async () => {
       await pglite.orm.execute('select 1');
@@ -190,7 +229,7 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
   return database;
 }
 
-function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery' | 'poolStats'>): Database {
+function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery' | 'poolStats' | 'listen'>): Database {
   return {
     dialect: 'postgres',
     source,
@@ -202,6 +241,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,
     includes: (column, text) => sql`strpos(${column}, ${text}) > 0`,
     containsLowered: (column, text) => sql`${column} like lower(${likePattern(text)}) escape '\\'`,
+    announce: (channel, payload) => sql`pg_notify(${channel}, ${payload})`,
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");

@@ -151,6 +151,14 @@ const envSchema = z
     /** Per-IP budgets group IPv6 clients by this prefix length: one /64 is one subscriber's network. */
     RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64),
     SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
+    /** Live updates (tasks.onChange, admin.onStats): open subscriptions one API process holds at most… */
+    LIVE_MAX_SUBSCRIPTIONS: int(1, 1_000_000).default(10_000),
+    /** …and one user holds at most, per process. */
+    LIVE_MAX_SUBSCRIPTIONS_PER_USER: int(1, 100_000).default(20),
+    /** How often the sessions and tokens behind open subscriptions are checked: one that ended is disconnected. */
+    LIVE_SESSION_CHECK_SECONDS: int(1, 300).default(5),
+    /** admin.onStats also recounts this often (users, sessions and posts announce no changes); task changes recount at once. */
+    LIVE_STATS_REFRESH_SECONDS: int(1, 3_600).default(10),
   })
   .superRefine((config, ctx) => {
     if (config.REQUIRE_POSTGRES && !config.DATABASE_URL.startsWith('postgres')) {

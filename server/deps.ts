@@ -11,6 +11,7 @@ import type { Mailer } from './mail/mailer.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createTextAnalyzer, type TextAnalyzer } from './tasks/analyzer.ts';
 import { createRateLimits, type RateLimits } from './rate-limits.ts';
+import { createLive, type Live } from './live.ts';
 
 export type Clock = { now(): Date };
 
@@ -29,6 +30,8 @@ export type Deps = {
   /** CPU-heavy text analysis, on a thread of its own. */
   textAnalyzer: TextAnalyzer;
   metrics: Metrics;
+  /** This process's live-update subscribers and the one listener that feeds them. */
+  live: Live;
   version: string;
 };
 
@@ -52,6 +55,7 @@ export async function buildDeps(config: Config, logger: Logger, role: DepsRole =
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     startupTimeoutMs: config.DATABASE_STARTUP_TIMEOUT_MS,
     onPoolError: (err) => logger.warn({ err }, 'idle database connection failed'),
+    onListenError: (err) => logger.warn({ err }, 'the LISTEN connection for live updates failed; reconnecting'),
   });
   try {
     if (config.MIGRATE_ON_START) await db.migrate();
@@ -83,18 +87,21 @@ export async function assembleDeps(parts: {
   }
   const queueBackend = parts.queueBackend ?? queueBackendFor(config);
   const queue = openQueue({ config, logger, db, worker: parts.worker ?? false, backend: queueBackend, relayFault: parts.relayFault });
+  const clock = parts.clock ?? systemClock;
+  const live = createLive({ config, logger, db, clock });
   return {
     config,
     logger,
     db,
-    clock: parts.clock ?? systemClock,
+    clock,
     redis,
     rateLimits: createRateLimits(config, redis, logger),
     cache: createCache(config, redis, logger),
     queue,
     mailer: lazyMailer(config, logger),
     textAnalyzer: createTextAnalyzer(),
-    metrics: createMetrics({ config, logger, db, queue, queueUrl: queueBackend.kind === 'postgres' ? queueBackend.url : null }),
+    metrics: createMetrics({ config, logger, db, queue, queueUrl: queueBackend.kind === 'postgres' ? queueBackend.url : null, subscribers: live.count }),
+    live,
     version,
   };
 }
@@ -120,6 +127,7 @@ function lazyMailer(config: Config, logger: Logger): Mailer {
  * the database and Redis.
  */
 export async function closeDeps(deps: Deps, queueTimeoutMs = 1_000): Promise<void> {
+  await deps.live.close();
   await deps.queue.stop(queueTimeoutMs);
   await deps.metrics.close();
   await deps.textAnalyzer.close();

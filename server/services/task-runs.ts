@@ -5,6 +5,7 @@ import type { Deps } from '../deps.ts';
 import { AppError, TaskError } from '../errors.ts';
 import { runners } from '../tasks/runners.ts';
 import { TASK_TYPES, type TaskType } from '../tasks/types.ts';
+import { taskAnnouncement } from './task-changes.ts';
 
 /** What the owner reads when a task failed for a reason that is not theirs to see (logged with the task id). */
 export const internalFailure = (taskId: string) => `the task failed because of an internal error (reference: task ${taskId})`;
@@ -42,12 +43,12 @@ export async function runTask(deps: Deps, taskId: string, job: JobContext): Prom
         ),
       ),
     )
-    .returning({ type: tasks.type, input: tasks.input });
+    .returning({ type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) });
   if (!claimed) return;
   const mine = and(eq(tasks.id, taskId), eq(tasks.jobId, job.id), eq(tasks.attempt, job.retryCount), eq(tasks.status, 'running'));
   /** Writes under the claim; false when a later attempt took the task over (this one then changes nothing). */
   const settle = async (values: Partial<typeof tasks.$inferInsert>): Promise<boolean> => {
-    const written = await deps.db.orm.update(tasks).set(values).where(mine).returning({ id: tasks.id });
+    const written = await deps.db.orm.update(tasks).set(values).where(mine).returning({ id: tasks.id, announced: taskAnnouncement(deps) });
     if (written.length === 0) deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
     return written.length > 0;
   };
@@ -89,5 +90,6 @@ export async function failAbandonedTask(deps: Deps, taskId: string): Promise<voi
   await deps.db.orm
     .update(tasks)
     .set({ status: 'failed', error: LOST_LAST_ATTEMPT, finishedAt: deps.clock.now() })
-    .where(and(eq(tasks.id, taskId), inArray(tasks.status, ['queued', 'running'])));
+    .where(and(eq(tasks.id, taskId), inArray(tasks.status, ['queued', 'running'])))
+    .returning({ announced: taskAnnouncement(deps) });
 }
