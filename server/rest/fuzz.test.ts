@@ -207,7 +207,7 @@ function envelopeFor(input: Record<string, unknown>): fc.Arbitrary<Hostile> {
 
 /** A stream read up to its first `serialized-error` event (or its end), then closed. */
 async function untilError(response: Response): Promise<string> {
-  const reader = response.body!.getReader();
+  const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const decoder = new TextDecoder();
   let text = '';
   for (;;) {

@@ -30,7 +30,7 @@ export async function rest<T = unknown>(base: string, method: string, path: stri
 
 /** The first chunk of a streamed body, then the stream is cancelled (the connection closes). */
 export async function firstChunk(response: Response): Promise<string> {
-  const reader = response.body!.getReader();
+  const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const { value } = await reader.read();
   await reader.cancel();
   return new TextDecoder().decode(value);
