@@ -1,4 +1,7 @@
 // @ai-backend-service/client: a typed tRPC client for ai-backend-service, with token handling and error helpers.
+// tRPC's declarations name `Disposable` and `AsyncDisposable` (TypeScript's esnext.disposable library); kept in the
+// shipped declarations, so a browser project with lib ["dom", "es2022"] type-checks without adding it.
+/// <reference lib="esnext.disposable" preserve="true" />
 import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCClientError, type HTTPBatchLinkOptions, type TRPCClient } from '@trpc/client';
 import { EventSource } from 'eventsource';
 import type { inferRouterInputs, inferRouterOutputs, inferTRPCClientTypes } from '@trpc/server';
