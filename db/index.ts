@@ -89,7 +89,13 @@ export type Database = {
 export type QueryListener = (sql: string) => void;
 
 /** Pool settings apply to Postgres only; unset ones take POSTGRES_DEFAULTS. */
-export type OpenOptions = { url: string; onListenError?: (error: Error, willRetry: boolean) => void } & Partial<Omit<PostgresOptions, 'url'>>;
+export type OpenOptions = {
+  url: string;
+  onListenError?: (error: Error, willRetry: boolean) => void;
+} & Partial<Omit<PostgresOptions, 'url'>>;
+
+/** The same database, with writes that announce nothing (the RETURNING list gets a null instead). */
+export const withoutAnnouncements = (database: Database): Database => ({ ...database, announce: () => sql`null` });
 
 const MIGRATIONS = {
   sqlite: fileURLToPath(new URL('./migrations/sqlite', import.meta.url)),

@@ -151,7 +151,12 @@ const envSchema = z
     /** Per-IP budgets group IPv6 clients by this prefix length: one /64 is one subscriber's network. */
     RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64),
     SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
-    /** Live updates (tasks.onChange, admin.onStats): open subscriptions one API process holds at most… */
+    /**
+     * Live updates (tasks.onChange, admin.onStats). false: task writes announce nothing (no NOTIFY) and the
+     * streams are refused; set it on every process (workers write most task changes).
+     */
+    LIVE_UPDATES: bool.default(true),
+    /** Open subscriptions one API process holds at most… */
     LIVE_MAX_SUBSCRIPTIONS: int(1, 1_000_000).default(10_000),
     /** …and one user holds at most, per process. */
     LIVE_MAX_SUBSCRIPTIONS_PER_USER: int(1, 100_000).default(20),

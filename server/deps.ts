@@ -1,7 +1,7 @@
 // What every service and job receives: built once per process (or per test) and closed with it.
 import type { Redis } from 'ioredis';
 import pkg from '../package.json' with { type: 'json' };
-import { openDatabase, type Database } from '../db/index.ts';
+import { openDatabase, withoutAnnouncements, type Database } from '../db/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { openQueue, queueBackendFor, type Queue, type QueueBackend } from '../jobs/queue.ts';
@@ -77,7 +77,9 @@ export async function assembleDeps(parts: {
   queueBackend?: QueueBackend;
   relayFault?: RelayFault | undefined;
 }): Promise<Deps> {
-  const { config, logger, db } = parts;
+  const { config, logger } = parts;
+  // Without live updates, task writes announce nothing: no NOTIFY per write.
+  const db = config.LIVE_UPDATES ? parts.db : withoutAnnouncements(parts.db);
   // ioredis is loaded only when there is a Redis to talk to.
   let redis: Redis | null = null;
   if (config.REDIS_URL) {

@@ -1,7 +1,7 @@
 // Live updates on both dialects: tasks.onChange and admin.onStats through createCaller, announcements that
 // follow commits (and never rollbacks), resuming, limits, and subscriptions whose session ends.
 import { describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { callerFor, dialects, failure, useTestDeps } from './testing/harness.ts';
 import { createUser, signedInUser } from './testing/factories.ts';
 import { newId } from '../db/index.ts';
@@ -222,5 +222,29 @@ describe.each(dialects)('live updates on %s', (dialect) => {
       await stats.close();
     }
     expect((await failure(user.caller.admin.onStats())).code).toBe('FORBIDDEN');
+  });
+});
+
+describe.each(dialects)('with LIVE_UPDATES=false on %s', (dialect) => {
+  const deps = useTestDeps(dialect, { env: { LIVE_UPDATES: 'false' } });
+
+  it('announces no task write and refuses the streams', async () => {
+    const user = await createUser(deps.current);
+    const heard: string[] = [];
+    const stop = await deps.current.db.listen(TASK_CHANNEL, { message: (payload) => heard.push(payload), resync: () => {} });
+    try {
+      await insertAnnounced(deps.current, user.id, false);
+      // SQLite delivers at the commit, before the insert returns. Postgres delivers asynchronously, in commit
+      // order: a marker notified after the insert has arrived only once the insert's own would have.
+      if (deps.current.db.dialect === 'postgres') {
+        await deps.current.db.orm.execute(sql`select pg_notify(${TASK_CHANNEL}, 'marker')`);
+        await expect.poll(() => heard.includes('marker'), { timeout: 10_000 }).toBe(true);
+      }
+      expect(heard.filter((payload) => payload !== 'marker')).toEqual([]);
+    } finally {
+      await stop();
+    }
+    const { caller } = await signedInUser(deps.current);
+    expect((await failure(caller.tasks.onChange({}))).code).toBe('FORBIDDEN');
   });
 });

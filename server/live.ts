@@ -113,6 +113,7 @@ export function createLive(parts: { config: Config; logger: Logger; db: Database
 
   return {
     onTaskChange: async (listener) => {
+      if (!config.LIVE_UPDATES) throw new AppError('FORBIDDEN', 'live updates are turned off on this server (LIVE_UPDATES=false)');
       listeners.add(listener);
       try {
         await startListening();
