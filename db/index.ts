@@ -74,6 +74,14 @@ export type Database = {
    * which every listener's `resync` runs.
    */
   listen: (channel: string, listener: NotificationListener) => Promise<() => Promise<void>>;
+  /**
+   * Runs `fn`'s statements in a transaction whose commit does not wait for the WAL flush (Postgres
+   * `synchronous_commit = off`): for writes a crash may lose because a later synchronous commit (which flushes
+   * the WAL in order, this one included) is what acknowledges them. Postgres serializes the commits of
+   * transactions that NOTIFY, WAL flush included: this keeps announcing writes from queueing behind each other's
+   * flushes. SQLite runs `fn` on the database as is.
+   */
+  lazyCommit: <T>(fn: (db: Executor) => Promise<T>) => Promise<T>;
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /** Resolves when the database answers a trivial query. */
@@ -165,6 +173,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       includes: (column, text) => sql`instr(${column}, ${text}) > 0`,
       containsLowered: (column, text) => sql`instr(${column}, lower(${text})) > 0`,
       announce: (channel, payload) => sql`app_announce(${channel}, ${payload})`,
+      lazyCommit: (fn) => fn(orm),
       listen: bus.listen,
       poolStats: () => null,
       ping: async () => {
@@ -248,6 +257,11 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     includes: (column, text) => sql`strpos(${column}, ${text}) > 0`,
     containsLowered: (column, text) => sql`${column} like lower(${likePattern(text)}) escape '\\'`,
     announce: (channel, payload) => sql`pg_notify(${channel}, ${payload})`,
+    lazyCommit: (fn) =>
+      orm.transaction(async (tx) => {
+        await tx.execute(sql`set local synchronous_commit = off`);
+        return fn(tx);
+      }),
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");

@@ -2,7 +2,8 @@
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
 //   --suite=all|foundation|auth|posts|jobs|live|startup   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
-//   --subscribers=1000 --live-tasks=200 (the live suite)
+//   --subscribers=1000 --live-tasks=200 --live-parts=latency,throughput --pg-options='-c synchronous_commit=off' (the live suite;
+//   --pg-options: session settings for the throughput pairs' connections, to see where the notifications' cost lies)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { freePort } from '../server/testing/ports.ts';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -16,7 +17,7 @@ import { openDatabase } from '../db/index.ts';
 import { seed } from './seed.ts';
 import { startupSuite } from './bench/startup.ts';
 
-const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
+const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split(/=(.*)/s).slice(0, 2) as [string, string]));
 const SUITE = args.get('suite') ?? 'all';
 const DURATION = Number(args.get('duration') ?? 5);
 const ROUNDS = Number(args.get('rounds') ?? 3);
@@ -445,6 +446,18 @@ function openStream(base: string, token: string, latencies: number[], signal: Ab
  * on and off (two API + worker pairs on databases of their own, alternating runs).
  */
 async function liveSuite(): Promise<void> {
+  const parts = (args.get('live-parts') ?? 'latency,throughput').split(',');
+  if (parts.includes('latency')) await liveLatency();
+  if (parts.includes('throughput')) await liveThroughput();
+}
+
+/** The API's V8 heap in use (MiB), from /metrics. */
+async function heapMiB(base: string, token: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  return +(Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 1024 / 1024).toFixed(1);
+}
+
+async function liveLatency(): Promise<void> {
   const subscribers = Number(args.get('subscribers') ?? 1000);
   const taskCount = Number(args.get('live-tasks') ?? 200);
   const postgresUrl = await createPostgresDatabase('_live');
@@ -469,6 +482,7 @@ async function liveSuite(): Promise<void> {
   await until('warm-up streams closed', async () => (await subscriberGauge(api, metricsToken)) === 0);
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   const rssBefore = rssKiB(apiPid);
+  const heapBefore = await heapMiB(api, metricsToken);
 
   const abort = new AbortController();
   const latencies: number[] = [];
@@ -478,6 +492,7 @@ async function liveSuite(): Promise<void> {
   await until('every stream counted', async () => (await subscriberGauge(api, metricsToken)) === subscribers);
   await new Promise((resolve) => setTimeout(resolve, 2_000));
   const rssIdle = rssKiB(apiPid);
+  const heapIdle = await heapMiB(api, metricsToken);
 
   // Tasks spread over the users, about 20 a second; each completion reaches its user's 20 streams.
   for (let i = 0; i < taskCount; i++) {
@@ -487,11 +502,17 @@ async function liveSuite(): Promise<void> {
   const expected = taskCount * Math.floor(subscribers / users);
   await until('every completion delivered', async () => latencies.length >= expected);
   const rssBusy = rssKiB(apiPid);
+  const heapBusy = await heapMiB(api, metricsToken);
 
   abort.abort();
   await until('subscriber count back to 0', async () => (await subscriberGauge(api, metricsToken)) === 0);
   await new Promise((resolve) => setTimeout(resolve, 5_000));
   const rssAfter = rssKiB(apiPid);
+  const heapAfter = await heapMiB(api, metricsToken);
+  // V8 gives memory back to the system when it finds the process idle: look again later.
+  await new Promise((resolve) => setTimeout(resolve, 20_000));
+  const rssLater = rssKiB(apiPid);
+  const heapLater = await heapMiB(api, metricsToken);
 
   console.log(`\nlive updates: ${subscribers} tasks.onChange streams (${users} users × ${subscribers / users}) on one API process, worker in another; ${taskCount} tasks, ${latencies.length} completion events`);
   console.table({
@@ -503,13 +524,23 @@ async function liveSuite(): Promise<void> {
       [`${subscribers} idle streams`]: +(rssIdle / 1024).toFixed(1),
       'after the tasks': +(rssBusy / 1024).toFixed(1),
       'all closed (+5 s)': +(rssAfter / 1024).toFixed(1),
+      'all closed (+25 s)': +(rssLater / 1024).toFixed(1),
+    },
+    'V8 heap used (MiB)': {
+      'before streams': heapBefore,
+      [`${subscribers} idle streams`]: heapIdle,
+      'after the tasks': heapBusy,
+      'all closed (+5 s)': heapAfter,
+      'all closed (+25 s)': heapLater,
     },
   });
   console.log(`  p50 ${percentile(latencies, 50)} ms (target < 50), p99 ${percentile(latencies, 99)} ms (target < 250)`);
-  console.log(`  RSS per idle stream = ${((rssIdle - rssBefore) / subscribers).toFixed(1)} KiB (target ≤ 30); after all closed: ${(((rssAfter - rssBefore) / rssBefore) * 100).toFixed(1)} % from before (target within 10 %); subscriber gauge back to 0`);
+  console.log(`  RSS per idle stream = ${((rssIdle - rssBefore) / subscribers).toFixed(1)} KiB (target ≤ 30); after all closed: ${(((rssLater - rssBefore) / rssBefore) * 100).toFixed(1)} % from before at +25 s (target within 10 %); subscriber gauge back to 0`);
   await stopAll();
+}
 
-  // Throughput with notifications on and off: the same pipeline twice, each on its own database.
+/** Throughput with notifications on and off: the same pipeline twice, each on its own database. */
+async function liveThroughput(): Promise<void> {
   const count = Number(args.get('tasks') ?? 2000);
   const concurrency = args.get('concurrency') ?? '8';
   const pairs: { label: string; api: string; completed: () => Promise<number> }[] = [];
@@ -517,8 +548,9 @@ async function liveSuite(): Promise<void> {
     ['notifications on', 'true'],
     ['notifications off (LIVE_UPDATES=false)', 'false'],
   ] as const) {
-    const url = await createPostgresDatabase(live === 'true' ? '_on' : '_off');
-    if (!url) return;
+    const created = await createPostgresDatabase(live === 'true' ? '_on' : '_off');
+    if (!created) return;
+    const url = args.has('pg-options') ? `${created}?options=${encodeURIComponent(args.get('pg-options')!)}` : created;
     const pool = new pg.Pool({ connectionString: url, max: 2 });
     cleanups.unshift(() => pool.end());
     const base = await startApi(url, { WORKER_IN_PROCESS: 'false', WORKER_CONCURRENCY: concurrency, LIVE_UPDATES: live });

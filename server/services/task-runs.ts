@@ -31,24 +31,29 @@ function messageFor(deps: Deps, taskId: string, job: JobContext, error: unknown)
 export async function runTask(deps: Deps, taskId: string, job: JobContext): Promise<void> {
   const { tasks } = deps.db.tables;
   const earlierAttempt = or(isNull(tasks.attempt), lt(tasks.attempt, job.retryCount));
-  const [claimed] = await deps.db.orm
-    .update(tasks)
-    .set({ status: 'running', startedAt: deps.clock.now(), attempts: sql`${tasks.attempts} + 1`, jobId: job.id, attempt: job.retryCount, error: null })
-    .where(
-      and(
-        eq(tasks.id, taskId),
-        or(
-          and(eq(tasks.status, 'queued'), or(isNull(tasks.jobId), ne(tasks.jobId, job.id), earlierAttempt)),
-          and(eq(tasks.status, 'running'), eq(tasks.jobId, job.id), earlierAttempt),
+  // Claims and outcomes commit lazily (db.lazyCommit): pg-boss acknowledges the attempt afterwards in a synchronous
+  // commit, which flushes them too; a crash that loses one loses that acknowledgement as well, and the job's retry
+  // claims the task again (a claim lost: still queued; an outcome lost: still running under this attempt).
+  const [claimed] = await deps.db.lazyCommit((db) =>
+    db
+      .update(tasks)
+      .set({ status: 'running', startedAt: deps.clock.now(), attempts: sql`${tasks.attempts} + 1`, jobId: job.id, attempt: job.retryCount, error: null })
+      .where(
+        and(
+          eq(tasks.id, taskId),
+          or(
+            and(eq(tasks.status, 'queued'), or(isNull(tasks.jobId), ne(tasks.jobId, job.id), earlierAttempt)),
+            and(eq(tasks.status, 'running'), eq(tasks.jobId, job.id), earlierAttempt),
+          ),
         ),
-      ),
-    )
-    .returning({ type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) });
+      )
+      .returning({ type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) }),
+  );
   if (!claimed) return;
   const mine = and(eq(tasks.id, taskId), eq(tasks.jobId, job.id), eq(tasks.attempt, job.retryCount), eq(tasks.status, 'running'));
   /** Writes under the claim; false when a later attempt took the task over (this one then changes nothing). */
   const settle = async (values: Partial<typeof tasks.$inferInsert>): Promise<boolean> => {
-    const written = await deps.db.orm.update(tasks).set(values).where(mine).returning({ id: tasks.id, announced: taskAnnouncement(deps) });
+    const written = await deps.db.lazyCommit((db) => db.update(tasks).set(values).where(mine).returning({ id: tasks.id, announced: taskAnnouncement(deps) }));
     if (written.length === 0) deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
     return written.length > 0;
   };
