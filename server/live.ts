@@ -46,11 +46,8 @@ export function createLive(parts: { config: Config; logger: Logger; db: Database
   let checker: NodeJS.Timeout | null = null;
   let closed = false;
 
-  const fanOut: TaskChangeListener = {
-    change: () => {},
-    resync: () => {
-      for (const listener of listeners) listener.resync();
-    },
+  const resyncAll = () => {
+    for (const listener of listeners) listener.resync();
   };
 
   const startListening = (): Promise<() => Promise<void>> =>
@@ -61,7 +58,7 @@ export function createLive(parts: { config: Config; logger: Logger; db: Database
           if (!change) return logger.warn({ channel: TASK_CHANNEL }, 'ignored a notification that is not a task change');
           for (const listener of listeners) listener.change(change);
         },
-        resync: fanOut.resync,
+        resync: resyncAll,
       })
       .catch((error: unknown) => {
         listening = null;
