@@ -3,14 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
 import { callerFor, dialects, failure, useTestDeps } from './testing/harness.ts';
-import { createUser, signedInUser } from './testing/factories.ts';
+import { createUser, manualClock, signedInUser } from './testing/factories.ts';
 import { newId } from '../db/index.ts';
 import { TASK_CHANNEL, taskAnnouncement } from './services/task-changes.ts';
 import { deleteSession } from './services/sessions.ts';
 import type { Deps } from './deps.ts';
 import { appRouter } from './routers/index.ts';
 import { createInnerContext } from './trpc/context.ts';
-import { createCallerFactory } from './trpc/init.ts';
+import { createCallerFactory, SSE_PING_MS } from './trpc/init.ts';
 
 type Envelope<T> = [string, T, symbol];
 
@@ -246,5 +246,45 @@ describe.each(dialects)('with LIVE_UPDATES=false on %s', (dialect) => {
     }
     const { caller } = await signedInUser(deps.current);
     expect((await failure(caller.tasks.onChange({}))).code).toBe('FORBIDDEN');
+  });
+});
+
+describe.each(dialects)('subscriptions and the end of a session on %s', (dialect) => {
+  const clock = manualClock();
+  const deps = useTestDeps(dialect, { clock });
+
+  it('ends an admin stream whose user is no longer an admin, and a stream whose session expired', async () => {
+    const { users } = deps.current.db.tables;
+    const admin = await signedInUser(deps.current, { role: 'admin' });
+    const expiring = await signedInUser(deps.current);
+    const a = subscriber(deps.current, admin.token);
+    const stats = reader(await a.caller.admin.onStats(), a.abort);
+    expect((await stats.next()).done).toBe(false);
+    const demoted = failure(stats.next(30_000));
+    const e = subscriber(deps.current, expiring.token);
+    const expired = failure(reader(await e.caller.tasks.onChange({}), e.abort).next(30_000));
+    await deps.current.live.checkSessions();
+    expect(deps.current.live.count()).toEqual({ tasks: 1, stats: 1 });
+
+    await deps.current.db.orm.update(users).set({ role: 'user' }).where(eq(users.id, admin.user.id));
+    await deps.current.live.checkSessions();
+    expect((await demoted).code).toBe('FORBIDDEN');
+    expect(deps.current.live.count()).toEqual({ tasks: 1, stats: 0 });
+
+    // The clock passes the session's 30 days of inactivity.
+    clock.advance(31 * 24 * 60 * 60 * 1000);
+    await deps.current.live.checkSessions();
+    expect((await expired).code).toBe('UNAUTHORIZED');
+    expect(deps.current.live.count()).toEqual({ tasks: 0, stats: 0 });
+  });
+});
+
+describe('keep-alive', () => {
+  it('pings idle streams well within the 60 s that proxies such as ALB and Cloud Run allow, on /trpc and /api alike', () => {
+    const sse = (appRouter._def._config as { sse?: { ping?: { enabled: boolean; intervalMs?: number }; client?: { reconnectAfterInactivityMs?: number } } }).sse;
+    expect(sse?.ping).toEqual({ enabled: true, intervalMs: SSE_PING_MS });
+    expect(SSE_PING_MS).toBeLessThanOrEqual(30_000);
+    // Clients give up on a silent connection only after missing a couple of pings.
+    expect(sse?.client?.reconnectAfterInactivityMs).toBeGreaterThanOrEqual(2 * SSE_PING_MS);
   });
 });
