@@ -59,6 +59,15 @@ function hasBody(req: Request): boolean {
   return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
+/** An event's JSON, made once for all the streams that send the same (shared, never changed) event object. */
+const eventTexts = new WeakMap<object, string>();
+function eventJson(data: unknown): string {
+  if (typeof data !== 'object' || data === null) return JSON.stringify(data);
+  let text = eventTexts.get(data);
+  if (text === undefined) eventTexts.set(data, (text = JSON.stringify(data)));
+  return text;
+}
+
 export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
   const { router, onError } = opts;
   const operations = [...opts.operations].sort(bySpecificity);
@@ -147,7 +156,7 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
         const next = await iterator.next();
         if (next.done || signal.aborted) break;
         const [id, data] = next.value as [string, unknown];
-        write(`id: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
+        write(`id: ${id}\ndata: ${eventJson(data)}\n\n`);
       }
     } catch (cause) {
       const error = getTRPCErrorFromUnknown(cause);

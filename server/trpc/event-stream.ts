@@ -24,12 +24,28 @@ export function eventStream<T extends z.ZodType>(event: T) {
   return schema;
 }
 
+/**
+ * Each event's data parsed once: a change fanned out to many subscribers of a process is one object (read once),
+ * so its parse is shared too. Keyed by schema, then by the data object (which streams never change).
+ */
+const parses = new WeakMap<z.ZodType, WeakMap<object, unknown>>();
+
+function parsed<T extends z.ZodType>(event: T, data: unknown): z.output<T> {
+  if (typeof data !== 'object' || data === null) return event.parse(data);
+  let cache = parses.get(event);
+  if (!cache) parses.set(event, (cache = new WeakMap()));
+  if (cache.has(data)) return cache.get(data) as z.output<T>;
+  const value = event.parse(data);
+  cache.set(data, value);
+  return value;
+}
+
 /** What a subscription's resolver returns a stream of: each event's id (for resuming) and its data. */
 export type StreamEvent = { id: string; data: unknown };
 
 async function* checked<T extends z.ZodType>(source: AsyncIterable<StreamEvent>, event: T): AsyncGenerator<TrackedEnvelope<z.output<T>>> {
   try {
-    for await (const item of source) yield tracked(item.id, event.parse(item.data));
+    for await (const item of source) yield tracked(item.id, parsed(event, item.data));
   } catch (error) {
     // Thrown while streaming, past the procedure's own error boundary: domain errors keep their codes here.
     throw toClientError(getTRPCErrorFromUnknown(error));
