@@ -42,6 +42,21 @@ if (task.type === 'text.analyze' && task.result) {
   sentiment = task.result.sentiment.label;
   emails = task.result.entities.filter((entity) => entity.type === 'EMAIL').map((entity) => entity.value);
 }
+// Watching it: its current state first (finished by now), then the stream ends; over SSE, with the bearer token.
+const watched: string[] = [];
+await new Promise<void>((resolve, reject) => {
+  const subscription = api.tasks.onChange.subscribe(
+    { taskId: id },
+    {
+      onData: ({ id: eventId, data }) => watched.push(\`\${eventId.split(':')[1]}:\${data.status}\`),
+      onError: reject,
+      onComplete: () => {
+        subscription.unsubscribe();
+        resolve();
+      },
+    },
+  );
+});
 let conflict: string[] | undefined;
 try {
   await api.auth.register.mutate({ username: name, email: \`other-\${name}@example.com\`, password });
@@ -70,6 +85,8 @@ console.log(JSON.stringify({
   listed: list.items.map((item) => item.title),
   shared: sharedFetched.id === post.id,
   status: task.status,
+  watched,
+  taskId: id,
   words,
   sentiment,
   emails,
@@ -88,6 +105,29 @@ const MISSING_FIELD = `import { createClient } from '@ai-backend-service/client'
 const api = createClient({ url: 'http://127.0.0.1:1' });
 const me = await api.auth.me.query();
 console.log(me.passwordHash);
+`;
+
+/** A dashboard's code, type-checked as a browser project: DOM and ES2022 libraries only, no @types/node. */
+const BROWSER = `import { createClient, isApiError, type RouterOutputs } from '@ai-backend-service/client';
+
+const api = createClient({ url: 'https://api.example.com', credentials: 'include' });
+const list = document.createElement('ul');
+const { id } = await api.tasks.submit.mutate({ type: 'math.sum', input: { numbers: [1, 2] } });
+const subscription = api.tasks.onChange.subscribe(
+  { taskId: id },
+  {
+    onData: ({ id: eventId, data }: { id: string; data: RouterOutputs['tasks']['get'] }) => {
+      const item = document.createElement('li');
+      item.textContent = \`\${eventId}: \${data.status}\${data.type === 'math.sum' && data.result ? \` = \${data.result.sum}\` : ''}\`;
+      list.append(item);
+    },
+    onError: (error) => {
+      if (isApiError(error, 'UNAUTHORIZED')) location.assign('/login');
+    },
+  },
+);
+window.addEventListener('pagehide', () => subscription.unsubscribe());
+api.admin.onStats.subscribe(undefined, { onData: ({ data }) => console.log(data.tasks.completed) });
 `;
 
 /** Packages the consumer's install must not contain: the server's own dependencies. */
@@ -110,6 +150,14 @@ describe('the packed SDK in a project of its own', () => {
       }),
     );
     writeFileSync(join(project, 'consumer.ts'), CONSUMER);
+    writeFileSync(join(project, 'browser.ts'), BROWSER);
+    writeFileSync(
+      join(project, 'tsconfig.browser.json'),
+      JSON.stringify({
+        compilerOptions: { target: 'es2022', lib: ['dom', 'es2022'], module: 'esnext', moduleResolution: 'bundler', strict: true, skipLibCheck: false, noEmit: true, types: [] },
+        files: ['browser.ts'],
+      }),
+    );
     writeFileSync(join(project, 'wrong-input.ts'), WRONG_INPUT);
     writeFileSync(join(project, 'missing-field.ts'), MISSING_FIELD);
     execFileSync(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, 'typescript@5.9', '@types/node@24'], { cwd: project, stdio: 'pipe' });
@@ -130,6 +178,12 @@ describe('the packed SDK in a project of its own', () => {
 
   it('type-checks a consumer program under strict settings with skipLibCheck off', () => {
     const result = tsc('-p', '.');
+    expect(result.stdout + result.stderr).toBe('');
+    expect(result.status).toBe(0);
+  }, 120_000);
+
+  it('type-checks a browser project (lib dom + es2022, no @types/node, skipLibCheck off) that subscribes', () => {
+    const result = tsc('-p', 'tsconfig.browser.json');
     expect(result.stdout + result.stderr).toBe('');
     expect(result.status).toBe(0);
   }, 120_000);
@@ -175,6 +229,7 @@ describe('the packed SDK in a project of its own', () => {
         badInput: ['title'],
         afterSignOut: 'UNAUTHORIZED',
       });
+      expect(out.watched).toEqual([`${String(out.taskId)}:completed`]);
       expect(out.words).toBeGreaterThan(5);
       expect(out.me).toBe(out.registered);
     }, 90_000);

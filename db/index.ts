@@ -7,9 +7,11 @@ import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
 // Each driver is loaded when a database of its kind is opened: a process pays only for the one it uses.
 import type { PostgresOptions } from './postgres-settings.ts';
+import type { NotificationListener } from './notifications.ts';
 
 export { findUniqueViolation, isDatabaseUnavailable, type UniqueViolation } from './errors.ts';
 export { PGLITE_SETTINGS } from './pglite.ts';
+export type { NotificationListener } from './notifications.ts';
 export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres-settings.ts';
 export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
 
@@ -59,6 +61,28 @@ export type Database = {
    * by the same database: LIKE on Postgres, where a trigram index serves it; instr() on SQLite (a scan).
    */
   containsLowered: (column: Column | SQL, text: string) => SQL;
+  /**
+   * An expression for a statement's RETURNING list that announces `payload` on `channel`, once per returned row,
+   * when the statement's transaction commits, and never when it rolls back: `pg_notify` on Postgres (heard by
+   * every process that listens); on SQLite a function of the connection whose announcements this process's
+   * listeners hear after the commit. (On SQLite a savepoint rolled back inside a committed transaction still
+   * announces: nothing here uses savepoints.)
+   */
+  announce: (channel: string, payload: SQL) => SQL;
+  /**
+   * Hears a channel's announcements until the returned function is called. Postgres: one LISTEN connection per
+   * process for every channel, opened on the first call (which waits for it), reopened when it drops, after
+   * which every listener's `resync` runs.
+   */
+  listen: (channel: string, listener: NotificationListener) => Promise<() => Promise<void>>;
+  /**
+   * Runs `fn`'s statements in a transaction whose commit does not wait for the WAL flush (Postgres
+   * `synchronous_commit = off`): for writes a crash may lose because a later synchronous commit (which flushes
+   * the WAL in order, this one included) is what acknowledges them. Postgres serializes the commits of
+   * transactions that NOTIFY, WAL flush included: this keeps announcing writes from queueing behind each other's
+   * flushes. SQLite runs `fn` on the database as is.
+   */
+  lazyCommit: <T>(fn: (db: Executor) => Promise<T>) => Promise<T>;
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /** Resolves when the database answers a trivial query. */
@@ -80,7 +104,13 @@ export const valueOf = (name: string, column: Column): SQL => sql`${new Param(sq
 export type QueryListener = (sql: string) => void;
 
 /** Pool settings apply to Postgres only; unset ones take POSTGRES_DEFAULTS. */
-export type OpenOptions = { url: string } & Partial<Omit<PostgresOptions, 'url'>>;
+export type OpenOptions = {
+  url: string;
+  onListenError?: (error: Error, willRetry: boolean) => void;
+} & Partial<Omit<PostgresOptions, 'url'>>;
+
+/** The same database, with writes that announce nothing (the RETURNING list gets a null instead). */
+export const withoutAnnouncements = (database: Database): Database => ({ ...database, announce: () => sql`null` });
 
 const MIGRATIONS = {
   sqlite: fileURLToPath(new URL('./migrations/sqlite', import.meta.url)),
@@ -133,9 +163,11 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   if (!options.url.startsWith('postgres')) {
     const path = options.url === ':memory:' ? ':memory:' : options.url.replace(/^file:/, '');
     const { openSqlite } = await import('./sqlite.ts');
-    const sqlite = openSqlite(path, events.logger);
+    const [{ createLocalBus }, sqlite] = await Promise.all([import('./notifications.ts'), Promise.resolve(openSqlite(path, events.logger))]);
     const orm = sqlite.orm as unknown as Orm;
     const tables = (await import('./schema/sqlite.ts')) as unknown as Tables;
+    const bus = createLocalBus();
+    sqlite.onAnnounce(bus.deliver);
     return {
       dialect: 'sqlite',
       source: { kind: 'sqlite', path },
@@ -147,6 +179,9 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       contains: (column, text) => sql`instr(lower_unicode(${column}), lower_unicode(${text})) > 0`,
       includes: (column, text) => sql`instr(${column}, ${text}) > 0`,
       containsLowered: (column, text) => sql`instr(${column}, lower(${text})) > 0`,
+      announce: (channel, payload) => sql`app_announce(${channel}, ${payload})`,
+      lazyCommit: (fn) => fn(orm),
+      listen: bus.listen,
       poolStats: () => null,
       ping: async () => {
         sqlite.raw.prepare('select 1').get();
@@ -161,15 +196,30 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       close: async () => sqlite.close(),
     };
   }
-  const [{ openPostgres }, { POSTGRES_DEFAULTS }] = await Promise.all([import('./postgres.ts'), import('./postgres-settings.ts')]);
-  const postgres = await openPostgres({ ...POSTGRES_DEFAULTS, onPoolError: () => {}, ...definedOnly(options) }, events.logger);
+  const [{ openPostgres }, { POSTGRES_DEFAULTS, sessionOptions }, { createPostgresListener }] = await Promise.all([
+    import('./postgres.ts'),
+    import('./postgres-settings.ts'),
+    import('./notifications.ts'),
+  ]);
+  const settings = { ...POSTGRES_DEFAULTS, onPoolError: () => {}, ...definedOnly(options) };
+  const postgres = await openPostgres(settings, events.logger);
+  const listener = createPostgresListener({
+    url: options.url,
+    options: sessionOptions(options.url),
+    connectionTimeoutMs: settings.connectionTimeoutMs,
+    onError: (error, willRetry) => (options.onListenError ?? settings.onPoolError)(error instanceof Error ? error : new Error(String(error)), willRetry),
+  });
   return postgresDatabase(postgres.orm, { kind: 'postgres', url: options.url }, {
+    listen: listener.listen,
     poolStats: () => ({ total: postgres.pool.totalCount, idle: postgres.pool.idleCount, waiting: postgres.pool.waitingCount }),
     ping: async () => {
       await postgres.pool.query('select 1');
     },
     migrate: () => postgres.migrate(MIGRATIONS.postgres),
-    close: () => postgres.close(),
+    close: async () => {
+      await listener.close();
+      await postgres.close();
+    },
     onQuery: events.onQuery,
   });
 }
@@ -185,6 +235,10 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
   const pglite = await openPglite(events.logger);
   const orm = pglite.orm as unknown as Orm;
   const database = postgresDatabase(orm, { kind: 'pglite', client: pglite.client }, {
+    listen: async (channel, listener) => {
+      const stop = await pglite.client.listen(channel, (payload) => listener.message(payload));
+      return () => stop();
+    },
     poolStats: () => null,
     ping: async () => {
       await pglite.orm.execute('select 1');
@@ -197,7 +251,7 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
   return database;
 }
 
-function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery' | 'poolStats'>): Database {
+function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery' | 'poolStats' | 'listen'>): Database {
   return {
     dialect: 'postgres',
     source,
@@ -209,6 +263,12 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,
     includes: (column, text) => sql`strpos(${column}, ${text}) > 0`,
     containsLowered: (column, text) => sql`${column} like lower(${likePattern(text)}) escape '\\'`,
+    announce: (channel, payload) => sql`pg_notify(${channel}, ${payload})`,
+    lazyCommit: (fn) =>
+      orm.transaction(async (tx) => {
+        await tx.execute(sql`set local synchronous_commit = off`);
+        return fn(tx);
+      }),
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");

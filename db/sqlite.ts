@@ -21,6 +21,8 @@ const STATEMENT_CACHE_SIZE = 500;
  */
 export type SqliteHandle = {
   orm: SqliteOrm;
+  /** SQL function `app_announce(channel, payload)`: heard by `onAnnounce` once the change commits. */
+  onAnnounce(deliver: (channel: string, payload: string) => void): void;
   raw: BetterSqlite3.Database;
   migrate(folder: string): Promise<void>;
   close(): void;
@@ -38,6 +40,18 @@ export function openSqlite(path: string, logger: DrizzleLogger): SqliteHandle {
   // queries only, never in the schema, so other tools can still open the file.
   raw.function('lower_unicode', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
   raw.pragma('busy_timeout = 5000');
+  // Announcements (db.announce) made by the statement running now; kept until it has run and, inside a
+  // transaction, until that commits. A statement or transaction that fails announces nothing.
+  let announced: [string, string][] = [];
+  let deliver: (channel: string, payload: string) => void = () => {};
+  raw.function('app_announce', { deterministic: false }, (channel: unknown, payload: unknown) => {
+    announced.push([String(channel), String(payload)]);
+    return null;
+  });
+  let heldForCommit: [string, string][] = [];
+  const flush = (items: [string, string][]) => {
+    for (const [channel, payload] of items) deliver(channel, payload);
+  };
   // Index choice depends on table statistics; without them SQLite can pick an index that is 1000x slower
   // (an author's posts through the published index, say). Gather them now and refresh them hourly.
   raw.pragma('optimize = 0x10002');
@@ -67,12 +81,23 @@ export function openSqlite(path: string, logger: DrizzleLogger): SqliteHandle {
     while (owner !== null && transactions.getStore() !== owner) await ended;
     const statement = prepare(text);
     const values = params.map(toSqliteValue);
-    if (!statement.reader) {
-      statement.run(...values);
-      return { rows: [] };
+    announced = [];
+    let rows: unknown[];
+    try {
+      if (!statement.reader) {
+        statement.run(...values);
+        rows = [];
+      } else if (method === 'get') rows = statement.get(...values) as unknown[];
+      else rows = statement.all(...values);
+    } catch (error) {
+      announced = [];
+      throw error;
     }
-    if (method === 'get') return { rows: statement.get(...values) as unknown[] };
-    return { rows: statement.all(...values) };
+    const made = announced;
+    announced = [];
+    if (made.length > 0 && owner !== null) heldForCommit.push(...made);
+    else if (made.length > 0) flush(made);
+    return { rows };
   };
 
   const orm = drizzle(execute, { schema: sqliteSchema, logger });
@@ -86,11 +111,18 @@ export function openSqlite(path: string, logger: DrizzleLogger): SqliteHandle {
     owner = token;
     let end = () => {};
     ended = new Promise((resolve) => (end = resolve));
+    heldForCommit = [];
+    let committed = false;
     try {
-      return await transactions.run(token, () => unsafeTransaction(fn, config));
+      const result = await transactions.run(token, () => unsafeTransaction(fn, config));
+      committed = true;
+      return result;
     } finally {
+      const held = heldForCommit;
+      heldForCommit = [];
       owner = null;
       end();
+      if (committed) flush(held);
     }
   };
   orm.transaction = transaction;
@@ -98,6 +130,9 @@ export function openSqlite(path: string, logger: DrizzleLogger): SqliteHandle {
   return {
     orm,
     raw,
+    onAnnounce: (listener) => {
+      deliver = listener;
+    },
     migrate: (folder) =>
       migrate(
         orm,

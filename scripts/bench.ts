@@ -1,10 +1,12 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth|posts|jobs|startup|memory|overload, or soak (not in all: --minutes=10 per dialect)
+//   --suite=all|foundation|auth|posts|jobs|live|startup|memory|overload, or soak (not in all: --minutes=10 per dialect)
 //   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
 //   --load-seconds=60 --settle-seconds=20 (the memory suite)
 //   --thresholds=50,100 (the overload suite: lags to shed at, beside the default and off)
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
+//   --subscribers=1000 --live-tasks=200 --live-parts=latency,throughput --pg-options='-c synchronous_commit=off' (the live suite;
+//   --pg-options: session settings for the throughput pairs' connections, to see where the notifications' cost lies)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { freePort } from '../server/testing/ports.ts';
 import { SERVER_NODE_ARGS } from '../server/runtime/node-args.ts';
@@ -22,7 +24,7 @@ import { soakSuite } from './bench/soak.ts';
 import { startupSuite } from './bench/startup.ts';
 import { memorySuite } from './bench/memory.ts';
 
-const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string]));
+const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split(/=(.*)/s).slice(0, 2) as [string, string]));
 const SUITE = args.get('suite') ?? 'all';
 const DURATION = Number(args.get('duration') ?? 5);
 const ROUNDS = Number(args.get('rounds') ?? 3);
@@ -175,8 +177,8 @@ function ratio(summary: Map<string, Result>, over: string, under: string, note: 
   console.log(`  ${over} / ${under} = ${value.toFixed(2)}   ${note}`);
 }
 
-async function createPostgresDatabase(): Promise<string | null> {
-  const name = `abs_bench_${process.pid}`;
+async function createPostgresDatabase(suffix = ''): Promise<string | null> {
+  const name = `abs_bench_${process.pid}${suffix}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 2000 });
   try {
     await admin.connect();
@@ -395,6 +397,194 @@ async function jobsSuite(): Promise<void> {
 /** A child killed by a signal has a null exit code too: only one with neither is still running. */
 const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
+/** Resident memory of a process in KiB, from /proc (Linux). */
+function rssKiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+}
+
+const percentile = (values: number[], p: number) => [...values].sort((x, y) => x - y)[Math.min(values.length - 1, Math.floor((values.length * p) / 100))];
+
+/** The API's live_subscribers{stream="tasks"} gauge, from /metrics. */
+async function subscriberGauge(base: string, token: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  return Number(/^live_subscribers\{stream="tasks"\} (\d+)/m.exec(text)?.[1] ?? NaN);
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * One `GET /api/tasks/events` stream: for each `completed` event, how long after the task's finishedAt (stamped
+ * by the worker just before its commit) it arrived here.
+ */
+function openStream(base: string, token: string, latencies: number[], signal: AbortSignal): Promise<void> {
+  return fetch(`${base}/api/tasks/events`, { headers: { authorization: `Bearer ${token}` }, signal }).then(async (response) => {
+    if (response.status !== 200) throw new Error(`stream refused: ${response.status} ${await response.text()}`);
+    const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    void (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          buffer += decoder.decode(value, { stream: true });
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) !== -1) {
+            const block = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const data = /^data: (.*)$/m.exec(block)?.[1];
+            if (!data) continue;
+            const task = JSON.parse(data) as { status: string; finishedAt: string | null };
+            if (task.status === 'completed' && task.finishedAt) latencies.push(Date.now() - Date.parse(task.finishedAt));
+          }
+        }
+      } catch {
+        // Aborted at the end of the run.
+      }
+    })();
+  });
+}
+
+/**
+ * Live updates, Postgres mode: one API process with SUBSCRIBERS idle `tasks.onChange` streams (50 users × 20, over
+ * /api's text/event-stream), a worker in another process. Commit → client latency of completions, RSS per idle
+ * subscriber, the subscriber count and RSS after they all leave; then the tasks throughput with notifications
+ * on and off (two API + worker pairs on databases of their own, alternating runs).
+ */
+async function liveSuite(): Promise<void> {
+  const parts = (args.get('live-parts') ?? 'latency,throughput').split(',');
+  if (parts.includes('latency')) await liveLatency();
+  if (parts.includes('throughput')) await liveThroughput();
+}
+
+/** The API's V8 heap in use (MiB), from /metrics. */
+async function heapMiB(base: string, token: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+  return +(Number(/^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1] ?? NaN) / 1024 / 1024).toFixed(1);
+}
+
+async function liveLatency(): Promise<void> {
+  const subscribers = Number(args.get('subscribers') ?? 1000);
+  const taskCount = Number(args.get('live-tasks') ?? 200);
+  const postgresUrl = await createPostgresDatabase('_live');
+  if (!postgresUrl) return;
+  const metricsToken = 'bench-metrics-token-0123456789';
+  const api = await startApi(postgresUrl, { WORKER_IN_PROCESS: 'false', METRICS_TOKEN: metricsToken });
+  const apiPid = children.at(-1)!.pid!;
+  await startWorker({ DATABASE_URL: postgresUrl, NODE_ENV: 'production', MIGRATE_ON_START: 'false' });
+  const users = Math.ceil(subscribers / 20);
+  const tokens: string[] = [];
+  for (let i = 0; i < users; i++) tokens.push(await registerUser(api, `live_${i}_${Math.random().toString(36).slice(2, 6)}`));
+  const submit = (token: string, n: number) =>
+    fetch(`${api}/trpc/tasks.submit`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ json: { type: 'math.sum', input: { numbers: [n] } } }) });
+
+  // Warm-up: a few streams and tasks through the whole path (JIT, pools, the LISTEN connection).
+  const warm = new AbortController();
+  const warmLatencies: number[] = [];
+  await Promise.all(tokens.slice(0, 5).map((token) => openStream(api, token, warmLatencies, warm.signal)));
+  for (let i = 0; i < 50; i++) await submit(tokens[i % 5], i);
+  await until('warm-up events', async () => warmLatencies.length >= 50);
+  warm.abort();
+  await until('warm-up streams closed', async () => (await subscriberGauge(api, metricsToken)) === 0);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const rssBefore = rssKiB(apiPid);
+  const heapBefore = await heapMiB(api, metricsToken);
+
+  const abort = new AbortController();
+  const latencies: number[] = [];
+  for (let i = 0; i < subscribers; i += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, subscribers - i) }, (_, j) => openStream(api, tokens[(i + j) % users], latencies, abort.signal)));
+  }
+  await until('every stream counted', async () => (await subscriberGauge(api, metricsToken)) === subscribers);
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const rssIdle = rssKiB(apiPid);
+  const heapIdle = await heapMiB(api, metricsToken);
+
+  // Tasks spread over the users, about 20 a second; each completion reaches its user's 20 streams.
+  for (let i = 0; i < taskCount; i++) {
+    await submit(tokens[i % users], i);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const expected = taskCount * Math.floor(subscribers / users);
+  await until('every completion delivered', async () => latencies.length >= expected);
+  const rssBusy = rssKiB(apiPid);
+  const heapBusy = await heapMiB(api, metricsToken);
+
+  abort.abort();
+  await until('subscriber count back to 0', async () => (await subscriberGauge(api, metricsToken)) === 0);
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const rssAfter = rssKiB(apiPid);
+  const heapAfter = await heapMiB(api, metricsToken);
+  // V8 gives memory back to the system when it finds the process idle: look again later.
+  await new Promise((resolve) => setTimeout(resolve, 20_000));
+  const rssLater = rssKiB(apiPid);
+  const heapLater = await heapMiB(api, metricsToken);
+
+  console.log(`\nlive updates: ${subscribers} tasks.onChange streams (${users} users × ${subscribers / users}) on one API process, worker in another; ${taskCount} tasks, ${latencies.length} completion events`);
+  console.table({
+    'commit → client latency (ms)': { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
+  });
+  console.table({
+    'API RSS (MiB)': {
+      'before streams': +(rssBefore / 1024).toFixed(1),
+      [`${subscribers} idle streams`]: +(rssIdle / 1024).toFixed(1),
+      'after the tasks': +(rssBusy / 1024).toFixed(1),
+      'all closed (+5 s)': +(rssAfter / 1024).toFixed(1),
+      'all closed (+25 s)': +(rssLater / 1024).toFixed(1),
+    },
+    'V8 heap used (MiB)': {
+      'before streams': heapBefore,
+      [`${subscribers} idle streams`]: heapIdle,
+      'after the tasks': heapBusy,
+      'all closed (+5 s)': heapAfter,
+      'all closed (+25 s)': heapLater,
+    },
+  });
+  console.log(`  p50 ${percentile(latencies, 50)} ms (target < 50), p99 ${percentile(latencies, 99)} ms (target < 250)`);
+  console.log(`  RSS per idle stream = ${((rssIdle - rssBefore) / subscribers).toFixed(1)} KiB (target ≤ 30); after all closed: ${(((rssLater - rssBefore) / rssBefore) * 100).toFixed(1)} % from before at +25 s (target within 10 %); subscriber gauge back to 0`);
+  await stopAll();
+}
+
+/** Throughput with notifications on and off: the same pipeline twice, each on its own database. */
+async function liveThroughput(): Promise<void> {
+  const count = Number(args.get('tasks') ?? 2000);
+  const concurrency = args.get('concurrency') ?? '8';
+  const pairs: { label: string; api: string; completed: () => Promise<number> }[] = [];
+  for (const [label, live] of [
+    ['notifications on', 'true'],
+    ['notifications off (LIVE_UPDATES=false)', 'false'],
+  ] as const) {
+    const created = await createPostgresDatabase(live === 'true' ? '_on' : '_off');
+    if (!created) return;
+    const url = args.has('pg-options') ? `${created}?options=${encodeURIComponent(args.get('pg-options')!)}` : created;
+    const pool = new pg.Pool({ connectionString: url, max: 2 });
+    cleanups.unshift(() => pool.end());
+    const base = await startApi(url, { WORKER_IN_PROCESS: 'false', WORKER_CONCURRENCY: concurrency, LIVE_UPDATES: live });
+    await startWorker({ DATABASE_URL: url, NODE_ENV: 'production', MIGRATE_ON_START: 'false', WORKER_CONCURRENCY: concurrency, LIVE_UPDATES: live });
+    const completed = async () => (await pool.query<{ n: number }>("select count(*)::int as n from tasks where status = 'completed'")).rows[0].n;
+    await tasksEndToEnd(base, 200, completed);
+    pairs.push({ label, api: base, completed });
+  }
+  const seconds = new Map<string, number[]>(pairs.map((pair) => [pair.label, []]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const pair of pairs) {
+      const took = await tasksEndToEnd(pair.api, count, pair.completed);
+      seconds.get(pair.label)!.push(took);
+      console.error(`  tasks round ${round}/${ROUNDS} ${pair.label}: ${Math.round(count / took)} tasks/s`);
+    }
+  }
+  const rate = (label: string) => count / median(seconds.get(label)!);
+  console.log(`\ntasks throughput, notifications on vs off: ${count} math.sum tasks per run, concurrency ${concurrency}, ${ROUNDS} alternating rounds; medians`);
+  console.table(Object.fromEntries(pairs.map(({ label }) => [label, { 'tasks/s': Math.round(rate(label)), runs: seconds.get(label)!.map((s) => Math.round(count / s)).join(' ') }])));
+  console.log(`  on / off = ${(rate(pairs[0].label) / rate(pairs[1].label)).toFixed(3)}   target ≥ 0.95`);
+}
+
 /** Each suite's servers keep running (idle) through the next ones: stop them between suites instead. */
 async function stopAll(): Promise<void> {
   for (const child of children.splice(0)) {
@@ -460,6 +650,10 @@ try {
   if (runs('jobs')) {
     await stopAll();
     await jobsSuite();
+  }
+  if (runs('live')) {
+    await stopAll();
+    await liveSuite();
   }
   if (runs('startup')) {
     await stopAll();

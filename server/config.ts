@@ -153,6 +153,19 @@ const envSchema = z
     SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(8_000),
     /** Above this event-loop lag (sustained 500 ms) API requests get a quick 503 instead of a queue; 0 turns shedding off. Default: see overload.ts. */
     OVERLOAD_EVENT_LOOP_DELAY_MS: int(0, 60_000).optional(),
+    /**
+     * Live updates (tasks.onChange, admin.onStats). false: task writes announce nothing (no NOTIFY) and the
+     * streams are refused; set it on every process (workers write most task changes).
+     */
+    LIVE_UPDATES: bool.default(true),
+    /** Open subscriptions one API process holds at most… */
+    LIVE_MAX_SUBSCRIPTIONS: int(1, 1_000_000).default(10_000),
+    /** …and one user holds at most, per process. */
+    LIVE_MAX_SUBSCRIPTIONS_PER_USER: int(1, 100_000).default(20),
+    /** How often the sessions and tokens behind open subscriptions are checked: one that ended is disconnected. */
+    LIVE_SESSION_CHECK_SECONDS: int(1, 300).default(5),
+    /** admin.onStats also recounts this often (users, sessions and posts announce no changes); task changes recount at once. */
+    LIVE_STATS_REFRESH_SECONDS: int(1, 3_600).default(10),
   })
   .superRefine((config, ctx) => {
     if (config.REQUIRE_POSTGRES && !config.DATABASE_URL.startsWith('postgres')) {

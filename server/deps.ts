@@ -1,7 +1,7 @@
 // What every service and job receives: built once per process (or per test) and closed with it.
 import type { Redis } from 'ioredis';
 import pkg from '../package.json' with { type: 'json' };
-import { openDatabase, type Database } from '../db/index.ts';
+import { openDatabase, withoutAnnouncements, type Database } from '../db/index.ts';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import { openQueue, queueBackendFor, type Queue, type QueueBackend } from '../jobs/queue.ts';
@@ -12,6 +12,7 @@ import type { Mailer } from './mail/mailer.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createTextAnalyzer, type TextAnalyzer } from './tasks/analyzer.ts';
 import { createRateLimits, type RateLimits } from './rate-limits.ts';
+import { createLive, type Live } from './live.ts';
 
 export type Clock = { now(): Date };
 
@@ -30,6 +31,8 @@ export type Deps = {
   /** CPU-heavy text analysis, on a thread of its own. */
   textAnalyzer: TextAnalyzer;
   metrics: Metrics;
+  /** This process's live-update subscribers and the one listener that feeds them. */
+  live: Live;
   version: string;
 };
 
@@ -53,6 +56,7 @@ export async function buildDeps(config: Config, logger: Logger, role: DepsRole =
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     startupTimeoutMs: config.DATABASE_STARTUP_TIMEOUT_MS,
     onPoolError: (err) => logger.warn({ err }, 'idle database connection failed'),
+    onListenError: (err) => logger.warn({ err }, 'the LISTEN connection for live updates failed; reconnecting'),
   });
   try {
     if (config.MIGRATE_ON_START) await db.migrate();
@@ -76,7 +80,9 @@ export async function assembleDeps(parts: {
   /** The jobs to make queues for and work; jobs/registry.ts unless a test adds its own. */
   definitions?: readonly RegisteredJob[] | undefined;
 }): Promise<Deps> {
-  const { config, logger, db } = parts;
+  const { config, logger } = parts;
+  // Without live updates, task writes announce nothing: no NOTIFY per write.
+  const db = config.LIVE_UPDATES ? parts.db : withoutAnnouncements(parts.db);
   // ioredis is loaded only when there is a Redis to talk to.
   let redis: Redis | null = null;
   if (config.REDIS_URL) {
@@ -86,18 +92,21 @@ export async function assembleDeps(parts: {
   }
   const queueBackend = parts.queueBackend ?? queueBackendFor(config);
   const queue = openQueue({ config, logger, db, worker: parts.worker ?? false, backend: queueBackend, relayFault: parts.relayFault, ...(parts.definitions ? { definitions: parts.definitions } : {}) });
+  const clock = parts.clock ?? systemClock;
+  const live = createLive({ config, logger, db, clock });
   return {
     config,
     logger,
     db,
-    clock: parts.clock ?? systemClock,
+    clock,
     redis,
     rateLimits: createRateLimits(config, redis, logger),
     cache: createCache(config, redis, logger),
     queue,
     mailer: lazyMailer(config, logger),
     textAnalyzer: createTextAnalyzer(),
-    metrics: createMetrics({ config, logger, db, queue, queueUrl: queueBackend.kind === 'postgres' ? queueBackend.url : null }),
+    metrics: createMetrics({ config, logger, db, queue, queueUrl: queueBackend.kind === 'postgres' ? queueBackend.url : null, subscribers: live.count }),
+    live,
     version,
   };
 }
@@ -123,6 +132,7 @@ function lazyMailer(config: Config, logger: Logger): Mailer {
  * the database and Redis.
  */
 export async function closeDeps(deps: Deps, queueTimeoutMs = 1_000): Promise<void> {
+  await deps.live.close();
   await deps.queue.stop(queueTimeoutMs);
   await deps.metrics.close();
   await deps.textAnalyzer.close();

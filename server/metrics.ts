@@ -69,7 +69,15 @@ function depthLeader(queueUrl: string | null, logger: Logger): { isLeader: () =>
     },
   };
 }
-export function createMetrics(parts: { config: Config; logger: Logger; db: Database; queue: Queue; queueUrl: string | null }): Metrics {
+export function createMetrics(parts: {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  queue: Queue;
+  queueUrl: string | null;
+  /** Open live-update subscriptions of this process, by procedure kind. */
+  subscribers?: () => { tasks: number; stats: number };
+}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const procedures = new Histogram({
@@ -112,6 +120,18 @@ export function createMetrics(parts: { config: Config; logger: Logger; db: Datab
       this.set({ state: 'total' }, stats.total);
       this.set({ state: 'idle' }, stats.idle);
       this.set({ state: 'waiting' }, stats.waiting);
+    },
+  });
+  const { subscribers } = parts;
+  new Gauge({
+    name: 'live_subscribers',
+    help: 'Open live-update subscriptions (SSE) held by this process, by stream (tasks, stats)',
+    labelNames: ['stream'] as const,
+    registers: [registry],
+    collect() {
+      const counts = subscribers?.() ?? { tasks: 0, stats: 0 };
+      this.set({ stream: 'tasks' }, counts.tasks);
+      this.set({ stream: 'stats' }, counts.stats);
     },
   });
   // The election runs on scrapes: without METRICS_TOKEN there are none, and no connection either.

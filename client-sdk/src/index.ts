@@ -1,5 +1,9 @@
 // @ai-backend-service/client: a typed tRPC client for ai-backend-service, with token handling and error helpers.
-import { createTRPCClient, httpBatchLink, TRPCClientError, type HTTPBatchLinkOptions, type TRPCClient } from '@trpc/client';
+// tRPC's declarations name `Disposable` and `AsyncDisposable` (TypeScript's esnext.disposable library); kept in the
+// shipped declarations, so a browser project with lib ["dom", "es2022"] type-checks without adding it.
+/// <reference lib="esnext.disposable" preserve="true" />
+import { createTRPCClient, httpBatchLink, httpSubscriptionLink, splitLink, TRPCClientError, type HTTPBatchLinkOptions, type TRPCClient } from '@trpc/client';
+import { EventSource } from 'eventsource';
 import type { inferRouterInputs, inferRouterOutputs, inferTRPCClientTypes } from '@trpc/server';
 import superjson from 'superjson';
 import type { AppRouter, ErrorShape } from './app-router.js';
@@ -25,9 +29,12 @@ export type ClientOptions = {
   /** Asked before each request (a token from storage, say); wins over `token` when it returns one. */
   getToken?: () => MaybePromise<string | null | undefined>;
   headers?: Record<string, string> | (() => MaybePromise<Record<string, string>>);
-  /** A fetch of your own (tests, proxies); the global one otherwise. */
+  /** A fetch of your own (tests, proxies); the global one otherwise. Subscriptions need it to return a real `Response`. */
   fetch?: Fetch;
-  /** `'include'` for browser dashboards on another origin that sign in with the session cookie. */
+  /**
+   * `'include'` for browser dashboards on another origin that sign in with the session cookie (calls and
+   * subscriptions alike).
+   */
   credentials?: 'include' | 'same-origin' | 'omit';
   /** Most calls in one batched request (the server accepts 50). */
   maxBatchSize?: number;
@@ -66,18 +73,42 @@ export function createClient(options: ClientOptions): Client {
     ? (url, init) => (baseFetch ?? globalThis.fetch)(url, { ...init, credentials })
     : baseFetch;
 
+  const url = `${options.url.replace(/\/+$/, '')}/trpc`;
+  const headers = async (): Promise<Record<string, string>> => {
+    const extra = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
+    const bearer = (await options.getToken?.()) ?? token;
+    return bearer ? { ...extra, authorization: `Bearer ${bearer}` } : extra;
+  };
+
   const trpc = createTRPCClient<AppRouter>({
     links: [
-      httpBatchLink({
-        url: `${options.url.replace(/\/+$/, '')}/trpc`,
-        transformer,
-        maxItems: options.maxBatchSize ?? 50,
-        ...(fetchWithCredentials ? { fetch: fetchWithCredentials } : {}),
-        headers: async () => {
-          const extra = typeof options.headers === 'function' ? await options.headers() : (options.headers ?? {});
-          const bearer = (await options.getToken?.()) ?? token;
-          return bearer ? { ...extra, authorization: `Bearer ${bearer}` } : extra;
-        },
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        // Subscriptions over server-sent events, through an EventSource that sends headers (a browser's own
+        // cannot): the bearer token goes as `Authorization`, asked for again at every (re)connection; with
+        // `credentials: 'include'` the session cookie goes too.
+        true: httpSubscriptionLink({
+          url,
+          transformer,
+          EventSource,
+          eventSourceOptions: async () => {
+            const sent = await headers();
+            // Streaming needs a fetch whose Response has a body stream: yours (if given) must return one.
+            const send = (baseFetch as typeof globalThis.fetch | undefined) ?? globalThis.fetch;
+            return {
+              withCredentials: credentials === 'include',
+              fetch: (input: string | URL, init?: RequestInit) =>
+                send(input, { ...init, ...(credentials ? { credentials } : {}), headers: { ...(init?.headers as Record<string, string> | undefined), ...sent } }),
+            };
+          },
+        }),
+        false: httpBatchLink({
+          url,
+          transformer,
+          maxItems: options.maxBatchSize ?? 50,
+          ...(fetchWithCredentials ? { fetch: fetchWithCredentials } : {}),
+          headers,
+        }),
       }),
     ],
   });

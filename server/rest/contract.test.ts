@@ -71,6 +71,8 @@ describe.each(dialects)('the REST contract on %s', (dialect) => {
     const queued = await call<{ id: string }>('tasks.submit', {}, { token: fresh, json: { type: 'text.analyze', input: { text: 'Contracts keep promises.' } } });
     await call('tasks.get', { id: queued.id }, { token: fresh });
     await call('tasks.list', {}, { token: fresh, query: { status: 'queued', type: 'text.analyze' } });
+    // Streams: a 200 with text/event-stream (the helper reads the first chunk and hangs up).
+    await call('tasks.onChange', {}, { token: fresh, query: { taskId: queued.id } });
     // Nothing works the queue in this block, so the task is still queued.
     await call('tasks.cancel', { id: queued.id }, { token: fresh });
 
@@ -93,6 +95,7 @@ describe.each(dialects)('the REST contract on %s', (dialect) => {
     await call('jobs.retry', job, { token: admin.token });
     await call('jobs.delete', job, { token: admin.token });
     await call('jobs.retryDead', { queue: 'email.welcome' }, { token: admin.token });
+    await call('admin.onStats', {}, { token: admin.token });
 
     await call('auth.logoutAll', {}, { token: fresh });
     const last = (await call<{ token: string }>('auth.login', {}, { json: { usernameOrEmail: name, password: 'contract password three' } })).token;

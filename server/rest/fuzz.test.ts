@@ -11,7 +11,7 @@ import { appRouter } from '../routers/index.ts';
 import { createUser, signIn } from '../testing/factories.ts';
 import { dialects, useTestServer } from '../testing/harness.ts';
 import { loadContract, pathFor, type DocumentedOperation } from '../testing/openapi-contract.ts';
-import { rest } from '../testing/http.ts';
+import { firstChunk, rest } from '../testing/http.ts';
 
 /** Requests per dialect; override with FUZZ_RUNS for a longer session. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
@@ -205,6 +205,21 @@ function envelopeFor(input: Record<string, unknown>): fc.Arbitrary<Hostile> {
   );
 }
 
+/** A stream read up to its first `serialized-error` event (or its end), then closed. */
+async function untilError(response: Response): Promise<string> {
+  const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+    if (/event: serialized-error\ndata: .*\n/.test(text)) break;
+  }
+  await reader.cancel();
+  return text;
+}
+
 const procedures = appRouter._def.procedures as unknown as Record<string, AnyTRPCProcedure>;
 /** Whether the procedure reads its input at all (a procedure without `.input()` never decodes it). */
 const takesInput = (path: string) => (procedures[path]._def as { inputs: unknown[] }).inputs.length > 0;
@@ -244,13 +259,27 @@ describe.each(dialects)('fuzzing /trpc on %s', (dialect) => {
         const response = query
           ? await fetch(`${app.url}/trpc/${paths}${suffix ? `${suffix}&` : '?'}input=${encodeURIComponent(encoded)}`, { headers, signal: AbortSignal.timeout(30_000) })
           : await fetch(`${app.url}/trpc/${paths}${suffix}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: encoded, signal: AbortSignal.timeout(30_000) });
+        const refused = hostile.hostility !== 'none' && takesInput(path);
+        // A subscription answers over server-sent events: 200, then its refusal as a `serialized-error` event
+        // (read up to it); one that was accepted streams until the client leaves (its first chunk is its answer).
+        const streaming = response.headers.get('content-type')?.startsWith('text/event-stream') ?? false;
+        if (streaming && response.status === 200) {
+          const text = refused ? await untilError(response) : await firstChunk(response);
+          const status = refused ? (JSON.parse(/event: serialized-error\ndata: (.*)\n/.exec(text)?.[1] ?? '{}') as { json?: { data?: { httpStatus?: number } } }).json?.data?.httpStatus : 200;
+          statuses.set(`${hostile.hostility} ${status}`, (statuses.get(`${hostile.hostility} ${status}`) ?? 0) + 1);
+          expect(status, `${path} ${hostile.hostility}: ${text.slice(0, 300)}`).toBeLessThan(500);
+          if (refused) expect(status, `${path} ${hostile.hostility}: ${text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
+          return;
+        }
         const text = await response.text();
         statuses.set(`${hostile.hostility} ${response.status}`, (statuses.get(`${hostile.hostility} ${response.status}`) ?? 0) + 1);
         expect(response.status, text.slice(0, 300)).toBeLessThan(500);
-        if (hostile.hostility !== 'none' && takesInput(path)) {
+        if (refused) {
           // Refused, whatever the procedure: as bad input, or before the input is read (no credentials, a limit).
           expect(response.status, `${path} ${hostile.hostility}: ${text.slice(0, 300)}`).toBeGreaterThanOrEqual(400);
-          if (hostile.hostility === 'references' && response.status === 400) expect(text).toContain('referentialEqualities');
+          // (A subscription in a batch is refused as such, before its input is read.)
+          const batchedStream = batch > 0 && procedures[path]._def.type === 'subscription';
+          if (hostile.hostility === 'references' && response.status === 400) expect(text).toContain(batchedStream ? 'subscription' : 'referentialEqualities');
         }
       }),
       { numRuns: TRPC_RUNS },

@@ -4,6 +4,7 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import { getTRPCErrorFromUnknown, getTRPCErrorShape, TRPCError, type AnyTRPCRouter } from '@trpc/server';
 import { getStatusCodeFromKey } from '@trpc/server/unstable-core-do-not-import';
 import type { Context } from '../trpc/context.ts';
+import { SSE_PING_MS } from '../trpc/init.ts';
 import type { ErrorShape } from '../trpc/errors.ts';
 import { bySpecificity, matchOperation, type Operation, type QueryKind } from './operations.ts';
 
@@ -56,6 +57,15 @@ const badRequest = (message: string, cause?: unknown) => new TRPCError({ code: '
 function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
   return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
+}
+
+/** An event's JSON, made once for all the streams that send the same (shared, never changed) event object. */
+const eventTexts = new WeakMap<object, string>();
+function eventJson(data: unknown): string {
+  if (typeof data !== 'object' || data === null) return JSON.stringify(data);
+  let text = eventTexts.get(data);
+  if (text === undefined) eventTexts.set(data, (text = JSON.stringify(data)));
+  return text;
 }
 
 export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
@@ -120,6 +130,46 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
     res.end(JSON.stringify(body));
   }
 
+  /**
+   * Server-sent events: `id:` and `data:` (plain JSON) per event, a `: ping` comment every 15 s so idle proxies
+   * keep the connection, and an `error` event (the body an error response would have) if the stream fails.
+   * Refusals (auth, NOT_FOUND, limits) came before this, as ordinary JSON errors with their status.
+   */
+  async function stream(res: Response, events: AsyncIterable<unknown>, signal: AbortSignal, operation: Operation, ctx: Context): Promise<void> {
+    res.statusCode = 200;
+    res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+    res.setHeader('cache-control', 'no-cache, no-transform');
+    res.setHeader('x-accel-buffering', 'no');
+    res.flushHeaders();
+    const write = (text: string) => {
+      res.write(text);
+      // compression buffers what it is given; an event must leave now.
+      (res as Response & { flush?: () => void }).flush?.();
+    };
+    write('retry: 2000\n\n');
+    const ping = setInterval(() => write(': ping\n\n'), SSE_PING_MS);
+    ping.unref();
+    const iterator = events[Symbol.asyncIterator]();
+    signal.addEventListener('abort', () => void iterator.return?.(), { once: true });
+    try {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done || signal.aborted) break;
+        const [id, data] = next.value as [string, unknown];
+        write(`id: ${id}\ndata: ${eventJson(data)}\n\n`);
+      }
+    } catch (cause) {
+      const error = getTRPCErrorFromUnknown(cause);
+      onError?.({ error, path: operation.procedurePath, ctx });
+      const shape = getTRPCErrorShape({ config, error, type: 'subscription', path: operation.procedurePath, input: undefined, ctx }) as ErrorShape;
+      const { code, requestId } = shape.data;
+      if (!signal.aborted) write(`event: error\ndata: ${JSON.stringify({ error: { code, message: shape.message, requestId } })}\n\n`);
+    } finally {
+      clearInterval(ping);
+      res.end();
+    }
+  }
+
   async function handle(req: Request, res: Response, next: NextFunction): Promise<void> {
     // req.path, not req.url: a request line in absolute form (`GET http://host/api/…`) keeps the origin in req.url.
     const queryStart = req.url.indexOf('?');
@@ -153,7 +203,11 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
         if (!res.writableFinished) abort.abort();
       });
       const { procedurePath, procedure } = operation;
-      const data: unknown = await procedure({ path: procedurePath, getRawInput: async () => input, ctx, type: procedure._def.type, signal: abort.signal, batchIndex: 0 });
+      // A reconnecting EventSource sends its last event id as a header; the stream's input takes it as a field.
+      const lastEventId = operation.stream ? req.headers['last-event-id'] : undefined;
+      const fields = typeof lastEventId === 'string' && lastEventId !== '' ? { lastEventId, ...(input as Record<string, unknown> | undefined) } : input;
+      const data: unknown = await procedure({ path: procedurePath, getRawInput: async () => fields, ctx, type: procedure._def.type, signal: abort.signal, batchIndex: 0 });
+      if (operation.stream) return await stream(res, data as AsyncIterable<unknown>, abort.signal, operation, ctx);
       send(res, operation.route.status ?? 200, data);
     } catch (cause) {
       sendError(res, getTRPCErrorFromUnknown(cause), operation, ctx);

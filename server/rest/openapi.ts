@@ -133,15 +133,31 @@ function requestBody(operation: Operation, input: JsonSchema): JsonSchema {
   return { required: isRequired, content: { 'application/json': { schema } } };
 }
 
+/**
+ * A stream of server-sent events. OpenAPI 3.1 has no keyword for the schema of each event, so the media type
+ * carries it as `x-event-data` (the JSON of each `data:` line), with the framing in the description.
+ */
+function eventStreamResponse(operation: Operation): JsonSchema {
+  return {
+    description:
+      'Server-sent events, until the client disconnects (or the stream ends): `id:` (send it back as `Last-Event-ID` to resume) and `data:` (JSON, see `x-event-data`) per event; ' +
+      'a `: ping` comment every 15 s; an `error` event with the error body if the stream fails after it started (an ended session: `UNAUTHORIZED`).',
+    content: { 'text/event-stream': { schema: { type: 'string' }, 'x-event-data': toJsonSchema(operation.output, 'output') } },
+  };
+}
+
 function operationObject(operation: Operation): JsonSchema {
   const { route, procedurePath } = operation;
   const input = operation.input ? toJsonSchema(operation.input, 'input') : null;
   const status = route.status ?? 200;
   const responses: Record<string, JsonSchema> = {
-    [status]: { description: SUCCESS[status], content: { 'application/json': { schema: toJsonSchema(operation.output, 'output') } } },
+    [status]: operation.stream ? eventStreamResponse(operation) : { description: SUCCESS[status], content: { 'application/json': { schema: toJsonSchema(operation.output, 'output') } } },
   };
   for (const code of operation.errors) responses[getStatusCodeFromKey(code)] = { $ref: `#/components/responses/${ERRORS[code].name}` };
   const params = parameters(operation, input);
+  if (operation.stream) {
+    params.push({ name: 'Last-Event-ID', in: 'header', required: false, description: 'The id of the last event received: what an EventSource sends when it reconnects (the same as `lastEventId`).', schema: { type: 'string' } });
+  }
   return {
     operationId: procedurePath,
     summary: route.summary,

@@ -3,6 +3,7 @@
 import type { AnyTRPCProcedure, AnyTRPCRouter, TRPCError } from '@trpc/server';
 import { getStatusCodeFromKey } from '@trpc/server/unstable-core-do-not-import';
 import type { z } from 'zod';
+import { eventSchemaOf } from '../trpc/event-stream.ts';
 import type { Access, Meta, RestMethod, RestRoute } from '../trpc/meta.ts';
 
 export type ErrorCode = TRPCError['code'];
@@ -21,7 +22,10 @@ export type Operation = {
   pathParams: string[];
   /** null when the procedure takes no input. */
   input: z.ZodType | null;
+  /** The response body; for a stream, one event's data. */
   output: z.ZodType;
+  /** A subscription: served as server-sent events (`text/event-stream`), one event per item. */
+  stream: boolean;
   /** GET: the input's other fields, read from the query string. */
   query: Map<string, QueryKind>;
   /** POST, PUT, PATCH and DELETE with fields beyond the path: a JSON object body. */
@@ -75,11 +79,13 @@ function operationOf(procedurePath: string, procedure: AnyTRPCProcedure): Operat
   const inputs = procedure._def.inputs as z.ZodType[];
   if (inputs.length > 1) fail('takes more than one input parser');
   const input = isVoid(inputs[0]) ? null : inputs[0];
-  const output = (procedure._def as { output?: z.ZodType }).output;
-  if (!output) fail('needs an .output() schema: the document describes every response');
+  const stream = procedure._def.type === 'subscription';
+  const declared = (procedure._def as { output?: z.ZodType }).output;
+  if (!declared) fail('needs an .output() schema: the document describes every response');
+  const output = stream ? (eventSchemaOf(declared!) ?? fail('a subscription’s output must be eventStream(…)')) : declared!;
 
   // A GET must not change state: it skips the CSRF check, and caches and prefetchers repeat it.
-  if ((route.method === 'GET') !== (procedure._def.type === 'query')) fail('GET is for queries, and queries are served by GET only');
+  if ((route.method === 'GET') !== (procedure._def.type === 'query' || stream)) fail('GET is for queries and subscriptions, and they are served by GET only');
   const segments = route.path.slice(1).split('/');
   const pathParams = segments.filter((segment) => segment.startsWith('{')).map((segment) => segment.slice(1, -1));
   const shape = input ? shapeOf(input) : null;
@@ -101,7 +107,7 @@ function operationOf(procedurePath: string, procedure: AnyTRPCProcedure): Operat
 
   const access = meta.access ?? 'public';
   const errors = new Set<ErrorCode>([...ALWAYS, ...(hasBody ? WITH_BODY : []), ...(access === 'public' ? [] : SIGNED_IN), ...(route.errors ?? [])]);
-  return { procedurePath, procedure, route, access, segments, pathParams, input, output: output!, query, hasBody, errors: [...errors].sort(STATUS_ORDER) };
+  return { procedurePath, procedure, route, access, segments, pathParams, input, output, stream, query, hasBody, errors: [...errors].sort(STATUS_ORDER) };
 }
 
 /** Literal segments before parameters, position by position: `/users/me` wins over `/users/{id}`. */

@@ -1,8 +1,10 @@
 // admin.*: what internal dashboards read.
 import { z } from 'zod';
 import { TASK_STATUSES } from '../../db/index.ts';
-import { adminProcedure, router } from '../trpc/init.ts';
+import { adminProcedure, adminStreamProcedure, router } from '../trpc/init.ts';
+import { eventStream } from '../trpc/event-stream.ts';
 import { getStats } from '../services/stats.ts';
+import { STATS_EVENT_ID, openStatsWatch } from '../services/live-updates.ts';
 
 const Count = z.number().int().nonnegative();
 
@@ -32,4 +34,17 @@ export const adminRouter = router({
     .input(z.void())
     .output(Stats)
     .query(({ ctx }) => getStats(ctx.deps)),
+
+  onStats: adminStreamProcedure
+    .meta({
+      rest: {
+        method: 'GET',
+        path: '/admin/stats/events',
+        summary: 'admin.stats as server-sent events, when the counts change (at most once a second; admin)',
+        description: 'The current counts first, also after a reconnect (`Last-Event-ID` resumes nothing: counts have no history).',
+      },
+    })
+    .input(z.object({ lastEventId: z.string().max(100).regex(STATS_EVENT_ID, 'is not an event id of this stream').optional() }).optional())
+    .output(eventStream(Stats))
+    .subscription(({ ctx, input, signal }) => openStatsWatch(ctx.deps, { ...ctx.user, auth: ctx.auth }, input?.lastEventId, signal)),
 });

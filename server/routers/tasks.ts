@@ -1,8 +1,10 @@
 // tasks.*: submit background work (the guide's process/results flow), follow it, list it, cancel it.
 import { z } from 'zod';
 import { TASK_STATUSES } from '../../db/index.ts';
-import { authedProcedure, router } from '../trpc/init.ts';
+import { authedProcedure, authedStreamProcedure, router } from '../trpc/init.ts';
+import { eventStream } from '../trpc/event-stream.ts';
 import { cancelTask, getTask, listTasks, submitTask } from '../services/tasks.ts';
+import { TASK_EVENT_ID, openTaskWatch } from '../services/live-updates.ts';
 import { Id, page, pagination } from '../schemas.ts';
 import { TASK_TYPES, taskTypes, type TaskType } from '../tasks/types.ts';
 
@@ -63,6 +65,30 @@ export const tasksRouter = router({
     .input(pagination(20).extend({ status: TaskStatus.optional(), type: TaskType.optional(), userId: Id.optional() }))
     .output(page(TaskSummary))
     .query(({ ctx, input }) => listTasks(ctx.deps, ctx.user, input)),
+
+  onChange: authedStreamProcedure
+    .meta({
+      rest: {
+        method: 'GET',
+        path: '/tasks/events',
+        summary: 'Task changes as they happen (server-sent events)',
+        description:
+          'Each event is a task as `GET /api/tasks/{id}` returns it, in its state when sent. Yours, or (admins) everyone’s or one user’s. ' +
+          'With `taskId`: that task, its current state first, and the stream ends when the task finishes. ' +
+          'Reconnecting with `Last-Event-ID` (or `lastEventId`) sends again the tasks that are active or finished since that event (their current state, not each transition); ' +
+          'a `: ping` comment every 15 s keeps the connection open.',
+        errors: ['NOT_FOUND'],
+      },
+    })
+    .input(
+      z.object({
+        taskId: Id.optional(),
+        userId: Id.optional(),
+        lastEventId: z.string().max(100).regex(TASK_EVENT_ID, 'is not an event id of this stream').optional(),
+      }),
+    )
+    .output(eventStream(Task))
+    .subscription(({ ctx, input, signal }) => openTaskWatch(ctx.deps, { ...ctx.user, auth: ctx.auth }, input, signal)),
 
   cancel: authedProcedure
     .meta({ rest: { method: 'POST', path: '/tasks/{id}/cancel', summary: 'Cancel a queued task', errors: ['NOT_FOUND', 'CONFLICT'] } })

@@ -3,6 +3,7 @@
 import { and, asc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
 import { runTaskJob } from '../../jobs/definitions/run-task.ts';
 import type { Deps } from '../deps.ts';
+import { taskAnnouncement } from './task-changes.ts';
 import { LOST_LAST_ATTEMPT } from './task-runs.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -67,12 +68,12 @@ export async function sweepTasks(deps: Deps): Promise<{ requeued: number; failed
       task.attempt === null ? isNull(tasks.attempt) : eq(tasks.attempt, task.attempt),
     );
     if (task.deadLettered || task.attempts >= attemptsPerJob) {
-      const done = await deps.db.orm.update(tasks).set({ status: 'failed', error: LOST_LAST_ATTEMPT, finishedAt: deps.clock.now() }).where(unchanged).returning({ id: tasks.id });
+      const done = await deps.db.orm.update(tasks).set({ status: 'failed', error: LOST_LAST_ATTEMPT, finishedAt: deps.clock.now() }).where(unchanged).returning({ id: tasks.id, announced: taskAnnouncement(deps) });
       failed += done.length;
       continue;
     }
     const again = await deps.queue.transaction(async (tx, enqueue) => {
-      const rows = await tx.update(tasks).set({ status: 'queued', jobId: null, attempt: null }).where(unchanged).returning({ id: tasks.id });
+      const rows = await tx.update(tasks).set({ status: 'queued', jobId: null, attempt: null }).where(unchanged).returning({ id: tasks.id, announced: taskAnnouncement(deps) });
       if (rows.length > 0) await enqueue(runTaskJob, { taskId: task.id });
       return rows.length;
     });

@@ -1,11 +1,11 @@
 // Running user tasks in a worker: claim, run, record the result or the failure; and the dead-letter case.
 import { and, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
-import { valueOf, type Database } from '../../db/index.ts';
 import type { JobContext } from '../../jobs/define.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, TaskError } from '../errors.ts';
 import { runners } from '../tasks/runners.ts';
 import { TASK_TYPES, type TaskType } from '../tasks/types.ts';
+import { taskAnnouncement } from './task-changes.ts';
 
 /** What the owner reads when a task failed for a reason that is not theirs to see (logged with the task id). */
 export const internalFailure = (taskId: string) => `the task failed because of an internal error (reference: task ${taskId})`;
@@ -20,44 +20,6 @@ function messageFor(deps: Deps, taskId: string, job: JobContext, error: unknown)
   return internalFailure(taskId);
 }
 
-/** The claim below, built once per database: every task runs it (drizzle builds this WHERE slower than it runs). */
-const claimStatement = (db: Database) =>
-  db.prepared('task_claim', (orm, { tasks }) => {
-    const jobId = sql.placeholder('jobId');
-    const attempt = sql.placeholder('attempt');
-    const earlierAttempt = or(isNull(tasks.attempt), lt(tasks.attempt, attempt));
-    return orm
-      .update(tasks)
-      .set({ status: 'running', startedAt: valueOf('now', tasks.startedAt), attempts: sql`${tasks.attempts} + 1`, jobId: valueOf('jobId', tasks.jobId), attempt: valueOf('attempt', tasks.attempt), error: null })
-      .where(
-        and(
-          eq(tasks.id, sql.placeholder('taskId')),
-          or(
-            and(eq(tasks.status, 'queued'), or(isNull(tasks.jobId), ne(tasks.jobId, jobId), earlierAttempt)),
-            and(eq(tasks.status, 'running'), eq(tasks.jobId, jobId), earlierAttempt),
-          ),
-        ),
-      )
-      .returning({ type: tasks.type, input: tasks.input });
-  });
-
-/** The usual end of a claimed task, built once per database like the claim; the other outcomes are rare. */
-const completeStatement = (db: Database) =>
-  db.prepared('task_complete', (orm, { tasks }) =>
-    orm
-      .update(tasks)
-      .set({ status: 'completed', result: valueOf('result', tasks.result), finishedAt: valueOf('now', tasks.finishedAt) })
-      .where(
-        and(
-          eq(tasks.id, sql.placeholder('taskId')),
-          eq(tasks.jobId, sql.placeholder('jobId')),
-          eq(tasks.attempt, sql.placeholder('attempt')),
-          eq(tasks.status, 'running'),
-        ),
-      )
-      .returning({ id: tasks.id }),
-  );
-
 /**
  * Runs a task for a job attempt. The attempt claims the task: a queued one, or one still `running` under an
  * earlier attempt of the same job (whose worker died or went silent, so pg-boss retried it). The claim
@@ -68,17 +30,32 @@ const completeStatement = (db: Database) =>
  */
 export async function runTask(deps: Deps, taskId: string, job: JobContext): Promise<void> {
   const { tasks } = deps.db.tables;
-  const attempt = { taskId, jobId: job.id, attempt: job.retryCount };
-  const [claimed] = await claimStatement(deps.db).execute({ ...attempt, now: deps.clock.now() });
+  const earlierAttempt = or(isNull(tasks.attempt), lt(tasks.attempt, job.retryCount));
+  // Claims and outcomes commit lazily (db.lazyCommit): pg-boss acknowledges the attempt afterwards in a synchronous
+  // commit, which flushes them too; a crash that loses one loses that acknowledgement as well, and the job's retry
+  // claims the task again (a claim lost: still queued; an outcome lost: still running under this attempt).
+  const [claimed] = await deps.db.lazyCommit((db) =>
+    db
+      .update(tasks)
+      .set({ status: 'running', startedAt: deps.clock.now(), attempts: sql`${tasks.attempts} + 1`, jobId: job.id, attempt: job.retryCount, error: null })
+      .where(
+        and(
+          eq(tasks.id, taskId),
+          or(
+            and(eq(tasks.status, 'queued'), or(isNull(tasks.jobId), ne(tasks.jobId, job.id), earlierAttempt)),
+            and(eq(tasks.status, 'running'), eq(tasks.jobId, job.id), earlierAttempt),
+          ),
+        ),
+      )
+      .returning({ type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) }),
+  );
   if (!claimed) return;
-  const superseded = (written: unknown[]): boolean => {
-    if (written.length === 0) deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
-    return written.length === 0;
-  };
+  const mine = and(eq(tasks.id, taskId), eq(tasks.jobId, job.id), eq(tasks.attempt, job.retryCount), eq(tasks.status, 'running'));
   /** Writes under the claim; false when a later attempt took the task over (this one then changes nothing). */
   const settle = async (values: Partial<typeof tasks.$inferInsert>): Promise<boolean> => {
-    const mine = and(eq(tasks.id, taskId), eq(tasks.jobId, job.id), eq(tasks.attempt, job.retryCount), eq(tasks.status, 'running'));
-    return !superseded(await deps.db.orm.update(tasks).set(values).where(mine).returning({ id: tasks.id }));
+    const written = await deps.db.lazyCommit((db) => db.update(tasks).set(values).where(mine).returning({ id: tasks.id, announced: taskAnnouncement(deps) }));
+    if (written.length === 0) deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
+    return written.length > 0;
   };
 
   const type = claimed.type as TaskType;
@@ -107,7 +84,7 @@ export async function runTask(deps: Deps, taskId: string, job: JobContext): Prom
     await settle({ status: 'failed', error: internalFailure(taskId), finishedAt: deps.clock.now() });
     return;
   }
-  superseded(await completeStatement(deps.db).execute({ ...attempt, result: result.data, now: deps.clock.now() }));
+  await settle({ status: 'completed', result: result.data, finishedAt: deps.clock.now() });
 }
 
 export const LOST_LAST_ATTEMPT = 'the task did not finish: its last attempt was lost';
@@ -118,5 +95,6 @@ export async function failAbandonedTask(deps: Deps, taskId: string): Promise<voi
   await deps.db.orm
     .update(tasks)
     .set({ status: 'failed', error: LOST_LAST_ATTEMPT, finishedAt: deps.clock.now() })
-    .where(and(eq(tasks.id, taskId), inArray(tasks.status, ['queued', 'running'])));
+    .where(and(eq(tasks.id, taskId), inArray(tasks.status, ['queued', 'running'])))
+    .returning({ announced: taskAnnouncement(deps) });
 }

@@ -7,6 +7,7 @@ import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Role } from '../schemas.ts';
 import type { TaskType } from '../tasks/types.ts';
+import { taskAnnouncement } from './task-changes.ts';
 
 export type Viewer = { id: string; role: Role };
 export type Submission = { type: TaskType; input: unknown };
@@ -38,7 +39,7 @@ async function insertTasks(deps: Deps, items: NewTask[]): Promise<{ id: string; 
   // Ids are made here, not returned by the insert: SQLite does not promise RETURNING's order.
   const rows = items.map(({ userId, submission }) => ({ id: newId(), userId, type: submission.type, input: submission.input, createdAt: now }));
   await deps.queue.transaction(async (tx, enqueue) => {
-    await tx.insert(tasks).values(rows);
+    await tx.insert(tasks).values(rows).returning({ announced: taskAnnouncement(deps) });
     await enqueue(runTaskJob, ...rows.map((row) => ({ taskId: row.id })));
   });
   return rows.map((row) => ({ id: row.id, status: 'queued' as const }));
@@ -95,8 +96,11 @@ export async function cancelTask(deps: Deps, viewer: Viewer, id: string) {
     .update(tasks)
     .set({ status: 'cancelled', finishedAt: deps.clock.now() })
     .where(and(eq(tasks.id, id), eq(tasks.status, 'queued'), visibleTo(viewer, deps.db.tables)))
-    .returning(summaryColumns(deps.db.tables));
-  if (row) return typed(row);
+    .returning({ ...summaryColumns(deps.db.tables), announced: taskAnnouncement(deps) });
+  if (row) {
+    const { announced: _announced, ...summary } = row;
+    return typed(summary);
+  }
   const [existing] = await deps.db.orm
     .select({ status: tasks.status })
     .from(tasks)

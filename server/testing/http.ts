@@ -22,10 +22,19 @@ export async function rest<T = unknown>(base: string, method: string, path: stri
   const headers: Record<string, string> = { ...(options.json !== undefined ? { 'content-type': 'application/json' } : {}), ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   const response = await fetch(url, { method, headers, body: options.json !== undefined ? JSON.stringify(options.json) : options.raw });
+  // A stream never ends by itself: its body here is the first chunk (the server writes one at once).
+  if (response.headers.get('content-type')?.startsWith('text/event-stream')) return { status: response.status, headers: response.headers, body: (await firstChunk(response)) as T };
   const text = await response.text();
   return { status: response.status, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T };
 }
 
+/** The first chunk of a streamed body, then the stream is cancelled (the connection closes). */
+export async function firstChunk(response: Response): Promise<string> {
+  const reader = response.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const { value } = await reader.read();
+  await reader.cancel();
+  return new TextDecoder().decode(value);
+}
 
 export type TrpcResponse = {
   status: number;

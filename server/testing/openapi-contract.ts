@@ -6,7 +6,7 @@ import type { RestResponse } from './http.ts';
 
 type Schema = Record<string, unknown>;
 type Parameter = { name: string; in: 'path' | 'query'; required: boolean; schema: Schema };
-type Response = { $ref?: string; content?: { 'application/json': { schema: Schema } } };
+type Response = { $ref?: string; content?: { 'application/json'?: { schema: Schema }; 'text/event-stream'?: { schema: Schema } } };
 
 export type DocumentedOperation = {
   id: string;
@@ -55,7 +55,12 @@ export async function loadContract(baseUrl: string): Promise<Contract> {
     violation(operation, response) {
       const documented = operation.responses[String(response.status)];
       if (!documented) return `${operation.method} ${operation.path} answered ${response.status}, which it does not document (${Object.keys(operation.responses).join(', ')})`;
-      const validate = documented.$ref ? validateError : validatorFor(documented.content!['application/json'].schema);
+      if (documented.content?.['text/event-stream']) {
+        // A stream: the status and the content type are the contract here (events are checked where they are read).
+        const type = response.headers.get('content-type') ?? '';
+        return type.startsWith('text/event-stream') ? null : `${operation.method} ${operation.path} ${response.status}: a stream answered as ${type}`;
+      }
+      const validate = documented.$ref ? validateError : validatorFor(documented.content!['application/json']!.schema);
       if (validate(response.body)) return null;
       return `${operation.method} ${operation.path} ${response.status}: body does not match its schema: ${ajv.errorsText(validate.errors)}; body: ${JSON.stringify(response.body).slice(0, 300)}`;
     },

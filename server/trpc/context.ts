@@ -18,6 +18,8 @@ export type Context = {
   credentials: Credentials | null;
   /** A state-changing request from an origin we do not trust: a session cookie does not authenticate it. */
   crossSite: boolean;
+  /** The request names an `Origin` that is neither ours nor a CORS_ORIGINS one, whatever its method. */
+  foreignOrigin: boolean;
   sessionCookie: SessionCookie;
   /** Who the credentials belong to; looked up once per request (a batch shares it), null when nobody. */
   authenticate: () => Promise<Authenticated | null>;
@@ -59,6 +61,7 @@ export function createInnerContext(deps: Deps, options: InnerContextOptions = {}
     userAgent: options.userAgent ?? null,
     credentials,
     crossSite: false,
+    foreignOrigin: false,
     sessionCookie,
     authenticate: memoizedAuthentication(deps, credentials, sessionCookie),
   };
@@ -101,6 +104,7 @@ export function createHttpContext(deps: Deps) {
       userAgent: req.get('user-agent') ?? null,
       credentials,
       crossSite: isCrossSite(req, trustedOrigins),
+      foreignOrigin: req.headers.origin !== undefined && !trustedOrigins.has(req.headers.origin) && req.headers.origin !== `${req.protocol}://${req.headers.host}`,
       sessionCookie,
       authenticate: memoizedAuthentication(deps, credentials, sessionCookie),
     };

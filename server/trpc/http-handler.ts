@@ -41,7 +41,7 @@ const METHOD_OF: Record<TRPCProcedureType, string> = { query: 'GET', mutation: '
 function isPlainCall(req: Request): boolean {
   if (req.method !== 'GET' && req.method !== 'POST') return false;
   const accept = req.headers['trpc-accept'] ?? req.headers.accept;
-  if (accept === 'application/jsonl') return false;
+  if (accept === 'application/jsonl' || accept === 'text/event-stream') return false;
   return !req.url.includes('connectionParams=');
 }
 

@@ -11,12 +11,17 @@ import { formatError, toClientError } from './errors.ts';
 import { inputTransformer, refuseBadText } from './input-guard.ts';
 import type { Meta } from './meta.ts';
 
+export const SSE_PING_MS = 15_000;
+
 const t = initTRPC.context<Context>().meta<Meta>().create({
   // superjson both ways; input is checked for metadata our clients never send before it is decoded.
   transformer: { input: inputTransformer, output: superjson },
   // Stacks go to the log, never into responses, in every environment.
   isDev: false,
   errorFormatter: ({ shape, error, ctx }) => formatError({ shape, error, requestId: ctx?.state.requestId }),
+  // Subscriptions over SSE: a ping comment every 15 s keeps proxies that cut idle connections after 60 s (ALB,
+  // Cloud Run) from cutting them, and a client that hears nothing (not even a ping) for 45 s reconnects.
+  sse: { ping: { enabled: true, intervalMs: SSE_PING_MS }, client: { reconnectAfterInactivityMs: 45_000 } },
 });
 
 export const router = t.router;
@@ -90,3 +95,17 @@ export const adminProcedure = authedProcedure.use(async ({ ctx, next }) => {
   if (ctx.user.role !== 'admin') throw new AppError('FORBIDDEN', 'admin only');
   return next();
 }).meta({ access: 'admin' });
+
+/**
+ * Subscriptions are GET requests, which the CSRF check lets through: a session cookie opens one only from our own
+ * origin or a CORS_ORIGINS one (a browser's cross-origin EventSource says where it comes from in `Origin`).
+ */
+const sameOriginStream = t.middleware(({ ctx, next }) => {
+  if (ctx.credentials?.transport === 'cookie' && ctx.foreignOrigin) {
+    throw new AppError('FORBIDDEN', 'cross-site subscription refused: open it from an allowed origin (CORS_ORIGINS) or use a bearer token');
+  }
+  return next();
+});
+
+export const authedStreamProcedure = authedProcedure.use(sameOriginStream);
+export const adminStreamProcedure = adminProcedure.use(sameOriginStream);
