@@ -29,6 +29,9 @@ export async function openPostgres(options: PostgresOptions, logger: DrizzleLogg
   });
   // An idle client losing its connection emits here; unhandled, it would crash the process.
   pool.on('error', options.onPoolError);
+  // So would a checked-out client losing it between two statements (inside a transaction, say): the pool listens
+  // only to idle ones. The statement that follows fails ("not queryable", a 503) and the pool drops the client.
+  pool.on('connect', (client) => client.on('error', () => {}));
 
   const deadline = Date.now() + options.startupTimeoutMs;
   for (let attempt = 1, delay = 250; ; attempt++, delay = Math.min(delay * 2, 5_000)) {

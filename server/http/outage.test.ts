@@ -40,6 +40,10 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the API process on Postgres (TE
         RATE_LIMIT_REGISTER_PER_MINUTE: '1000',
       });
       const { url } = (await api.waitFor('listening', 120_000)) as LogLine & { url: string };
+      // Should the process die, the failure says why (its last log lines).
+      api.child.once('exit', (code) => {
+        if (code !== 0) console.error(`the API exited with ${code}:`, api.stderr(), JSON.stringify(api.lines.filter((line) => Number(line.level) >= 50).slice(-5)));
+      });
       const registered = await rest<{ token: string }>(url, 'POST', '/api/auth/register', { json: { username: 'outage', email: 'outage@example.com', password: 'a long enough password' } });
       expect(registered.status).toBe(201);
       const { token } = registered.body;
