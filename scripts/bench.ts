@@ -1,7 +1,7 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
 //   --suite=all|foundation|auth|posts|jobs|startup|memory   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
-//   --load-seconds=60 --settle-seconds=20 (the memory suite)
+//   --load-seconds=60 --settle-seconds=50 (the memory suite)
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { freePort } from '../server/testing/ports.ts';
@@ -433,7 +433,7 @@ async function memory(): Promise<void> {
   const cases: Parameters<typeof memorySuite>[0] = [];
   if (postgresUrl) cases.push({ label: 'API, Postgres (worker in process)', env: { DATABASE_URL: postgresUrl, WORKER_IN_PROCESS: 'true' } });
   cases.push({ label: 'API, embedded', env: { DATABASE_URL: `file:${join(embeddedDir, 'app.db')}` } });
-  await memorySuite(cases, { loadSeconds: Number(args.get('load-seconds') ?? 60), settleSeconds: Number(args.get('settle-seconds') ?? 20) });
+  await memorySuite(cases, { loadSeconds: Number(args.get('load-seconds') ?? 60), settleSeconds: Number(args.get('settle-seconds') ?? 50) });
 }
 
 try {
