@@ -45,11 +45,10 @@ FROM base AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/*
-# What npm start and npm run worker pass too: V8 grows its young generation under load and keeps those pages
-# resident afterwards (capped at 8 MB), and --expose-gc lets the API collect once when a busy spell ends
-# (server/runtime/idle-gc.ts), which V8 itself does not do for a process that goes quiet.
+# What npm start and npm run worker pass too: --expose-gc lets the API run one memory-reducing collection when
+# a busy spell ends (server/runtime/idle-gc.ts), which V8 does not do by itself for a process that goes quiet.
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--max-semi-space-size=8 --expose-gc" \
+    NODE_OPTIONS="--expose-gc" \
     HOST=0.0.0.0 \
     PORT=3000 \
     TINI_SUBREAPER=1

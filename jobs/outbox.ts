@@ -26,7 +26,7 @@ export type Relay = {
   /**
    * Sends rows that just committed, then deletes them. Never throws: after a failure the rows stay for the
    * sweep, which retries with backoff. While sends are failing it does not even try (the sweep does), so a
-   * request never waits on a queue that refuses.
+   * request never waits on a queue that refuses. Drains leave the rows to it while it runs.
    */
   deliver: (rows: readonly OutboxRow[]) => Promise<void>;
   /** Sends every row in the outbox, oldest first, deleting each batch once pg-boss has it. Throws on failure. */
@@ -97,6 +97,8 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
     timer.unref();
   };
 
+  /** Rows a commit's own send has taken on: a drain leaves them to it (its send carries the request's trace). */
+  const delivering = new Set<string>();
   let draining: Promise<number> | null = null;
   const drain = (trigger: 'start' | 'sweep'): Promise<number> =>
     (draining ??= track(
@@ -104,9 +106,10 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
         let sent = 0;
         for (;;) {
           const rows = await db.orm.select().from(outbox).orderBy(asc(outbox.createdAt)).limit(BATCH);
-          if (rows.length === 0) break;
-          await relay(trigger, rows);
-          sent += rows.length;
+          const pending = rows.filter((row) => !delivering.has(row.id));
+          if (pending.length === 0) break;
+          await relay(trigger, pending);
+          sent += pending.length;
           if (rows.length < BATCH || stopped) break;
         }
         return sent;
@@ -138,12 +141,15 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
 
     deliver: async (rows) => {
       if (rows.length === 0 || failures > 0 || stopped) return;
+      for (const row of rows) delivering.add(row.id);
       try {
         await track(relay('commit', rows));
       } catch (error) {
         failures++;
         logger.warn({ err: error, jobs: rows.length }, 'job outbox: sending after the commit failed; the sweep retries');
         schedule(backoffMs);
+      } finally {
+        for (const row of rows) delivering.delete(row.id);
       }
     },
 

@@ -259,8 +259,10 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
               written.push(...(await relay.write(tx, definition.name, data)));
             }),
           );
-          // While start() is still bringing pg-boss up, the rows wait for the drain that follows (the request does not).
+          // While start() is still bringing pg-boss up the request does not wait: the send goes on behind it (in the
+          // request's trace context) once pg-boss is up, and the start's drain leaves those rows to it.
           if (boss || !startBegun) await relay.deliver(written);
+          else void relay.deliver(written);
           return result;
         },
 

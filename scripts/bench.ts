@@ -2,7 +2,7 @@
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
 //   --suite=all|foundation|auth|posts|jobs|live|startup|memory|overload, or soak (not in all: --minutes=10 per dialect)
 //   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
-//   --load-seconds=60 --settle-seconds=20 (the memory suite)
+//   --load-seconds=60 --settle-seconds=50 (the memory suite)
 //   --thresholds=50,100 (the overload suite: lags to shed at, beside the default and off)
 //   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
 //   --subscribers=1000 --live-tasks=200 --live-parts=latency,throughput --pg-options='-c synchronous_commit=off' (the live suite;
@@ -627,7 +627,7 @@ async function memory(): Promise<void> {
   const cases: Parameters<typeof memorySuite>[0] = [];
   if (postgresUrl) cases.push({ label: 'API, Postgres (worker in process)', env: { DATABASE_URL: postgresUrl, WORKER_IN_PROCESS: 'true' } });
   cases.push({ label: 'API, embedded', env: { DATABASE_URL: `file:${join(embeddedDir, 'app.db')}` } });
-  await memorySuite(cases, { loadSeconds: Number(args.get('load-seconds') ?? 60), settleSeconds: Number(args.get('settle-seconds') ?? 20) });
+  await memorySuite(cases, { loadSeconds: Number(args.get('load-seconds') ?? 60), settleSeconds: Number(args.get('settle-seconds') ?? 50) });
 }
 
 try {

@@ -6,15 +6,17 @@ describe('startIdleCollector', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('collects once, in the first quiet period after a busy one', () => {
+  it('collects once, after enough quiet periods in a row that follow a busy one', () => {
     const gc = vi.fn();
-    const collector = startIdleCollector({ periodMs: 1000, busyAt: 10, gc });
+    const collector = startIdleCollector({ periodMs: 1000, quietPeriods: 2, busyAt: 10, gc });
     for (let period = 0; period < 3; period++) {
       for (let i = 0; i < 10; i++) collector.note();
       vi.advanceTimersByTime(1000);
     }
     expect(gc).not.toHaveBeenCalled();
     collector.note(); // a probe: still quiet
+    vi.advanceTimersByTime(1000);
+    expect(gc).not.toHaveBeenCalled();
     vi.advanceTimersByTime(1000);
     expect(gc).toHaveBeenCalledTimes(1);
     expect(gc).toHaveBeenCalledWith({ type: 'major', execution: 'sync', flavor: 'last-resort' });
@@ -23,9 +25,24 @@ describe('startIdleCollector', () => {
     collector.stop();
   });
 
+  it('waits again when traffic comes back before the quiet is long enough', () => {
+    const gc = vi.fn();
+    const collector = startIdleCollector({ periodMs: 1000, quietPeriods: 2, busyAt: 10, gc });
+    for (let i = 0; i < 10; i++) collector.note();
+    vi.advanceTimersByTime(1000); // busy
+    vi.advanceTimersByTime(1000); // one quiet period
+    for (let i = 0; i < 10; i++) collector.note();
+    vi.advanceTimersByTime(1000); // busy again
+    vi.advanceTimersByTime(1000); // one quiet period
+    expect(gc).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1000);
+    expect(gc).toHaveBeenCalledTimes(1);
+    collector.stop();
+  });
+
   it('never collects a process that was never busy', () => {
     const gc = vi.fn();
-    const collector = startIdleCollector({ periodMs: 1000, busyAt: 10, gc });
+    const collector = startIdleCollector({ periodMs: 1000, quietPeriods: 2, busyAt: 10, gc });
     for (let period = 0; period < 5; period++) {
       for (let i = 0; i < 9; i++) collector.note();
       vi.advanceTimersByTime(1000);

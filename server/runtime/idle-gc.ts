@@ -3,12 +3,15 @@
 // the load's garbage and the pages V8 pools for reuse (100+ MB after a minute of load) stayed resident until the
 // next load. A regular major collection frees the garbage but keeps the pooled pages; V8's "last resort"
 // collection (several full collections that also release them) brings the RSS back to its idle size, for a
-// pause of some tens of milliseconds in a process that has nothing else to do.
+// pause of some tens of milliseconds in a process that has nothing else to do. It also drops compiled code, so
+// it waits for half a minute of quiet: a pause between bursts of traffic should not cost the next burst a warm-up.
 type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
 export type IdleCollectorOptions = {
-  /** How often activity is looked at; a collection follows the first quiet period after a busy one. */
+  /** How often activity is looked at. */
   periodMs?: number;
+  /** Quiet periods in a row, after a busy one, before the collection. */
+  quietPeriods?: number;
   /** Activity (requests, jobs) in a period that makes it busy; less is quiet (probes and scrapes are). */
   busyAt?: number;
   /** The collector: `globalThis.gc`, there when node runs with --expose-gc (SERVER_NODE_ARGS); else no-op. */
@@ -21,15 +24,18 @@ export type IdleCollector = {
   stop: () => void;
 };
 
-export function startIdleCollector({ periodMs = 5_000, busyAt = 50, gc = (globalThis as { gc?: Gc }).gc }: IdleCollectorOptions = {}): IdleCollector {
+export function startIdleCollector({ periodMs = 10_000, quietPeriods = 3, busyAt = 100, gc = (globalThis as { gc?: Gc }).gc }: IdleCollectorOptions = {}): IdleCollector {
   if (typeof gc !== 'function') return { note: () => {}, stop: () => {} };
   let count = 0;
   let busy = false;
+  let quiet = 0;
   const timer = setInterval(() => {
     const seen = count;
     count = 0;
-    if (seen >= busyAt) busy = true;
-    else if (busy) {
+    if (seen >= busyAt) {
+      busy = true;
+      quiet = 0;
+    } else if (busy && ++quiet >= quietPeriods) {
       busy = false;
       gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     }

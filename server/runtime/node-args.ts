@@ -5,7 +5,6 @@ export const PRELOAD: string[] = ['--import', './server/preload.mjs'];
 
 /**
  * What `npm start`, `npm run dev` and `npm run worker` put before their entry point (and the image's NODE_OPTIONS
- * holds): V8's young generation capped at 8 MB (it otherwise grows under load and stays resident once the load
- * is over), `gc` for the idle collector (idle-gc.ts), and the preload.
+ * holds): `gc` for the idle collector (idle-gc.ts), and the preload.
  */
-export const SERVER_NODE_ARGS: string[] = ['--max-semi-space-size=8', '--expose-gc', ...PRELOAD];
+export const SERVER_NODE_ARGS: string[] = ['--expose-gc', ...PRELOAD];
