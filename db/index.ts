@@ -54,10 +54,13 @@ export type Database = {
    */
   prepared: <P>(name: string, build: (orm: Orm, tables: Tables) => { prepare: (name: string) => P }) => P;
   /**
-   * Substring search in a column the database keeps lower-cased (such as posts.search), with `text` lower-cased
-   * by the same database: LIKE on Postgres, where a trigram index serves it; instr() on SQLite (a scan).
+   * Posts whose title or body contains `text` (case-insensitive, literal), as two conditions on `posts` with the
+   * same answers: `indexed` is served by a trigram index (pg_trgm on Postgres; the FTS5 table posts_fts on
+   * SQLite, which needs 3 or more characters: shorter text matches nothing there), `scan` is tested row by row,
+   * for walks down another index that stop early. `indexedCount` counts up to `cap` + 1 matches from the index
+   * alone (visibility not applied): how rare the text is, in at most `cap` + 1 index steps.
    */
-  containsLowered: (column: Column | SQL, text: string) => SQL;
+  postsSearch: (text: string) => { indexed: SQL; scan: SQL; indexedCount: (cap: number) => Promise<number> };
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /** Resolves when the database answers a trivial query. */
@@ -139,7 +142,21 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       forUpdate: (query) => query,
       contains: (column, text) => sql`instr(lower_unicode(${column}), lower_unicode(${text})) > 0`,
       includes: (column, text) => sql`instr(${column}, ${text}) > 0`,
-      containsLowered: (column, text) => sql`instr(${column}, lower(${text})) > 0`,
+      postsSearch: (text) => {
+        const { posts } = tables;
+        // A phrase of the text's trigrams: a substring match. Inside double quotes only `"` is special.
+        const phrase = `"${text.replaceAll('"', '""')}"`;
+        // posts.search is lower() of the text, which folds ASCII only: non-ASCII text takes JavaScript's folding.
+        const ascii = /^[\x20-\x7e]*$/.test(text);
+        return {
+          indexed: sql`${posts}.rowid in (select rowid from posts_fts where posts_fts match ${phrase})`,
+          scan: ascii ? sql`instr(${posts.search}, ${text.toLowerCase()}) > 0` : sql`instr(lower_unicode(${posts.search}), ${text.toLowerCase()}) > 0`,
+          indexedCount: async (cap) => {
+            const [[n]] = await sqlite.orm.values<[number]>(sql`select count(*) from (select 1 from posts_fts where posts_fts match ${phrase} limit ${cap + 1})`);
+            return n;
+          },
+        };
+      },
       poolStats: () => null,
       ping: async () => {
         sqlite.raw.prepare('select 1').get();
@@ -201,7 +218,17 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     forUpdate: (query) => (query as { for: (strength: 'update') => typeof query }).for('update'),
     contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,
     includes: (column, text) => sql`strpos(${column}, ${text}) > 0`,
-    containsLowered: (column, text) => sql`${column} like lower(${likePattern(text)}) escape '\\'`,
+    postsSearch: (text) => {
+      const matches = sql`${pgSchema.posts.search} like lower(${likePattern(text)}) escape '\\'`;
+      return {
+        indexed: matches,
+        scan: matches,
+        indexedCount: async (cap) => {
+          const result = await orm.execute<{ n: number }>(sql`select count(*)::int as n from (select 1 from ${pgSchema.posts} where ${matches} limit ${cap + 1}) as hits`);
+          return result.rows[0].n;
+        },
+      };
+    },
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");
