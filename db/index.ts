@@ -1,7 +1,7 @@
 // Opens the application database on either dialect behind one drizzle type that services are written against.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzle-orm';
+import { count, sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzle-orm';
 import type { PGlite } from '@electric-sql/pglite';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
@@ -11,6 +11,7 @@ import type { PostgresOptions } from './postgres-settings.ts';
 export { findUniqueViolation, type UniqueViolation } from './errors.ts';
 export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres-settings.ts';
 export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
+import { TASK_STATUSES, type TaskStatus } from './schema/shared.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -61,6 +62,12 @@ export type Database = {
    * alone (visibility not applied): how rare the text is, in at most `cap` + 1 index steps.
    */
   postsSearch: (text: string) => { indexed: SQL; scan: SQL; indexedCount: (cap: number) => Promise<number> };
+  /**
+   * The row counts admin.stats shows. SQLite: exact, from table_counts (kept by triggers; a count(*) there would
+   * hold the process). Postgres: counted by queries, at most once a second (a dashboard polls), each caller
+   * served the last counts while one recount runs.
+   */
+  tableCounts: () => Promise<TableCounts>;
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /** Resolves when the database answers a trivial query. */
@@ -74,6 +81,40 @@ export type Database = {
 };
 
 export type QueryListener = (sql: string) => void;
+
+export type TableCounts = { users: { total: number; active: number }; posts: { total: number; published: number }; tasks: Record<TaskStatus, number> };
+
+const noTasks = (): Record<TaskStatus, number> => Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
+
+/** How long Postgres' counts are reused: they cost a scan of each table's smallest index. */
+const COUNTS_MAX_AGE_MS = 1000;
+
+/** `load`'s last result while it is younger than maxAgeMs; one load at a time, its callers sharing it. */
+function reused<T>(load: () => Promise<T>, maxAgeMs: number): () => Promise<T> {
+  let last: { value: T; at: number } | null = null;
+  let running: Promise<T> | null = null;
+  const refresh = () =>
+    (running ??= load().then(
+      (value) => {
+        last = { value, at: performance.now() };
+        running = null;
+        return value;
+      },
+      (error: unknown) => {
+        running = null;
+        throw error;
+      },
+    ));
+  return async () => {
+    if (last && performance.now() - last.at < maxAgeMs) return last.value;
+    // Stale: served while one recount runs, so pollers never wait on it; the first caller waits.
+    if (last) {
+      refresh().catch(() => {});
+      return last.value;
+    }
+    return refresh();
+  };
+}
 
 /** Pool settings apply to Postgres only; unset ones take POSTGRES_DEFAULTS. */
 export type OpenOptions = { url: string } & Partial<Omit<PostgresOptions, 'url'>>;
@@ -157,6 +198,17 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
           },
         };
       },
+      tableCounts: async () => {
+        const rows = await sqlite.orm.values<[string, number]>(sql`select name, value from table_counts`);
+        const counts = new Map(rows.map(([name, value]) => [name, Number(value)]));
+        const tasks = noTasks();
+        for (const status of TASK_STATUSES) tasks[status] = counts.get(`tasks.${status}`) ?? 0;
+        return {
+          users: { total: counts.get('users') ?? 0, active: counts.get('users.active') ?? 0 },
+          posts: { total: counts.get('posts') ?? 0, published: counts.get('posts.published') ?? 0 },
+          tasks,
+        };
+      },
       poolStats: () => null,
       ping: async () => {
         sqlite.raw.prepare('select 1').get();
@@ -229,6 +281,17 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
         },
       };
     },
+    tableCounts: reused(async () => {
+      const { users, posts, tasks } = pgSchema;
+      const [[userCounts], [postCounts], taskCounts] = await Promise.all([
+        orm.select({ total: count(), active: sql<number>`count(*) filter (where ${users.isActive})`.mapWith(Number) }).from(users),
+        orm.select({ total: count(), published: sql<number>`count(*) filter (where ${posts.published})`.mapWith(Number) }).from(posts),
+        orm.select({ status: tasks.status, n: count() }).from(tasks).groupBy(tasks.status),
+      ]);
+      const byStatus = noTasks();
+      for (const { status, n } of taskCounts) byStatus[status] = n;
+      return { users: userCounts, posts: postCounts, tasks: byStatus };
+    }, COUNTS_MAX_AGE_MS),
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");
