@@ -51,10 +51,10 @@ async function upgradedWithOldRows(dialect: 'sqlite' | 'postgres'): Promise<Data
     const path = join(scratch, 'app.db');
     const old = openSqlite(path, quiet);
     await old.migrate(before);
-    old.raw.prepare(insertUser(Array(8).fill('?'))).run('old-u1', 'old_one', 'old1@example.com', 'x', 'user', 1, now, now);
-    old.raw.prepare(insertUser(Array(8).fill('?'))).run('old-u2', 'old_two', 'old2@example.com', 'x', 'user', 0, now, now);
-    for (const [id, title, body, published] of OLD_POSTS) old.raw.prepare(insertPost(Array(7).fill('?'))).run(id, 'old-u1', title, body, published ? 1 : 0, now, now);
-    old.raw.prepare(insertTask(Array(7).fill('?'))).run('old-t1', 'old-u1', 'math.sum', '{"numbers":[1]}', 'completed', 1, now);
+    old.raw.prepare(insertUser(Array<string>(8).fill('?'))).run('old-u1', 'old_one', 'old1@example.com', 'x', 'user', 1, now, now);
+    old.raw.prepare(insertUser(Array<string>(8).fill('?'))).run('old-u2', 'old_two', 'old2@example.com', 'x', 'user', 0, now, now);
+    for (const [id, title, body, published] of OLD_POSTS) old.raw.prepare(insertPost(Array<string>(7).fill('?'))).run(id, 'old-u1', title, body, published ? 1 : 0, now, now);
+    old.raw.prepare(insertTask(Array<string>(7).fill('?'))).run('old-t1', 'old-u1', 'math.sum', '{"numbers":[1]}', 'completed', 1, now);
     old.close();
     const db = await openDatabase({ url: `file:${path}` });
     await db.migrate();
