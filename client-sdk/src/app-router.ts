@@ -276,6 +276,7 @@ export type AppRouter = TRPCBuiltRouter<
         input: {
           skip?: undefined | number;
           limit?: undefined | number;
+          cursor?: undefined | string;
           q?: undefined | string;
           role?: undefined | "user" | "admin";
           isActive?: boolean | undefined;
@@ -291,6 +292,8 @@ export type AppRouter = TRPCBuiltRouter<
             isActive: boolean;
           }>;
           total: number;
+          totalIsLowerBound: boolean;
+          nextCursor: null | string;
         };
         errorShape: ErrorShape;
       }>;
@@ -417,6 +420,7 @@ export type AppRouter = TRPCBuiltRouter<
         input: {
           skip?: undefined | number;
           limit?: undefined | number;
+          cursor?: undefined | string;
           q?: undefined | string;
           authorId?: undefined | string;
           published?: boolean | undefined;
@@ -434,6 +438,8 @@ export type AppRouter = TRPCBuiltRouter<
             };
           }>;
           total: number;
+          totalIsLowerBound: boolean;
+          nextCursor: null | string;
         };
         errorShape: ErrorShape;
       }>;
@@ -521,6 +527,7 @@ export type AppRouter = TRPCBuiltRouter<
         input: {
           skip?: undefined | number;
           limit?: undefined | number;
+          cursor?: undefined | string;
           status?: undefined | "queued" | "running" | "completed" | "failed" | "cancelled";
           type?: undefined | "text.analyze" | "math.sum";
           userId?: undefined | string;
@@ -538,6 +545,8 @@ export type AppRouter = TRPCBuiltRouter<
             finishedAt: null | Date;
           }>;
           total: number;
+          totalIsLowerBound: boolean;
+          nextCursor: null | string;
         };
         errorShape: ErrorShape;
       }>;
