@@ -70,6 +70,8 @@ export type Database = {
   tableCounts: () => Promise<TableCounts>;
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
+  /** Refreshes the planner's statistics (after a bulk load: index choice depends on them). */
+  analyze: () => Promise<void>;
   /** Resolves when the database answers a trivial query. */
   ping: () => Promise<void>;
   /** How many committed migrations this database has not applied yet. */
@@ -210,6 +212,9 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
         };
       },
       poolStats: () => null,
+      analyze: async () => {
+        sqlite.raw.exec('analyze');
+      },
       ping: async () => {
         sqlite.raw.prepare('select 1').get();
       },
@@ -292,6 +297,9 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
       for (const { status, n } of taskCounts) byStatus[status] = n;
       return { users: userCounts, posts: postCounts, tasks: byStatus };
     }, COUNTS_MAX_AGE_MS),
+    analyze: async () => {
+      await orm.execute(sql`analyze`);
+    },
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");
