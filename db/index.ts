@@ -1,5 +1,6 @@
 // Opens the application database on either dialect behind one drizzle type that services are written against.
 import { readFileSync } from 'node:fs';
+import { setImmediate } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { count, sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzle-orm';
 import type { PGlite } from '@electric-sql/pglite';
@@ -55,13 +56,13 @@ export type Database = {
    */
   prepared: <P>(name: string, build: (orm: Orm, tables: Tables) => { prepare: (name: string) => P }) => P;
   /**
-   * Posts whose title or body contains `text` (case-insensitive, literal), as two conditions on `posts` with the
-   * same answers: `indexed` is served by a trigram index (pg_trgm on Postgres; the FTS5 table posts_fts on
-   * SQLite, which needs 3 or more characters: shorter text matches nothing there), `scan` is tested row by row,
-   * for walks down another index that stop early. `indexedCount` counts up to `cap` + 1 matches from the index
-   * alone (visibility not applied): how rare the text is, in at most `cap` + 1 index steps.
+   * Posts whose title or body contains `text` (case-insensitive, literal). `scan` is the condition tested row by
+   * row, for walks down another index that stop early. `indexed(cap)` asks the trigram index (pg_trgm on
+   * Postgres; the FTS5 table posts_fts on SQLite) which posts match: if at most `cap` do, a condition on `posts`
+   * that selects exactly them, else null (as for text under 3 characters, which trigrams cannot find). On SQLite
+   * the index is read in rowid ranges with the event loop free between them, and the condition lists the rowids.
    */
-  postsSearch: (text: string) => { indexed: SQL; scan: SQL; indexedCount: (cap: number) => Promise<number> };
+  postsSearch: (text: string) => { scan: SQL; indexed: (cap: number) => Promise<SQL | null> };
   /**
    * The row counts admin.stats shows. SQLite: exact, from table_counts (kept by triggers; a count(*) there would
    * hold the process). Postgres: counted by queries, at most once a second (a dashboard polls), each caller
@@ -87,6 +88,12 @@ export type QueryListener = (sql: string) => void;
 export type TableCounts = { users: { total: number; active: number }; posts: { total: number; published: number }; tasks: Record<TaskStatus, number> };
 
 const noTasks = (): Record<TaskStatus, number> => Object.fromEntries(TASK_STATUSES.map((status) => [status, 0])) as Record<TaskStatus, number>;
+
+/** The shortest text a trigram index can find. */
+const TRIGRAM = 3;
+
+/** Rowids of posts_fts read per query on SQLite: a search of common trigrams holds the process a few ms at a time. */
+const FTS_RANGE = 50_000;
 
 /** How long Postgres' counts are reused: they cost a scan of each table's smallest index. */
 const COUNTS_MAX_AGE_MS = 1000;
@@ -192,11 +199,21 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
         // posts.search is lower() of the text, which folds ASCII only: non-ASCII text takes JavaScript's folding.
         const ascii = /^[\x20-\x7e]*$/.test(text);
         return {
-          indexed: sql`${posts}.rowid in (select rowid from posts_fts where posts_fts match ${phrase})`,
           scan: ascii ? sql`instr(${posts.search}, ${text.toLowerCase()}) > 0` : sql`instr(lower_unicode(${posts.search}), ${text.toLowerCase()}) > 0`,
-          indexedCount: async (cap) => {
-            const [[n]] = await sqlite.orm.values<[number]>(sql`select count(*) from (select 1 from posts_fts where posts_fts match ${phrase} limit ${cap + 1})`);
-            return n;
+          indexed: async (cap) => {
+            if ([...text].length < TRIGRAM) return null;
+            const [[newest]] = await sqlite.orm.values<[number | null]>(sql`select max(rowid) from posts`);
+            const rowids: number[] = [];
+            for (let high = newest ?? 0; high > 0; high -= FTS_RANGE) {
+              const rows = await sqlite.orm.values<[number]>(
+                sql`select rowid from posts_fts where posts_fts match ${phrase} and rowid > ${high - FTS_RANGE} and rowid <= ${high} limit ${cap + 1 - rowids.length}`,
+              );
+              for (const [rowid] of rows) rowids.push(rowid);
+              if (rowids.length > cap) return null;
+              // A text whose trigrams are all common costs a read of much of the index: never in one piece.
+              await setImmediate();
+            }
+            return sql`${posts}.rowid in (select value from json_each(${JSON.stringify(rowids)}))`;
           },
         };
       },
@@ -278,11 +295,12 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     postsSearch: (text) => {
       const matches = sql`${pgSchema.posts.search} like lower(${likePattern(text)}) escape '\\'`;
       return {
-        indexed: matches,
         scan: matches,
-        indexedCount: async (cap) => {
+        indexed: async (cap) => {
+          // pg_trgm's index cannot narrow text under three characters either.
+          if ([...text].length < TRIGRAM) return null;
           const result = await orm.execute<{ n: number }>(sql`select count(*)::int as n from (select 1 from ${pgSchema.posts} where ${matches} limit ${cap + 1}) as hits`);
-          return result.rows[0].n;
+          return result.rows[0].n > cap ? null : matches;
         },
       };
     },

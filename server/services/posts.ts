@@ -125,14 +125,12 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
   if (!filter.q) return pageWhere(base);
 
   const search = db.postsSearch(filter.q);
-  if ([...filter.q].length >= TRIGRAM && (await search.indexedCount(TOTAL_CAP)) <= TOTAL_CAP) return pageWhere(and(base, search.indexed));
+  const indexed = await search.indexed(TOTAL_CAP);
+  if (indexed) return pageWhere(and(base, indexed));
   const walk = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter);
   const rows = walk.ids.length === 0 ? [] : await select().where(inArray(posts.id, walk.ids)).orderBy(desc(posts.createdAt), desc(posts.id));
   return toPage(rows, filter.limit, walkTotal(walk));
 }
-
-/** The shortest text a trigram index can find; shorter text is searched by walking. */
-const TRIGRAM = 3;
 
 /** How many of a user's latest published posts the profile cache holds; requests take a prefix of them. */
 export const PROFILE_POSTS_CACHED = 50;
