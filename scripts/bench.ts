@@ -1,7 +1,7 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
 //   --suite=all|foundation|auth|posts|jobs|startup   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
-//   --users=10000 --posts=100000 (what the posts suite seeds; past 100000 it also seeds 100000 and prints the ratios)   --tasks=3000 --concurrency=8 (the jobs suite)
+//   --users=10000 --posts=100000 (what the posts suite seeds; past --base=100000 it also seeds --base and prints the ratios)   --tasks=3000 --concurrency=8 (the jobs suite)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
 import { freePort } from '../server/testing/ports.ts';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -56,16 +56,24 @@ async function waitFor(url: string, child: ChildProcess): Promise<void> {
 }
 
 /** A server in its own process; resolves with its base URL once it answers. */
-async function start(script: string, argv: (port: number) => string[], env: Record<string, string> = {}): Promise<string> {
+async function start(script: string, argv: (port: number) => string[], env: Record<string, string> = {}, attempts = 2): Promise<string> {
   // A port the OS says is free now (a fixed range could collide with ephemeral ports of other connections).
   const port = await freePort();
   const child = fork(join(root, script), argv(port), {
     env: { ...process.env, PORT: String(port), ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // BENCH_DEBUG=1 shows the servers' logs.
+    stdio: ['ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore', 'inherit', 'ipc'],
   });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(`${base}/`, child);
+  try {
+    await waitFor(`${base}/`, child);
+  } catch (error) {
+    // On a shared machine another process can take the port between freePort() and listen(): once more.
+    if (child.exitCode === null || attempts <= 1) throw error;
+    console.error(`${script} exited with ${child.exitCode} while starting; starting it again`);
+    return start(script, argv, env, attempts - 1);
+  }
   return base;
 }
 
@@ -377,8 +385,9 @@ async function eventLoopStalls(url: string, label: string): Promise<void> {
 
 async function postsSuite(sqliteFile: string): Promise<void> {
   const counts = { users: Number(args.get('users') ?? 10_000), posts: Number(args.get('posts') ?? 100_000) };
-  // Past 100,000 posts the run also seeds 100,000 and measures both side by side: the ratio is the growth.
-  const sizes = counts.posts > 100_000 ? [100_000, counts.posts] : [counts.posts];
+  // Past --base (100,000) posts the run also seeds --base and measures both side by side: the ratio is the growth.
+  const baseSize = Number(args.get('base') ?? 100_000);
+  const sizes = counts.posts > baseSize ? [baseSize, counts.posts] : [counts.posts];
   const databases: [string, Map<number, string>][] = [['SQLite', new Map(sizes.map((size) => [size, `file:${sqliteFile.replace(/\.db$/, `-posts-${size}.db`)}`]))]];
   const onPostgres = new Map<number, string>();
   for (const size of sizes) {
