@@ -76,27 +76,28 @@ export async function walkNewestFirst(
   matches: SQL,
   key: PageKey | undefined,
   request: { skip: number; limit: number },
+  chunk = WALK_CHUNK,
 ): Promise<{ ids: string[]; seen: number; complete: boolean }> {
   const wanted = request.skip + request.limit + 1;
   const hits: string[] = [];
   let from = key;
   let complete = false;
   for (;;) {
-    const chunk = await orm
+    const rows = await orm
       .select({ id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date>, hit: sql<number>`case when ${matches} then 1 else 0 end`.mapWith(Number) })
       .from(table)
       .where(and(base, after(columns, from)))
       .orderBy(desc(columns.createdAt), desc(columns.id))
-      .limit(WALK_CHUNK);
-    for (const row of chunk) {
+      .limit(chunk);
+    for (const row of rows) {
       if (row.hit && hits.push(row.id) === wanted) break;
     }
     if (hits.length === wanted) break;
-    if (chunk.length < WALK_CHUNK) {
+    if (rows.length < chunk) {
       complete = true;
       break;
     }
-    from = chunk[chunk.length - 1];
+    from = rows[rows.length - 1];
     await setImmediate();
   }
   return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined };

@@ -191,6 +191,8 @@ export type UserFilter = PageRequest & { q?: string | undefined; role?: Role | u
  * Usernames and e-mails are compared as stored for comparison (username keys; e-mails, lower-cased when
  * saved), with `q` folded the same way here; full names in any script, folded by the database.
  */
+const USER_WALK_CHUNK = 250;
+
 export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<User>> {
   const { users } = deps.db.tables;
   const { q } = filter;
@@ -210,7 +212,8 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
   }
   // No index serves a substring of three columns: walk the newest users in chunks (see walkNewestFirst).
   const matches = or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q));
-  const walk = await walkNewestFirst(deps.db.orm, users, users, base, matches ?? sql`true`, key, filter);
+  // Smaller chunks than posts': on SQLite each row's full name is lower-cased by a JavaScript function.
+  const walk = await walkNewestFirst(deps.db.orm, users, users, base, matches ?? sql`true`, key, filter, USER_WALK_CHUNK);
   const rows = walk.ids.length === 0 ? [] : await select().where(inArray(users.id, walk.ids)).orderBy(desc(users.createdAt), desc(users.id));
   return toPage(rows, filter.limit, walkTotal(walk));
 }
