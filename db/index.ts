@@ -340,6 +340,8 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
       } finally {
         if (definition) {
           await orm.transaction(async (tx) => {
+            // A build over a large table outlasts the connection's statement_timeout.
+            await tx.execute(sql`set local statement_timeout = 0`);
             await tx.execute(sql`set local maintenance_work_mem = '256MB'`);
             await tx.execute(sql.raw(definition));
           });
