@@ -76,13 +76,14 @@ export async function walkNewestFirst(
   matches: SQL,
   key: PageKey | undefined,
   request: { skip: number; limit: number },
-  chunk = WALK_CHUNK,
-): Promise<{ ids: string[]; seen: number; complete: boolean }> {
+  options: { chunk?: number; maxChunks?: number } = {},
+): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean }> {
+  const { chunk = WALK_CHUNK, maxChunks = Number.POSITIVE_INFINITY } = options;
   const wanted = request.skip + request.limit + 1;
   const hits: string[] = [];
   let from = key;
   let complete = false;
-  for (;;) {
+  for (let chunks = 1; ; chunks++) {
     const rows = await orm
       .select({ id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date>, hit: sql<number>`case when ${matches} then 1 else 0 end`.mapWith(Number) })
       .from(table)
@@ -97,10 +98,12 @@ export async function walkNewestFirst(
       complete = true;
       break;
     }
+    if (chunks >= maxChunks) break;
     from = rows[rows.length - 1];
     await setImmediate();
   }
-  return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined };
+  // answered: the page is known (full, or the rows ended); otherwise maxChunks ran out first.
+  return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined, answered: complete || hits.length === wanted };
 }
 
 /** A walk's total: exact when it saw every matching row (from the start to the end), else what it saw. */

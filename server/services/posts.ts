@@ -92,9 +92,10 @@ export type PostFilter = PageRequest & { q?: string | undefined; authorId?: stri
 
 /**
  * Newest first, each with its author, without bodies. Without `q`: the page and a capped total, side by side.
- * With `q` (title or body contains it, case-insensitively and literally): text found in at most TOTAL_CAP posts
- * is read from the trigram index and sorted; commoner text, and text too short for trigrams (1–2 characters),
- * is found by walking the newest posts in chunks, which meets a common text soon (see walkNewestFirst).
+ * With `q` (title or body contains it, case-insensitively and literally): the newest chunk of posts is tested
+ * first, where common text fills the page; else text found in at most TOTAL_CAP posts is read from the trigram
+ * index and sorted; commoner text, and text too short for trigrams (1–2 characters), is found by walking on
+ * (see walkNewestFirst).
  */
 export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter): Promise<Page<PostSummary>> {
   const { db } = deps;
@@ -125,11 +126,16 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
   if (!filter.q) return pageWhere(base);
 
   const search = db.postsSearch(filter.q);
+  const walked = (walk: { ids: string[] }) =>
+    walk.ids.length === 0 ? Promise.resolve([]) : select().where(inArray(posts.id, walk.ids)).orderBy(desc(posts.createdAt), desc(posts.id));
+  // The newest chunk first: common text fills the page there, without asking the index (on Postgres the
+  // trigram index's answer for common text costs a bitmap of every match).
+  const first = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter, { maxChunks: 1 });
+  if (first.answered) return toPage(await walked(first), filter.limit, walkTotal(first));
   const indexed = await search.indexed(TOTAL_CAP);
   if (indexed) return pageWhere(and(base, indexed));
   const walk = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter);
-  const rows = walk.ids.length === 0 ? [] : await select().where(inArray(posts.id, walk.ids)).orderBy(desc(posts.createdAt), desc(posts.id));
-  return toPage(rows, filter.limit, walkTotal(walk));
+  return toPage(await walked(walk), filter.limit, walkTotal(walk));
 }
 
 /** How many of a user's latest published posts the profile cache holds; requests take a prefix of them. */

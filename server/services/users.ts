@@ -213,7 +213,7 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
   // No index serves a substring of three columns: walk the newest users in chunks (see walkNewestFirst).
   const matches = or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q));
   // Smaller chunks than posts': on SQLite each row's full name is lower-cased by a JavaScript function.
-  const walk = await walkNewestFirst(deps.db.orm, users, users, base, matches ?? sql`true`, key, filter, USER_WALK_CHUNK);
+  const walk = await walkNewestFirst(deps.db.orm, users, users, base, matches ?? sql`true`, key, filter, { chunk: USER_WALK_CHUNK });
   const rows = walk.ids.length === 0 ? [] : await select().where(inArray(users.id, walk.ids)).orderBy(desc(users.createdAt), desc(users.id));
   return toPage(rows, filter.limit, walkTotal(walk));
 }
