@@ -4,7 +4,7 @@
 //   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
 //   --load-seconds=60 --settle-seconds=50 (the memory suite)
 //   --thresholds=50,100 (the overload suite: lags to shed at, beside the default and off)
-//   --users=10000 --posts=100000 (what the posts suite seeds)   --tasks=3000 --concurrency=8 (the jobs suite)
+//   --users=10000 --posts=100000 (what the posts suite seeds; past --base=100000 it also seeds --base and prints the ratios)   --tasks=3000 --concurrency=8 (the jobs suite)
 //   --subscribers=1000 --live-tasks=200 --live-parts=latency,throughput --pg-options='-c synchronous_commit=off' (the live suite;
 //   --pg-options: session settings for the throughput pairs' connections, to see where the notifications' cost lies)
 // Every target is warmed up (JIT, pools, caches) before the measured rounds.
@@ -17,7 +17,17 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import BetterSqlite3 from 'better-sqlite3';
+import { setImmediate } from 'node:timers/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { eq } from 'drizzle-orm';
 import { openDatabase } from '../db/index.ts';
+import { loadConfig } from '../server/config.ts';
+import { buildDeps, closeDeps } from '../server/deps.ts';
+import { createLogger } from '../server/logger.ts';
+import { listPosts } from '../server/services/posts.ts';
+import { getStats } from '../server/services/stats.ts';
+import { listTasks } from '../server/services/tasks.ts';
+import { listUsers } from '../server/services/users.ts';
 import { seed } from './seed.ts';
 import { overloadSuite } from './bench/overload.ts';
 import { soakSuite } from './bench/soak.ts';
@@ -55,18 +65,26 @@ async function waitFor(url: string, child: ChildProcess): Promise<void> {
 }
 
 /** A server in its own process; resolves with its base URL once it answers. */
-async function start(script: string, argv: (port: number) => string[], env: Record<string, string> = {}): Promise<string> {
+async function start(script: string, argv: (port: number) => string[], env: Record<string, string> = {}, attempts = 2): Promise<string> {
   // A port the OS says is free now (a fixed range could collide with ephemeral ports of other connections).
   const port = await freePort();
   // Every target runs with the node flags of `npm start`, baselines included, so only the code differs.
   const child = fork(join(root, script), argv(port), {
     execArgv: SERVER_NODE_ARGS,
     env: { ...process.env, PORT: String(port), ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    // BENCH_DEBUG=1 shows the servers' logs.
+    stdio: ['ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore', 'inherit', 'ipc'],
   });
   children.push(child);
   const base = `http://127.0.0.1:${port}`;
-  await waitFor(`${base}/`, child);
+  try {
+    await waitFor(`${base}/`, child);
+  } catch (error) {
+    // On a shared machine another process can take the port between freePort() and listen(): once more.
+    if (child.exitCode === null || attempts <= 1) throw error;
+    console.error(`${script} exited with ${child.exitCode} while starting; starting it again`);
+    return start(script, argv, env, attempts - 1);
+  }
   return base;
 }
 
@@ -279,37 +297,170 @@ async function authSuite(urls: { trpc: string; apiSqlite: string; sqliteFile: st
 
 const query = (input: unknown) => `?input=${encodeURIComponent(JSON.stringify({ json: input }))}`;
 
+/** A database of `counts`, migrated and seeded (with its progress bar) and analyzed; with an admin's token. */
+async function seededDatabase(name: string, url: string, counts: { users: number; posts: number }): Promise<{ ids: string[] }> {
+  const db = await openDatabase({ url });
+  await db.migrate();
+  console.error(`${name}: seeding ${counts.users} users and ${counts.posts} posts`);
+  const seeded = await seed(db, counts);
+  const { users } = db.tables;
+  const ids = (await db.orm.select({ id: users.id }).from(users).limit(200)).map((row) => row.id);
+  await db.close();
+  console.log(`\n${name}: seeded ${seeded.users} users and ${seeded.posts} posts in ${seeded.seconds.toFixed(1)} s (with ANALYZE)   target < 180 s at 1,000,000`);
+  return { ids };
+}
+
+/** Registers a user through the API and makes it an admin in the database; returns its bearer token. */
+async function adminToken(base: string, url: string, username: string): Promise<string> {
+  const token = await registerUser(base, username);
+  const db = await openDatabase({ url });
+  const { users } = db.tables;
+  await db.orm.update(users).set({ role: 'admin' }).where(eq(users.usernameKey, username));
+  await db.close();
+  return token;
+}
+
+// Search texts: the rarest word of the seed's vocabulary (in about 4% of posts: the walk finds it), two words
+// rarely side by side (a few posts per 100,000: read from the trigram index), and 1–2 characters.
+const Q_COMMON = 'xylophone';
+const Q_RARE = 'quokka xylophone';
+
+/** Each request (and its whole response) in turn, `runs` times: milliseconds of each. */
+async function timeEach(runs: number, request: () => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    await request();
+    times.push(performance.now() - started);
+    await setImmediate();
+  }
+  return times;
+}
+
+/**
+ * The embedded default holds the process while a query runs (better-sqlite3 is synchronous). Runs each list,
+ * search and admin query of the API in this process, on the SQLite database, and prints how long the event loop
+ * was blocked at most (perf_hooks.monitorEventLoopDelay), beside each query's own time.
+ */
+async function eventLoopStalls(url: string, label: string): Promise<void> {
+  const env = { DATABASE_URL: url, QUEUE_DATABASE_URL: 'memory:', WORKER_IN_PROCESS: 'false', MIGRATE_ON_START: 'false', LOG_LEVEL: 'warn' };
+  const deps = await buildDeps(loadConfig(env), createLogger({ level: 'warn' }));
+  try {
+    const { users } = deps.db.tables;
+    const [someone] = await deps.db.orm.select({ id: users.id }).from(users).limit(1);
+    const reader = { id: someone.id, role: 'user' as const };
+    const admin = { id: someone.id, role: 'admin' as const };
+    const page = { skip: 0, limit: 20 };
+    const second = (await listPosts(deps, null, page)).nextCursor ?? undefined;
+    const cases: [string, number, () => Promise<unknown>][] = [
+      ['posts.list anonymous', 50, () => listPosts(deps, null, page)],
+      ['posts.list signed in (published or own)', 50, () => listPosts(deps, reader, page)],
+      ['posts.list admin (all)', 50, () => listPosts(deps, admin, page)],
+      ['posts.list cursor (page 2)', 50, () => listPosts(deps, null, { ...page, cursor: second })],
+      ['posts.list skip=10000', 20, () => listPosts(deps, null, { skip: 10_000, limit: 20 })],
+      ['posts.list by author', 50, () => listPosts(deps, null, { ...page, authorId: someone.id })],
+      [`posts.list q=${Q_COMMON} (walked)`, 50, () => listPosts(deps, null, { ...page, q: Q_COMMON })],
+      [`posts.list q="${Q_RARE}" (trigram index)`, 50, () => listPosts(deps, null, { ...page, q: Q_RARE })],
+      ['posts.list q=zz (2 chars, nowhere: walks all)', 3, () => listPosts(deps, null, { ...page, q: 'zz' })],
+      ['posts.list q=th (2 chars, common)', 50, () => listPosts(deps, null, { ...page, q: 'th' })],
+      ['users.list', 50, () => listUsers(deps, { skip: 0, limit: 100 })],
+      ['users.list q=user_77', 20, () => listUsers(deps, { skip: 0, limit: 100, q: 'user_77' })],
+      ['tasks.list admin', 50, () => listTasks(deps, admin, page)],
+      ['admin.stats', 50, () => getStats(deps)],
+    ];
+    const rows: Record<string, Record<string, number>> = {};
+    let worst = 0;
+    for (const [name, runs, run] of cases) {
+      await run(); // warm: statement caches, pages in memory
+      const delay = monitorEventLoopDelay({ resolution: 1 });
+      delay.enable();
+      const times = await timeEach(runs, run);
+      delay.disable();
+      const blocked = delay.max / 1e6;
+      worst = Math.max(worst, blocked);
+      rows[name] = {
+        runs,
+        'p50 ms': Number(median(times).toFixed(2)),
+        'max ms': Number(Math.max(...times).toFixed(2)),
+        'loop delay p99 ms': Number((delay.percentile(99) / 1e6).toFixed(1)),
+        'loop delay max ms': Number(blocked.toFixed(1)),
+      };
+    }
+    console.log(`\nevent-loop stalls on ${label}, queries run in this process (embedded default):`);
+    console.table(rows);
+    console.log(`  longest event-loop block = ${worst.toFixed(1)} ms   target ≤ 20 ms (on a busy machine a descheduled process shows here too)`);
+  } finally {
+    await closeDeps(deps);
+  }
+}
+
 async function postsSuite(sqliteFile: string): Promise<void> {
   const counts = { users: Number(args.get('users') ?? 10_000), posts: Number(args.get('posts') ?? 100_000) };
-  // The rarest word of the seed's vocabulary: in about 4% of posts, a realistic, selective search.
-  const q = 'xylophone';
-  const databases: [string, string][] = [['SQLite', `file:${sqliteFile.replace(/\.db$/, '-posts.db')}`]];
-  const postgresUrl = await createPostgresDatabase();
-  if (postgresUrl) databases.push(['Postgres', postgresUrl]);
-  for (const [name, url] of databases) {
-    const db = await openDatabase({ url });
-    await db.migrate();
-    const seeded = await seed(db, counts, { quiet: true });
-    if (db.dialect === 'postgres') await db.orm.execute('vacuum analyze');
-    const { users } = db.tables;
-    const ids = (await db.orm.select({ id: users.id }).from(users).limit(200)).map((row) => row.id);
-    await db.close();
-    console.log(`\n${name}: seeded ${seeded.users} users and ${seeded.posts} posts in ${seeded.seconds.toFixed(1)} s`);
-    const [cached, uncached] = await Promise.all([startApi(url), startApi(url, { CACHE_TTL_SECONDS: '0' })]);
-    const profiles = ids.map((id) => `/trpc/users.getWithPosts${query({ id })}`);
+  // Past --base (100,000) posts the run also seeds --base and measures both side by side: the ratio is the growth.
+  const baseSize = Number(args.get('base') ?? 100_000);
+  const sizes = counts.posts > baseSize ? [baseSize, counts.posts] : [counts.posts];
+  const databases: [string, Map<number, string>][] = [['SQLite', new Map(sizes.map((size) => [size, `file:${sqliteFile.replace(/\.db$/, `-posts-${size}.db`)}`]))]];
+  const onPostgres = new Map<number, string>();
+  for (const size of sizes) {
+    const url = await createPostgresDatabase(`_${size}`);
+    if (url) onPostgres.set(size, url);
+  }
+  if (onPostgres.size === sizes.length) databases.push(['Postgres', onPostgres]);
+  for (const [name, urls] of databases) {
+    const bySize = new Map<number, { url: string; api: string; token: string }>();
+    let profiles: string[] = [];
+    let cached = '';
+    for (const size of sizes) {
+      const url = urls.get(size)!;
+      const { ids } = await seededDatabase(`${name} ${size}`, url, { users: counts.users, posts: size });
+      // Two processes on one SQLite file must not share its PGlite queue directory: the second gets one in memory.
+      const ownQueue: Record<string, string> = url.startsWith('file:') ? { QUEUE_DATABASE_URL: 'memory:' } : {};
+      const api = await startApi(url, { CACHE_TTL_SECONDS: '0' });
+      const token = await adminToken(api, url, `bench_admin_${size}`);
+      bySize.set(size, { url, api, token });
+      if (size === counts.posts) {
+        cached = await startApi(url, ownQueue);
+        profiles = ids.map((id) => `/trpc/users.getWithPosts${query({ id })}`);
+      }
+    }
+    const largest = bySize.get(counts.posts)!;
+    const targets = (size: number): Target[] => {
+      const { api, token } = bySize.get(size)!;
+      const at = sizes.length > 1 ? ` @${size}` : '';
+      return [
+        { label: `posts.list${at}`, url: `${api}/trpc/posts.list${query({ limit: 20 })}` },
+        { label: `posts.list q=${Q_COMMON}${at}`, url: `${api}/trpc/posts.list${query({ q: Q_COMMON, limit: 20 })}` },
+        { label: `posts.list q=${Q_RARE}${at}`, url: `${api}/trpc/posts.list${query({ q: Q_RARE, limit: 20 })}` },
+        { label: `admin.stats${at}`, url: `${api}/trpc/admin.stats`, headers: { authorization: `Bearer ${token}` } },
+      ];
+    };
     const summary = await compare(`posts on ${name}`, [
-      { label: 'posts.list', url: `${uncached}/trpc/posts.list${query({ limit: 20 })}` },
-      { label: `posts.list q=${q}`, url: `${uncached}/trpc/posts.list${query({ q, limit: 20 })}` },
+      ...sizes.flatMap(targets),
       { label: 'users.getWithPosts cached', url: cached, paths: profiles },
-      { label: 'users.getWithPosts uncached', url: uncached, paths: profiles },
+      { label: 'users.getWithPosts uncached', url: largest.api, paths: profiles },
     ]);
     ratio(summary, 'users.getWithPosts cached', 'users.getWithPosts uncached', 'target ≥ 1.5 on Postgres');
-    // Latency with the server otherwise idle: one client at a time.
-    const latency = await compare(`posts.list latency on ${name}, one client`, [
-      { label: 'posts.list', url: `${uncached}/trpc/posts.list${query({ limit: 20 })}` },
-      { label: `posts.list q=${q}`, url: `${uncached}/trpc/posts.list${query({ q, limit: 20 })}` },
-    ], 1);
-    console.log(`  posts.list q=${q} p50 = ${latency.get(`posts.list q=${q}`)!.p50} ms   target < 20 ms on Postgres`);
+    for (const size of sizes) {
+      const [list, ...searches] = targets(size);
+      console.log(`  ${list.label}: ${Math.round(summary.get(list.label)!.rps)} req/s, p99 ${summary.get(list.label)!.p99} ms   target ≥ 2000 req/s, p99 < 50 ms at 100,000`);
+      for (const search of searches.slice(0, 2)) console.log(`  ${search.label}: ${Math.round(summary.get(search.label)!.rps)} req/s   target ≥ 300 at 100,000`);
+    }
+    // Latency with the server otherwise idle: one client at a time, every size side by side.
+    const latency = await compare(`latency on ${name}, one client`, sizes.flatMap(targets), 1);
+    for (const target of sizes.flatMap(targets)) {
+      const p50 = latency.get(target.label)!.p50;
+      const goal = target.label.startsWith('admin.stats') ? 'target < 5 ms' : target.label.includes(' q=') ? 'target < 10 ms at 100,000' : '';
+      console.log(`  ${target.label} p50 = ${p50} ms   ${goal}`);
+    }
+    if (sizes.length > 1) {
+      const [small, large] = [targets(sizes[0]), targets(sizes[1])];
+      for (let i = 0; i < small.length; i++) {
+        const [a, b] = [latency.get(small[i].label)!, latency.get(large[i].label)!];
+        console.log(`  ${large[i].label} / ${small[i].label}: p50 ${(b.p50 / Math.max(a.p50, 1)).toFixed(2)}×, p99 ${(b.p99 / Math.max(a.p99, 1)).toFixed(2)}×   target ≤ 1.5`);
+      }
+    }
+    await stopAll();
+    if (name === 'SQLite') await eventLoopStalls(largest.url, `SQLite, ${counts.posts} posts`);
   }
 }
 

@@ -53,7 +53,7 @@ function progress(label: string, done: number, total: number): void {
 
 export type SeedResult = { users: number; posts: number; seconds: number };
 
-/** Inserts `users` users and `posts` posts (90% published) in batches, inside transactions. */
+/** Inserts `users` users and `posts` posts (90% published) in batches, inside transactions, then runs ANALYZE. */
 export async function seed(db: Database, counts: { users: number; posts: number }, options: { prefix?: string; quiet?: boolean } = {}): Promise<SeedResult> {
   const started = Date.now();
   const prefix = options.prefix ?? 'seed';
@@ -78,25 +78,32 @@ export async function seed(db: Database, counts: { users: number; posts: number 
     show('users', userIds.length, counts.users);
   }
 
-  const POST_BATCH = 500;
+  // Large batches: at 1,000,000 posts the per-statement cost dominates (both dialects take 7 × 2000 parameters).
+  const POST_BATCH = 2000;
   let inserted = 0;
-  for (let start = 0; start < counts.posts; start += POST_BATCH) {
-    const batch = Array.from({ length: Math.min(POST_BATCH, counts.posts - start) }, (_, i) => {
-      const n = start + i;
-      const createdAt = new Date(base + n * 30_000);
-      return {
-        authorId: userIds[Math.floor(next() * userIds.length)],
-        title: sentence(3, 9),
-        body: sentence(40, 120),
-        published: next() < 0.9,
-        createdAt,
-        updatedAt: createdAt,
-      };
-    });
-    await db.transaction((tx) => tx.insert(posts).values(batch));
-    inserted += batch.length;
-    show('posts', inserted, counts.posts);
-  }
+  const insertPosts = async () => {
+    for (let start = 0; start < counts.posts; start += POST_BATCH) {
+      const batch = Array.from({ length: Math.min(POST_BATCH, counts.posts - start) }, (_, i) => {
+        const n = start + i;
+        const createdAt = new Date(base + n * 30_000);
+        return {
+          authorId: userIds[Math.floor(next() * userIds.length)],
+          title: sentence(3, 9),
+          body: sentence(40, 120),
+          published: next() < 0.9,
+          createdAt,
+          updatedAt: createdAt,
+        };
+      });
+      await db.transaction((tx) => tx.insert(posts).values(batch));
+      inserted += batch.length;
+      show('posts', inserted, counts.posts);
+    }
+  };
+  // The search index built once afterwards: at 1,000,000 posts, several times faster than row by row.
+  await db.bulkLoadPosts(insertPosts);
+  // The planner picks indexes by table statistics; a bulk load leaves them stale (or missing on SQLite).
+  await db.analyze();
   return { users: userIds.length, posts: inserted, seconds: (Date.now() - started) / 1000 };
 }
 

@@ -28,11 +28,16 @@ export const FullName = z.string().trim().min(1, 'must not be empty').max(100, '
 
 export const Role = z.enum(ROLES);
 
-/** `skip`/`limit` paging; each list chooses its default page size. */
+/**
+ * Paging for newest-first lists; each list chooses its default page size. `cursor` (a page's `nextCursor`)
+ * continues after that page's last row however many rows were written since; `skip` skips rows after it (or
+ * from the start), and is bounded because skipped rows are still read.
+ */
 export const pagination = (defaultLimit: number) =>
   z.object({
-    skip: z.number().int().min(0).max(1_000_000).default(0),
+    skip: z.number().int().min(0).max(10_000).default(0),
     limit: z.number().int().min(1).max(100).default(defaultLimit),
+    cursor: z.string().min(1).max(200).optional().meta({ description: 'The `nextCursor` of the previous page.' }),
   });
 
 /** What anyone may see of a user. */
@@ -52,7 +57,17 @@ export const User = PublicUser.extend({
 
 export const Ok = z.object({ ok: z.literal(true) });
 
-export const page = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.number().int().nonnegative() });
+/**
+ * A page of a list. `total` counts matching rows up to 1000: past that it is 1000 and `totalIsLowerBound` is true
+ * (a list never counts a whole table). `nextCursor` is null on the last page.
+ */
+export const page = <T extends z.ZodType>(item: T) =>
+  z.object({
+    items: z.array(item),
+    total: z.number().int().nonnegative(),
+    totalIsLowerBound: z.boolean(),
+    nextCursor: z.string().nullable(),
+  });
 
 export type PublicUser = z.infer<typeof PublicUser>;
 export type User = z.infer<typeof User>;

@@ -276,6 +276,7 @@ export type AppRouter = TRPCBuiltRouter<
         input: {
           skip?: undefined | number;
           limit?: undefined | number;
+          cursor?: undefined | string;
           q?: undefined | string;
           role?: undefined | "user" | "admin";
           isActive?: boolean | undefined;
@@ -291,6 +292,8 @@ export type AppRouter = TRPCBuiltRouter<
             isActive: boolean;
           }>;
           total: number;
+          totalIsLowerBound: boolean;
+          nextCursor: null | string;
         };
         errorShape: ErrorShape;
       }>;
@@ -457,6 +460,7 @@ export type AppRouter = TRPCBuiltRouter<
         input: {
           skip?: undefined | number;
           limit?: undefined | number;
+          cursor?: undefined | string;
           q?: undefined | string;
           authorId?: undefined | string;
           published?: boolean | undefined;
@@ -474,6 +478,8 @@ export type AppRouter = TRPCBuiltRouter<
             };
           }>;
           total: number;
+          totalIsLowerBound: boolean;
+          nextCursor: null | string;
         };
         errorShape: ErrorShape;
       }>;
@@ -561,6 +567,7 @@ export type AppRouter = TRPCBuiltRouter<
         input: {
           skip?: undefined | number;
           limit?: undefined | number;
+          cursor?: undefined | string;
           status?: undefined | "queued" | "running" | "completed" | "failed" | "cancelled";
           type?: undefined | "text.analyze" | "math.sum";
           userId?: undefined | string;
@@ -578,6 +585,8 @@ export type AppRouter = TRPCBuiltRouter<
             finishedAt: null | Date;
           }>;
           total: number;
+          totalIsLowerBound: boolean;
+          nextCursor: null | string;
         };
         errorShape: ErrorShape;
       }>;

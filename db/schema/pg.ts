@@ -36,6 +36,8 @@ export const users = pgTable(
   (t) => [
     uniqueIndex('users_username_unique').on(t.usernameKey),
     uniqueIndex('users_email_unique').on(t.email),
+    // users.list pages newest first by (created_at, id) keyset.
+    index('users_created_idx').on(t.createdAt, t.id),
     check('users_role_check', sql`${t.role} in ('user', 'admin')`),
   ],
 );
@@ -101,8 +103,10 @@ export const posts = pgTable(
     search: text('search').generatedAlwaysAs(sql`lower(title || chr(1) || body)`),
   },
   (t) => [
-    index('posts_author_created_idx').on(t.authorId, t.createdAt),
-    index('posts_published_created_idx').on(t.published, t.createdAt),
+    index('posts_author_created_idx').on(t.authorId, t.createdAt, t.id),
+    index('posts_published_created_idx').on(t.published, t.createdAt, t.id),
+    // Admins' and signed-in readers' pages (published or their own): newest first without sorting the table.
+    index('posts_created_idx').on(t.createdAt, t.id),
     // A trigram index keeps `LIKE '%q%'` fast on large tables (pg_trgm, migration 0002).
     index('posts_search_trgm_idx').using('gin', t.search.op('gin_trgm_ops')),
   ],
@@ -156,8 +160,10 @@ export const tasks = pgTable(
     finishedAt: timestamp('finished_at'),
   },
   (t) => [
-    index('tasks_user_created_idx').on(t.userId, t.createdAt),
-    index('tasks_status_created_idx').on(t.status, t.createdAt),
+    index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('tasks_status_created_idx').on(t.status, t.createdAt, t.id),
+    // Admins' unfiltered tasks.list: newest first without sorting the table.
+    index('tasks_created_idx').on(t.createdAt, t.id),
     index('tasks_finished_at_idx').on(t.finishedAt),
     check('tasks_status_check', sql`${t.status} in ('queued', 'running', 'completed', 'failed', 'cancelled')`),
   ],

@@ -31,6 +31,8 @@ export const users = sqliteTable(
   (t) => [
     uniqueIndex('users_username_unique').on(t.usernameKey),
     uniqueIndex('users_email_unique').on(t.email),
+    // users.list pages newest first by (created_at, id) keyset.
+    index('users_created_idx').on(t.createdAt, t.id),
     check('users_role_check', sql`${t.role} in ('user', 'admin')`),
   ],
 );
@@ -92,8 +94,15 @@ export const posts = sqliteTable(
     /** lower(title SOH body) for `q` search, as in pg.ts. */
     search: text('search').generatedAlwaysAs(sql`lower(title || char(1) || body)`, { mode: 'stored' }),
   },
-  // `q` search scans `search` with instr(): FTS5 would match tokens, not the substrings Postgres matches.
-  (t) => [index('posts_author_created_idx').on(t.authorId, t.createdAt), index('posts_published_created_idx').on(t.published, t.createdAt)],
+  // `q` search is served by posts_fts, an FTS5 table with the trigram tokenizer (substrings, folded case) that
+  // triggers keep in step with this table; it is not drizzle schema, so it lives in migration 0008_posts_fts.
+  // A migration that rebuilds this table must recreate those triggers and rebuild posts_fts (see that file).
+  (t) => [
+    index('posts_author_created_idx').on(t.authorId, t.createdAt, t.id),
+    index('posts_published_created_idx').on(t.published, t.createdAt, t.id),
+    // Admins' and signed-in readers' pages (published or their own): newest first without sorting the table.
+    index('posts_created_idx').on(t.createdAt, t.id),
+  ],
 );
 
 /** Single-use password reset tokens: only the SHA-256 is stored; valid for an hour. */
@@ -144,8 +153,10 @@ export const tasks = sqliteTable(
     finishedAt: timestamp('finished_at'),
   },
   (t) => [
-    index('tasks_user_created_idx').on(t.userId, t.createdAt),
-    index('tasks_status_created_idx').on(t.status, t.createdAt),
+    index('tasks_user_created_idx').on(t.userId, t.createdAt, t.id),
+    index('tasks_status_created_idx').on(t.status, t.createdAt, t.id),
+    // Admins' unfiltered tasks.list: newest first without sorting the table.
+    index('tasks_created_idx').on(t.createdAt, t.id),
     index('tasks_finished_at_idx').on(t.finishedAt),
     check('tasks_status_check', sql`${t.status} in ('queued', 'running', 'completed', 'failed', 'cancelled')`),
   ],

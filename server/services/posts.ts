@@ -1,10 +1,11 @@
 // Posts: create, edit, delete, read and search, with visibility rules and no per-row queries.
-import { and, count, desc, eq, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, or, type SQL } from 'drizzle-orm';
 import type { Tables } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Post, PostSummary, Role } from '../schemas.ts';
 import { userCacheKeys } from './cache-keys.ts';
+import { after, cappedCount, decodeCursor, toPage, totalOf, TOTAL_CAP, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
 
 /** Who is asking: visibility of unpublished posts depends on it. */
 export type Viewer = { id: string; role: Role } | null;
@@ -87,33 +88,54 @@ export async function deletePost(deps: Deps, viewer: NonNullable<Viewer>, id: st
   await deps.cache.invalidate(userCacheKeys(row.authorId).withPosts);
 }
 
-export type PostFilter = { q?: string | undefined; authorId?: string | undefined; published?: boolean | undefined; skip: number; limit: number };
+export type PostFilter = PageRequest & { q?: string | undefined; authorId?: string | undefined; published?: boolean | undefined };
 
 /**
- * Newest first, each with its author, in two queries run side by side (page and total). `q` matches title or
- * body, case-insensitively and literally, through the lower-cased `search` column; bodies are never read.
+ * Newest first, each with its author, without bodies. Without `q`: the page and a capped total, side by side.
+ * With `q` (title or body contains it, case-insensitively and literally): the newest chunk of posts is tested
+ * first, where common text fills the page; else text found in at most TOTAL_CAP posts is read from the trigram
+ * index and sorted; commoner text, and text too short for trigrams (1–2 characters), is found by walking on
+ * (see walkNewestFirst).
  */
-export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter): Promise<{ items: PostSummary[]; total: number }> {
+export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter): Promise<Page<PostSummary>> {
   const { db } = deps;
   const { posts, users } = db.tables;
-  const where = and(
+  const key = decodeCursor(filter.cursor);
+  const base = and(
     visibleTo(viewer, db.tables),
     filter.authorId === undefined ? undefined : eq(posts.authorId, filter.authorId),
     filter.published === undefined ? undefined : eq(posts.published, filter.published),
-    filter.q ? db.containsLowered(posts.search, filter.q) : undefined,
   );
-  const [items, [{ total }]] = await Promise.all([
-    db.orm
-      .select(summaryColumns(db.tables))
+  const select = () => db.orm.select(summaryColumns(db.tables)).from(posts).innerJoin(users, eq(users.id, posts.authorId));
+  const pageWhere = async (where: SQL | undefined) => {
+    // The page's ids first, from the index alone where it covers the filter: skipped rows cost an index step
+    // each, not a row read and an author lookup.
+    const ids = db.orm
+      .select({ id: posts.id })
       .from(posts)
-      .innerJoin(users, eq(users.id, posts.authorId))
-      .where(where)
+      .where(and(where, after(posts, key)))
       .orderBy(desc(posts.createdAt), desc(posts.id))
-      .limit(filter.limit)
-      .offset(filter.skip),
-    db.orm.select({ total: count() }).from(posts).where(where),
-  ]);
-  return { items, total };
+      .limit(filter.limit + 1)
+      .offset(filter.skip);
+    const [rows, counted] = await Promise.all([
+      select().where(inArray(posts.id, ids)).orderBy(desc(posts.createdAt), desc(posts.id)),
+      cappedCount(db.orm, posts, where),
+    ]);
+    return toPage(rows, filter.limit, totalOf(counted));
+  };
+  if (!filter.q) return pageWhere(base);
+
+  const search = db.postsSearch(filter.q);
+  const walked = (walk: { ids: string[] }) =>
+    walk.ids.length === 0 ? Promise.resolve([]) : select().where(inArray(posts.id, walk.ids)).orderBy(desc(posts.createdAt), desc(posts.id));
+  // The newest chunk first: common text fills the page there, without asking the index (on Postgres the
+  // trigram index's answer for common text costs a bitmap of every match).
+  const first = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter, { maxChunks: 1 });
+  if (first.answered) return toPage(await walked(first), filter.limit, walkTotal(first));
+  const indexed = await search.indexed(TOTAL_CAP);
+  if (indexed) return pageWhere(and(base, indexed));
+  const walk = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter);
+  return toPage(await walked(walk), filter.limit, walkTotal(walk));
 }
 
 /** How many of a user's latest published posts the profile cache holds; requests take a prefix of them. */

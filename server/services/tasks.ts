@@ -1,5 +1,5 @@
 // User tasks through the API: submit (the row and its job commit together), read, list, cancel.
-import { and, count, desc, eq, type SQL } from 'drizzle-orm';
+import { and, desc, eq, type SQL } from 'drizzle-orm';
 import { newId, type TaskStatus } from '../../db/index.ts';
 import { runTaskJob } from '../../jobs/definitions/run-task.ts';
 import { createBatcher, type Batcher } from '../batcher.ts';
@@ -8,6 +8,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { Role } from '../schemas.ts';
 import type { TaskType } from '../tasks/types.ts';
 import { taskAnnouncement } from './task-changes.ts';
+import { after, cappedCount, decodeCursor, toPage, totalOf, type PageRequest } from './pages.ts';
 
 export type Viewer = { id: string; role: Role };
 export type Submission = { type: TaskType; input: unknown };
@@ -70,23 +71,31 @@ export async function getTask(deps: Deps, viewer: Viewer, id: string) {
   return typed(row);
 }
 
-export type TaskFilter = { status?: TaskStatus | undefined; type?: TaskType | undefined; userId?: string | undefined; skip: number; limit: number };
+export type TaskFilter = PageRequest & { status?: TaskStatus | undefined; type?: TaskType | undefined; userId?: string | undefined };
 
-/** Newest first; without inputs and results (tasks.get has them). Admins may filter by user. */
+/** Newest first, keyset-paged, with a capped total; every filter combination walks a (…, created_at, id) index. */
 export async function listTasks(deps: Deps, viewer: Viewer, filter: TaskFilter) {
   const { tasks } = deps.db.tables;
   if (filter.userId !== undefined && viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'only admins may list other users’ tasks');
+  const key = decodeCursor(filter.cursor);
   const where = and(
     visibleTo(viewer, deps.db.tables),
     filter.userId === undefined ? undefined : eq(tasks.userId, filter.userId),
     filter.status === undefined ? undefined : eq(tasks.status, filter.status),
     filter.type === undefined ? undefined : eq(tasks.type, filter.type),
   );
-  const [items, [{ total }]] = await Promise.all([
-    deps.db.orm.select(summaryColumns(deps.db.tables)).from(tasks).where(where).orderBy(desc(tasks.createdAt), desc(tasks.id)).limit(filter.limit).offset(filter.skip),
-    deps.db.orm.select({ total: count() }).from(tasks).where(where),
+  const [rows, counted] = await Promise.all([
+    deps.db.orm
+      .select(summaryColumns(deps.db.tables))
+      .from(tasks)
+      .where(and(where, after(tasks, key)))
+      .orderBy(desc(tasks.createdAt), desc(tasks.id))
+      .limit(filter.limit + 1)
+      .offset(filter.skip),
+    cappedCount(deps.db.orm, tasks, where),
   ]);
-  return { items: items.map(typed), total };
+  const page = toPage(rows, filter.limit, totalOf(counted));
+  return { ...page, items: page.items.map(typed) };
 }
 
 /** Only a queued task can be cancelled; its job then finds it cancelled and does nothing. */

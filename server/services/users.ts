@@ -1,5 +1,5 @@
 // Users: public profiles, self-service profile changes, and what admins do to accounts.
-import { and, count, desc, eq, or, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
 import type { Tables, Tx } from '../../db/index.ts';
 import type { Enqueue } from '../../jobs/queue.ts';
 import type { Deps } from '../deps.ts';
@@ -17,6 +17,7 @@ import { welcomeEmailJob } from '../../jobs/definitions/welcome-email.ts';
 import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
+import { after, cappedCount, decodeCursor, toPage, totalOf, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
 
 /** The columns of a User, for selects and returning clauses: never the password hash. */
 export const userColumns = (users: Tables['users']) => ({
@@ -243,29 +244,39 @@ export async function deleteMe(deps: Deps, who: { userId: string; ip: string | n
   await deleteUser(deps, who.userId);
 }
 
-export type UserFilter = { q?: string | undefined; role?: Role | undefined; isActive?: boolean | undefined; skip: number; limit: number };
+export type UserFilter = PageRequest & { q?: string | undefined; role?: Role | undefined; isActive?: boolean | undefined };
 
 /**
  * Admin listing: newest first; `q` matches username, e-mail or full name, case-insensitively and literally.
  * Usernames and e-mails are compared as stored for comparison (username keys; e-mails, lower-cased when
  * saved), with `q` folded the same way here; full names in any script, folded by the database.
  */
-export async function listUsers(deps: Deps, filter: UserFilter): Promise<{ items: User[]; total: number }> {
+const USER_WALK_CHUNK = 250;
+
+export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<User>> {
   const { users } = deps.db.tables;
   const { q } = filter;
-  const conditions: (SQL | undefined)[] = [
-    q ? or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q)) : undefined,
-    filter.role ? eq(users.role, filter.role) : undefined,
-    filter.isActive === undefined ? undefined : eq(users.isActive, filter.isActive),
-  ];
-  const where = and(...conditions);
-  const [items, [{ total }]] = await Promise.all([
-    deps.db.orm.select(userColumns(users)).from(users).where(where).orderBy(desc(users.createdAt), desc(users.id)).limit(filter.limit).offset(filter.skip),
-    deps.db.orm.select({ total: count() }).from(users).where(where),
-  ]);
-  return { items, total };
+  const key = decodeCursor(filter.cursor);
+  const base = and(filter.role ? eq(users.role, filter.role) : undefined, filter.isActive === undefined ? undefined : eq(users.isActive, filter.isActive));
+  const select = () => deps.db.orm.select(userColumns(users)).from(users);
+  if (!q) {
+    const [rows, counted] = await Promise.all([
+      select()
+        .where(and(base, after(users, key)))
+        .orderBy(desc(users.createdAt), desc(users.id))
+        .limit(filter.limit + 1)
+        .offset(filter.skip),
+      cappedCount(deps.db.orm, users, base),
+    ]);
+    return toPage(rows, filter.limit, totalOf(counted));
+  }
+  // No index serves a substring of three columns: walk the newest users in chunks (see walkNewestFirst).
+  const matches = or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q));
+  // Smaller chunks than posts': on SQLite each row's full name is lower-cased by a JavaScript function.
+  const walk = await walkNewestFirst(deps.db.orm, users, users, base, matches ?? sql`true`, key, filter, { chunk: USER_WALK_CHUNK });
+  const rows = walk.ids.length === 0 ? [] : await select().where(inArray(users.id, walk.ids)).orderBy(desc(users.createdAt), desc(users.id));
+  return toPage(rows, filter.limit, walkTotal(walk));
 }
-
 
 /**
  * How an installation gets its first admin: promotes (and reactivates) the account with this username or

@@ -1,0 +1,112 @@
+// Keyset pages for newest-first lists: opaque cursors over (created_at, id), and totals counted up to a cap.
+import { setImmediate } from 'node:timers/promises';
+import { and, count, desc, eq, lt, lte, or, sql, type Column, type SQL } from 'drizzle-orm';
+import type { PgTable } from 'drizzle-orm/pg-core';
+import type { Orm } from '../../db/index.ts';
+import { AppError } from '../errors.ts';
+
+/**
+ * Totals are counted up to this many rows and no further: a count walks an index, so an exact total of a large
+ * table would cost in proportion to it. Past the cap a page says `totalIsLowerBound`.
+ */
+export const TOTAL_CAP = 1000;
+
+/** Where a page starts: after the row with this creation time and id (newest first). */
+export type PageKey = { createdAt: Date; id: string };
+
+export type PageRequest = { skip: number; limit: number; cursor?: string | undefined };
+
+export type Page<T> = { items: T[]; total: number; totalIsLowerBound: boolean; nextCursor: string | null };
+
+export function encodeCursor(key: PageKey): string {
+  return Buffer.from(`${key.createdAt.getTime()}:${key.id}`).toString('base64url');
+}
+
+/** A cursor this service did not hand out is a client error, never a server one. */
+export function decodeCursor(cursor: string | undefined): PageKey | undefined {
+  if (cursor === undefined) return undefined;
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^(\d{1,15}):(.{1,100})$/s.exec(text);
+  if (!match) throw new AppError('BAD_REQUEST', 'invalid cursor');
+  return { createdAt: new Date(Number(match[1])), id: match[2] };
+}
+
+/**
+ * Rows after `key` in (created_at desc, id desc) order. Written as a range on created_at plus a tie-break, so
+ * both dialects walk their (…, created_at, id) indexes from the key.
+ */
+export function after(columns: { createdAt: Column; id: Column }, key: PageKey | undefined): SQL | undefined {
+  if (!key) return undefined;
+  return and(lte(columns.createdAt, key.createdAt), or(lt(columns.createdAt, key.createdAt), and(eq(columns.createdAt, key.createdAt), lt(columns.id, key.id))));
+}
+
+/** Matching rows counted up to TOTAL_CAP + 1 and no further (the count stops walking there). */
+export async function cappedCount(orm: Orm, table: PgTable, where: SQL | undefined): Promise<number> {
+  const capped = orm.select({ one: sql`1`.as('one') }).from(table).where(where).limit(TOTAL_CAP + 1).as('capped');
+  const [{ n }] = await orm.select({ n: count() }).from(capped);
+  return n;
+}
+
+/** A page from `limit` + 1 rows read: the extra row only says whether there is a next page. */
+export function toPage<T extends { createdAt: Date; id: string }>(rows: T[], limit: number, total: { total: number; totalIsLowerBound: boolean }): Page<T> {
+  const items = rows.slice(0, limit);
+  const last = items.at(-1);
+  return { items, ...total, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
+}
+
+/** What a capped count says: exact below the cap, a lower bound at it. */
+export function totalOf(counted: number, cap = TOTAL_CAP): { total: number; totalIsLowerBound: boolean } {
+  return counted > cap ? { total: cap, totalIsLowerBound: true } : { total: counted, totalIsLowerBound: false };
+}
+
+/** Rows a walk reads per query: each query stays short, and other requests run between them. */
+export const WALK_CHUNK = 1000;
+
+/**
+ * The ids of the rows matching `matches` (a condition tested row by row), newest first after `key`, found by
+ * walking `base`'s rows down a (…, created_at, id) index in chunks of WALK_CHUNK, yielding to the event loop
+ * between chunks (on SQLite a query holds the process). Stops at `skip` + `limit` + 1 matches or the end.
+ * Cost: rows walked ≈ matches wanted ÷ the share of rows that match; the end of the rows for a rare condition.
+ */
+export async function walkNewestFirst(
+  orm: Orm,
+  table: PgTable,
+  columns: { createdAt: Column; id: Column },
+  base: SQL | undefined,
+  matches: SQL,
+  key: PageKey | undefined,
+  request: { skip: number; limit: number },
+  options: { chunk?: number; maxChunks?: number } = {},
+): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean }> {
+  const { chunk = WALK_CHUNK, maxChunks = Number.POSITIVE_INFINITY } = options;
+  const wanted = request.skip + request.limit + 1;
+  const hits: string[] = [];
+  let from = key;
+  let complete = false;
+  for (let chunks = 1; ; chunks++) {
+    const rows = await orm
+      .select({ id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date>, hit: sql<number>`case when ${matches} then 1 else 0 end`.mapWith(Number) })
+      .from(table)
+      .where(and(base, after(columns, from)))
+      .orderBy(desc(columns.createdAt), desc(columns.id))
+      .limit(chunk);
+    for (const row of rows) {
+      if (row.hit && hits.push(row.id) === wanted) break;
+    }
+    if (hits.length === wanted) break;
+    if (rows.length < chunk) {
+      complete = true;
+      break;
+    }
+    if (chunks >= maxChunks) break;
+    from = rows[rows.length - 1];
+    await setImmediate();
+  }
+  // answered: the page is known (full, or the rows ended); otherwise maxChunks ran out first.
+  return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined, answered: complete || hits.length === wanted };
+}
+
+/** A walk's total: exact when it saw every matching row (from the start to the end), else what it saw. */
+export function walkTotal(walk: { seen: number; complete: boolean }): { total: number; totalIsLowerBound: boolean } {
+  return walk.complete ? totalOf(walk.seen) : { total: Math.min(walk.seen, TOTAL_CAP), totalIsLowerBound: true };
+}
