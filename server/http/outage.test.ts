@@ -122,8 +122,10 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the API process on Postgres (TE
       expect(strays).toEqual([]);
       const jobs = await db.orm.execute(sql`select count(*)::int as n from pgboss.job where data::text like '%999999%'`);
       expect(jobs.rows[0]).toEqual({ n: 0 });
-      const completedJobs = await db.orm.execute(sql`select data->>'taskId' as task, count(*)::int as n from pgboss.job where name = 'tasks.run' and state = 'completed' and data->>'taskId' in ${before} group by 1`);
-      expect(completedJobs.rows.map((row) => (row as { n: number }).n)).toEqual(Array(5).fill(1));
+      // pg-boss records each job's completion just after the task's own write: wait for it, then one each.
+      const completedJobs = async () =>
+        (await db!.orm.execute(sql`select data->>'taskId' as task, count(*)::int as n from pgboss.job where name = 'tasks.run' and state = 'completed' and data->>'taskId' in ${before} group by 1`)).rows.map((row) => (row as { n: number }).n);
+      await expect.poll(completedJobs, { timeout: 60_000, interval: 200 }).toEqual(Array(5).fill(1));
 
       api.child.kill('SIGTERM');
       expect(await api.exited).toBe(0);
