@@ -4,24 +4,16 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BackupError, embeddedPaths, writeBackup, type BackupManifest } from '../server/backup.ts';
-import { ConfigError, loadConfig, readDotEnv } from '../server/config.ts';
 import { askHolder, claimDataDir, DataDirBusyError } from '../server/control-socket.ts';
 import { version } from '../server/deps.ts';
+import { commandConfig, failer, type Fail } from './cli.ts';
 
-function fail(message: string, code = 1): never {
-  console.error(`backup: ${message}`);
-  process.exit(code);
-}
+// Typed here, not inferred: TypeScript narrows after a call only through a declared `never` signature.
+const fail: Fail = failer('backup');
 
 const { values } = parseArgs({ options: { out: { type: 'string' } }, strict: true });
 if (!values.out) fail('pass --out DIR (a new or empty directory)');
-let config;
-try {
-  config = loadConfig(readDotEnv());
-} catch (error) {
-  if (error instanceof ConfigError) fail(error.message);
-  throw error;
-}
+const config = commandConfig(fail);
 const paths = embeddedPaths(config);
 if (!paths) fail('the app’s data is on Postgres (or in memory): back it up with pg_dump or the platform’s snapshots (docs/operations.md, "Backups")', 2);
 

@@ -5,17 +5,15 @@ import { parseArgs } from 'node:util';
 import { createInterface } from 'node:readline/promises';
 import { z } from 'zod';
 import { DatabaseUnavailableError } from '../db/index.ts';
-import { ConfigError, loadConfig, readDotEnv } from '../server/config.ts';
 import { buildDeps, closeDeps } from '../server/deps.ts';
 import { AppError } from '../server/errors.ts';
 import { createLogger } from '../server/logger.ts';
 import { Email, Password, Username } from '../server/schemas.ts';
 import { createOrPromoteAdmin } from '../server/services/users.ts';
+import { commandConfig, failer, type Fail } from './cli.ts';
 
-function fail(message: string): never {
-  console.error(`create-admin: ${message}`);
-  process.exit(1);
-}
+// Typed here, not inferred: TypeScript narrows after a call only through a declared `never` signature.
+const fail: Fail = failer('create-admin');
 
 async function promptPassword(): Promise<string> {
   if (!process.stdin.isTTY) fail('set ADMIN_PASSWORD, or run in a terminal to be asked for the password');
@@ -39,13 +37,7 @@ const { values } = parseArgs({ options: { username: { type: 'string' }, email: {
 const args = z.object({ username: Username, email: Email }).safeParse(values);
 if (!args.success) fail(args.error.issues.map((issue) => `--${issue.path.join('.')}: ${issue.message}`).join('; '));
 
-let config;
-try {
-  config = loadConfig(readDotEnv());
-} catch (error) {
-  if (error instanceof ConfigError) fail(error.message);
-  throw error;
-}
+const config = commandConfig(fail);
 const logger = createLogger({ level: 'warn' });
 const deps = await buildDeps(config, logger).catch((error: unknown) => {
   if (error instanceof DatabaseUnavailableError) fail(error.message);

@@ -2,23 +2,15 @@
 // backup) has the data directory; what is there now moves to data/pre-restore-<time>, never deleted.
 import { parseArgs } from 'node:util';
 import { BackupError, embeddedPaths, restoreBackup } from '../server/backup.ts';
-import { ConfigError, loadConfig, readDotEnv } from '../server/config.ts';
 import { claimDataDir, DataDirBusyError } from '../server/control-socket.ts';
+import { commandConfig, failer, type Fail } from './cli.ts';
 
-function fail(message: string, code = 1): never {
-  console.error(`restore: ${message}`);
-  process.exit(code);
-}
+// Typed here, not inferred: TypeScript narrows after a call only through a declared `never` signature.
+const fail: Fail = failer('restore');
 
 const { values } = parseArgs({ options: { from: { type: 'string' } }, strict: true });
 if (!values.from) fail('pass --from DIR (a directory npm run backup wrote)');
-let config;
-try {
-  config = loadConfig(readDotEnv());
-} catch (error) {
-  if (error instanceof ConfigError) fail(error.message);
-  throw error;
-}
+const config = commandConfig(fail);
 const paths = embeddedPaths(config);
 if (!paths) fail('the app’s data is on Postgres (or in memory): restore it with pg_restore or the platform’s snapshots (docs/operations.md, "Backups")', 2);
 

@@ -1,49 +1,21 @@
 // The bench's overload suite: the API's capacity on one endpoint, then ten times that offered to it, with load
 // shedding at its default threshold and turned off, side by side: what callers get (served, refused, latency),
 // whether the liveness probe still answers, how much memory it takes, and how fast it is normal again.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { sheddingThresholdMs } from '../../server/http/overload.ts';
-import { freePort } from '../../server/testing/ports.ts';
+import { startBenchApi, type BenchApi } from './api-process.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-type Api = { url: string; child: ChildProcess };
+type Api = BenchApi;
 
-async function startApi(dataDir: string, threshold: number): Promise<Api> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', './server/preload.mjs', 'server/main.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      PORT: String(port),
-      DATABASE_URL: `file:${join(dataDir, 'app.db')}`,
-      OVERLOAD_EVENT_LOOP_DELAY_MS: String(threshold),
-      RATE_LIMIT_GLOBAL_PER_MINUTE: '1000000',
-      RATE_LIMIT_REGISTER_PER_MINUTE: '1000',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while ((await fetch(`${url}/health/ready`).then((response) => response.status, () => 0)) !== 200) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('the API did not become ready');
-    await pause(20);
-  }
-  return { url, child };
-}
-
-async function stopApi(api: Api): Promise<void> {
-  api.child.kill('SIGTERM');
-  if (api.child.exitCode === null) await new Promise((resolve) => api.child.once('exit', resolve));
-}
+const startApi = (dataDir: string, threshold: number): Promise<Api> =>
+  startBenchApi({ DATABASE_URL: `file:${join(dataDir, 'app.db')}`, OVERLOAD_EVENT_LOOP_DELAY_MS: String(threshold) });
+const stopApi = (api: Api) => api.stop();
 
 type Run = { served: number; refused: number; failed: number; p50: number; p99: number; rps: number };
 

@@ -1,50 +1,20 @@
 // The bench's soak suite (not CI): a mixed workload (reads, writes, logins, task submissions) at half the
 // capacity measured just before, for several minutes per dialect; per minute: RSS, open file descriptors,
 // database pool connections and latency, then the last minute beside the first.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import autocannon from 'autocannon';
-import { freePort } from '../../server/testing/ports.ts';
+import { startBenchApi, type BenchApi } from './api-process.ts';
 
-const root = join(import.meta.dirname, '..', '..');
 const METRICS_TOKEN = 'soak-benchmark-metrics-token';
 const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 const openFiles = (pid: number) => readdirSync(`/proc/${pid}/fd`).length;
-const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export type SoakTarget = { label: string; databaseUrl: string };
 type Minute = { minute: number; rps: number; p50: number; p99: number; errors: number; rssMiB: number; fds: number; pool: string };
 
-async function startApi(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', './server/preload.mjs', 'server/main.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      PORT: String(port),
-      DATABASE_URL: databaseUrl,
-      // The worker runs in the API process on both dialects, so the tasks submitted are worked too.
-      WORKER_IN_PROCESS: 'true',
-      METRICS_TOKEN,
-      RATE_LIMIT_GLOBAL_PER_MINUTE: '1000000',
-      RATE_LIMIT_LOGIN_PER_MINUTE: '1000000',
-      RATE_LIMIT_LOGIN_FAILURES_PER_MINUTE: '1000000',
-      RATE_LIMIT_REGISTER_PER_MINUTE: '1000',
-      RATE_LIMIT_PASSWORD_CHECKS_PER_MINUTE: '1000000',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 120_000;
-  while ((await fetch(`${url}/health/ready`).then((response) => response.status, () => 0)) !== 200) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error('the API did not become ready');
-    await pause(20);
-  }
-  return { url, child };
-}
+const startApi = (databaseUrl: string): Promise<BenchApi> =>
+  // The worker runs in the API process on both dialects, so the tasks submitted are worked too.
+  startBenchApi({ DATABASE_URL: databaseUrl, WORKER_IN_PROCESS: 'true', METRICS_TOKEN });
 
 /** One connection's round: 20 requests in the proportions a busy dashboard and its users make. */
 function mix(token: string, username: string): autocannon.Request[] {
@@ -101,8 +71,7 @@ export async function soakSuite(targets: SoakTarget[], { minutes = 10 } = {}): P
         'non-2xx or errors': rows.reduce((sum, row) => sum + row.errors, 0),
       };
     } finally {
-      api.child.kill('SIGTERM');
-      if (api.child.exitCode === null) await new Promise((resolve) => api.child.once('exit', resolve));
+      await api.stop();
     }
   }
   console.log('\nsoak: targets are RSS and descriptors within 1.10× of the first minute, p99 within 1.5×');
