@@ -70,4 +70,4 @@ EXPOSE 3000
 # The worker's probe answers on WORKER_PORT: run it with HEALTHCHECK_PORT=3001 (see scripts/healthcheck.ts).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["node", "scripts/healthcheck.ts"]
 ENTRYPOINT ["tini", "--"]
-CMD ["node", "--import", "./server/preload.mjs", "server/main.ts"]
+CMD ["node", "--expose-gc", "--import", "./server/preload.mjs", "server/main.ts"]
