@@ -1,9 +1,8 @@
 // The lists-and-search migrations on a database that already has posts, users and tasks: the search index
 // (FTS5 on SQLite) and the kept counts (table_counts on SQLite) are filled for the old rows, on both dialects.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { and, eq } from 'drizzle-orm';
 import { openDatabase, type Database } from './index.ts';
@@ -12,25 +11,12 @@ import { openPostgres } from './postgres.ts';
 import { POSTGRES_DEFAULTS } from './postgres-settings.ts';
 import { canVaryPostgres, dialects } from '../server/testing/harness.ts';
 import { openTestDatabase } from '../server/testing/database.ts';
+import { migrationsBefore } from '../server/testing/migrations.ts';
 
 const quiet = { logQuery: () => {} };
-const folders = { sqlite: 'sqlite', postgres: 'pg' } as const;
 const scratch = mkdtempSync(join(tmpdir(), 'abs-list-search-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** The dialect's committed migrations up to, not including, the list_indexes one (the first of this change). */
-function migrationsBeforeListIndexes(dialect: keyof typeof folders): string {
-  const source = fileURLToPath(new URL(`./migrations/${folders[dialect]}`, import.meta.url));
-  const target = join(scratch, dialect);
-  cpSync(source, target, { recursive: true });
-  const journalPath = join(target, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { tag: string }[] };
-  const at = journal.entries.findIndex((entry) => entry.tag.endsWith('_list_indexes'));
-  expect(at).toBeGreaterThan(0);
-  journal.entries = journal.entries.slice(0, at);
-  writeFileSync(journalPath, JSON.stringify(journal));
-  return target;
-}
 
 const OLD_POSTS = [
   ['old-p1', 'Überschrift about QUOKKAS', 'first body', true],
@@ -45,7 +31,7 @@ const insertTask = (placeholders: string[]) => `insert into tasks (id, user_id, 
 
 /** A database migrated up to list_indexes, with rows in it; then the rest of the migrations. */
 async function upgradedWithOldRows(dialect: 'sqlite' | 'postgres'): Promise<Database> {
-  const before = migrationsBeforeListIndexes(dialect);
+  const before = migrationsBefore(dialect, 'list_indexes', scratch);
   const now = Date.now();
   if (dialect === 'sqlite') {
     const path = join(scratch, 'app.db');

@@ -1,9 +1,8 @@
 // The username_key migration on a database that already has users: every old row gets its key, and the key's
 // unique index replaces lower(username), on both dialects.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { asc, eq } from 'drizzle-orm';
 import { findUniqueViolation, openDatabase, type Database } from './index.ts';
@@ -12,25 +11,12 @@ import { openPostgres } from './postgres.ts';
 import { POSTGRES_DEFAULTS } from './postgres-settings.ts';
 import { canVaryPostgres, dialects } from '../server/testing/harness.ts';
 import { openTestDatabase } from '../server/testing/database.ts';
+import { migrationsBefore } from '../server/testing/migrations.ts';
 
 const quiet = { logQuery: () => {} };
-const folders = { sqlite: 'sqlite', postgres: 'pg' } as const;
 const scratch = mkdtempSync(join(tmpdir(), 'abs-username-key-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** The dialect's committed migrations up to, not including, the username_key one. */
-function migrationsBeforeUsernameKey(dialect: keyof typeof folders): string {
-  const source = fileURLToPath(new URL(`./migrations/${folders[dialect]}`, import.meta.url));
-  const target = join(scratch, dialect);
-  cpSync(source, target, { recursive: true });
-  const journalPath = join(target, 'meta', '_journal.json');
-  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: { tag: string }[] };
-  const at = journal.entries.findIndex((entry) => entry.tag.endsWith('_username_key'));
-  expect(at).toBeGreaterThan(0);
-  journal.entries = journal.entries.slice(0, at);
-  writeFileSync(journalPath, JSON.stringify(journal));
-  return target;
-}
 
 const OLD_USERS = [
   ['IVAN_Old', 'ivan_old@example.com'],
@@ -40,7 +26,7 @@ const insertOldPg = `insert into users (id, username, email, password_hash, role
 
 /** A database migrated up to the username_key migration, with users in it; then the rest of the migrations. */
 async function upgradedWithOldUsers(dialect: 'sqlite' | 'postgres'): Promise<Database> {
-  const before = migrationsBeforeUsernameKey(dialect);
+  const before = migrationsBefore(dialect, 'username_key', scratch);
   if (dialect === 'sqlite') {
     const path = join(scratch, 'app.db');
     const old = openSqlite(path, quiet);
