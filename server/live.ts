@@ -1,11 +1,12 @@
 // Live updates in this process: one listener on the task channel fanned out to every subscriber, the caps on
 // subscriptions, and a periodic check that ends the subscriptions whose session or token has ended.
-import { and, eq, gt, inArray, isNull, or } from 'drizzle-orm';
 import type { Database } from '../db/index.ts';
 import type { Clock } from './deps.ts';
 import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
 import type { Logger } from './logger.ts';
+import { liveApiTokenRoles } from './services/api-tokens.ts';
+import { liveSessionRoles } from './services/sessions.ts';
 import { parseTaskChange, TASK_CHANNEL, type TaskChange } from './services/task-changes.ts';
 
 export type TaskChangeListener = { change: (change: TaskChange) => void; resync: () => void };
@@ -68,33 +69,12 @@ export function createLive(parts: { config: Config; logger: Logger; db: Database
   /** Every subscription whose credential is gone (logout, expiry, revocation), whose user is inactive, or that needs an admin who is no longer one. */
   async function checkSessions(): Promise<void> {
     if (subscribers.size === 0) return;
-    const { sessions, apiTokens, users } = db.tables;
-    const now = clock.now();
     const all = [...subscribers];
     const ids = (kind: 'session' | 'apiToken') => [...new Set(all.filter((s) => s.credential.kind === kind).map((s) => s.credential.id))];
-    const valid = new Map<string, 'user' | 'admin'>();
-    const CHUNK = 500;
-    const sessionIds = ids('session');
-    for (let i = 0; i < sessionIds.length; i += CHUNK) {
-      const rows = await db.orm
-        .select({ id: sessions.id, role: users.role })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(and(inArray(sessions.id, sessionIds.slice(i, i + CHUNK)), gt(sessions.expiresAt, now), gt(sessions.absoluteExpiresAt, now), eq(users.isActive, true)));
-      for (const row of rows) valid.set(`session:${row.id}`, row.role);
-    }
-    const tokenIds = ids('apiToken');
-    for (let i = 0; i < tokenIds.length; i += CHUNK) {
-      const rows = await db.orm
-        .select({ id: apiTokens.id, role: users.role })
-        .from(apiTokens)
-        .innerJoin(users, eq(users.id, apiTokens.userId))
-        .where(and(inArray(apiTokens.id, tokenIds.slice(i, i + CHUNK)), or(isNull(apiTokens.expiresAt), gt(apiTokens.expiresAt, now)), eq(users.isActive, true)));
-      for (const row of rows) valid.set(`apiToken:${row.id}`, row.role);
-    }
+    const roles = { session: await liveSessionRoles({ db, clock }, ids('session')), apiToken: await liveApiTokenRoles({ db, clock }, ids('apiToken')) };
     for (const subscriber of all) {
       if (!subscribers.has(subscriber)) continue;
-      const role = valid.get(`${subscriber.credential.kind}:${subscriber.credential.id}`);
+      const role = roles[subscriber.credential.kind].get(subscriber.credential.id);
       if (!role) subscriber.end(new AppError('UNAUTHORIZED', 'the session of this subscription has ended'));
       else if (subscriber.needsAdmin && role !== 'admin') subscriber.end(new AppError('FORBIDDEN', 'admin only'));
     }

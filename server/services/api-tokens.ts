@@ -1,10 +1,10 @@
 // API tokens: long-lived bearer credentials for programs, shown once, stored as a hash with a visible prefix.
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Database } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { notFound } from '../errors.ts';
-import type { User } from '../schemas.ts';
-import { LAST_USED_GRANULARITY_MS } from './sessions.ts';
+import type { Role, User } from '../schemas.ts';
+import { ID_CHUNK, LAST_USED_GRANULARITY_MS } from './sessions.ts';
 import { generateToken, hashToken } from './tokens.ts';
 import { userColumns } from './users.ts';
 
@@ -68,13 +68,32 @@ const apiTokenWithUser = (db: Database) =>
       .where(eq(apiTokens.tokenHash, sql.placeholder('hash'))),
   );
 
+/** The one rule for an API token that no longer vouches for its owner (validation and live checks share it). */
+export const apiTokenExpired = (row: { expiresAt: Date | null }, now: number): boolean => row.expiresAt !== null && now >= row.expiresAt.getTime();
+
+/** Of these API token ids, those that still vouch for an active user, with the user's role (the live streams' check). */
+export async function liveApiTokenRoles(deps: Pick<Deps, 'db' | 'clock'>, ids: readonly string[]): Promise<Map<string, Role>> {
+  const { apiTokens, users } = deps.db.tables;
+  const now = deps.clock.now().getTime();
+  const roles = new Map<string, Role>();
+  for (let i = 0; i < ids.length; i += ID_CHUNK) {
+    const rows = await deps.db.orm
+      .select({ id: apiTokens.id, expiresAt: apiTokens.expiresAt, role: users.role, isActive: users.isActive })
+      .from(apiTokens)
+      .innerJoin(users, eq(users.id, apiTokens.userId))
+      .where(inArray(apiTokens.id, ids.slice(i, i + ID_CHUNK)));
+    for (const row of rows) if (row.isActive && !apiTokenExpired(row, now)) roles.set(row.id, row.role);
+  }
+  return roles;
+}
+
 /** The token's owner in one query; null when unknown or expired. */
 export async function validateApiToken(deps: Deps, token: string): Promise<ValidApiToken | null> {
   const { apiTokens } = deps.db.tables;
   const [row] = await apiTokenWithUser(deps.db).execute({ hash: hashToken(token) });
   if (!row) return null;
   const now = deps.clock.now();
-  if (row.expiresAt && now.getTime() >= row.expiresAt.getTime()) return null;
+  if (apiTokenExpired(row, now.getTime())) return null;
   if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() >= LAST_USED_GRANULARITY_MS) {
     await deps.db.orm.update(apiTokens).set({ lastUsedAt: now }).where(eq(apiTokens.id, row.id));
   }

@@ -1,9 +1,9 @@
 // Lucia-style database sessions: create, validate (one round trip, sliding expiry), list and end.
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, inArray, ne, sql } from 'drizzle-orm';
 import type { Database, Executor } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { notFound } from '../errors.ts';
-import type { User } from '../schemas.ts';
+import type { Role, User } from '../schemas.ts';
 import { generateToken, hashToken } from './tokens.ts';
 import { userColumns } from './users.ts';
 
@@ -66,6 +66,29 @@ const sessionWithUser = (db: Database) =>
       .where(eq(sessions.id, sql.placeholder('id'))),
   );
 
+/** Ids per `IN (…)` list: well under SQLite's and Postgres' parameter limits. */
+export const ID_CHUNK = 500;
+
+/** The one rule for a session that no longer vouches for its user (token validation and live checks share it). */
+export const sessionExpired = (row: { expiresAt: Date; absoluteExpiresAt: Date }, now: number): boolean =>
+  now >= row.expiresAt.getTime() || now >= row.absoluteExpiresAt.getTime();
+
+/** Of these session ids, those that still vouch for an active user, with the user's role (the live streams' check). */
+export async function liveSessionRoles(deps: Pick<Deps, 'db' | 'clock'>, ids: readonly string[]): Promise<Map<string, Role>> {
+  const { sessions, users } = deps.db.tables;
+  const now = deps.clock.now().getTime();
+  const roles = new Map<string, Role>();
+  for (let i = 0; i < ids.length; i += ID_CHUNK) {
+    const rows = await deps.db.orm
+      .select({ id: sessions.id, expiresAt: sessions.expiresAt, absoluteExpiresAt: sessions.absoluteExpiresAt, role: users.role, isActive: users.isActive })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(inArray(sessions.id, ids.slice(i, i + ID_CHUNK)));
+    for (const row of rows) if (row.isActive && !sessionExpired(row, now)) roles.set(row.id, row.role);
+  }
+  return roles;
+}
+
 /** The session and its user for a token, in one query; null when unknown or expired (expired ones are deleted). */
 export async function validateSessionToken(deps: Deps, token: string): Promise<ValidSession | null> {
   const { orm, tables } = deps.db;
@@ -74,7 +97,7 @@ export async function validateSessionToken(deps: Deps, token: string): Promise<V
   const [row] = await sessionWithUser(deps.db).execute({ id });
   if (!row) return null;
   const now = deps.clock.now().getTime();
-  if (now >= row.expiresAt.getTime() || now >= row.absoluteExpiresAt.getTime()) {
+  if (sessionExpired(row, now)) {
     await orm.delete(sessions).where(eq(sessions.id, id));
     return null;
   }
