@@ -19,7 +19,10 @@ import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from '
 import { registeredJobs } from './registry.ts';
 
 /** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */
-export type QueueBackend = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string | null; client?: PGlite };
+export type QueueBackend =
+  | { kind: 'postgres'; url: string }
+  /** `template`: a dump (`snapshot()`) of a queue database to start an in-memory one from, instead of creating it (tests). */
+  | { kind: 'pglite'; dataDir: string | null; client?: PGlite; template?: Blob };
 
 /**
  * QUEUE_DATABASE_URL if set; else the app's Postgres; else PGlite in a `queue` directory beside the SQLite
@@ -149,7 +152,11 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     } else {
       const { PGlite } = await import('@electric-sql/pglite');
       if (backend.dataDir) mkdirSync(backend.dataDir, { recursive: true });
-      const client = await PGlite.create({ dataDir: backend.dataDir ?? undefined, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
+      const client = await PGlite.create({
+        dataDir: backend.dataDir ?? undefined,
+        ...(backend.template && !backend.dataDir ? { loadDataDir: backend.template } : {}),
+        startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
+      });
       pglite = client;
       instance = new PgBoss({ db: fromPglite(client), backend: 'pglite', schema: 'pgboss', ...roles });
     }

@@ -1,4 +1,8 @@
-// vitest global setup: with TEST_DATABASE_URL, migrates one template database that each test file clones.
+// vitest global setup: with TEST_DATABASE_URL, migrates one template database that each test file clones; and
+// makes one embedded job queue (PGlite with pg-boss's schema and our queues) that each SQLite test's queue starts from.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import pg from 'pg';
 import { openDatabase } from '../../db/index.ts';
@@ -10,6 +14,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Name of the migrated template database on TEST_DATABASE_URL's server; '' when tests use PGlite. */
     pgTemplate: string;
+    /** A dump of an embedded queue database, created and started once, that in-memory test queues load. */
+    pgliteQueueTemplate: string;
   }
 }
 
@@ -40,11 +46,34 @@ export function databaseUrlFor(baseUrl: string, database: string): string {
   return url.toString();
 }
 
+/**
+ * Creating an in-memory PGlite and installing pg-boss in it takes seconds (tens on a loaded machine) in every
+ * test file that works jobs beside SQLite; loading a dump of one made here takes a fraction of that.
+ */
+async function makePgliteQueueTemplate(dir: string): Promise<string> {
+  const db = await openDatabase({ url: ':memory:' });
+  const queue = openQueue({ config: loadConfig({ NODE_ENV: 'test', OUTBOX_DIR: join(dir, 'outbox') }), logger: createLogger({ level: 'silent' }), db, worker: false, backend: { kind: 'pglite', dataDir: null } });
+  try {
+    await queue.start();
+    const dump = await queue.snapshot();
+    if (!dump) throw new Error('the embedded queue gave no snapshot');
+    const file = join(dir, 'pglite-queue.tar.gz');
+    writeFileSync(file, Buffer.from(await dump.arrayBuffer()));
+    return file;
+  } finally {
+    await queue.stop(1000);
+    await db.close();
+  }
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const dir = mkdtempSync(join(tmpdir(), 'abs-test-'));
+  project.provide('pgliteQueueTemplate', await makePgliteQueueTemplate(dir));
+  const removeDir = async () => rmSync(dir, { recursive: true, force: true });
   const baseUrl = process.env.TEST_DATABASE_URL;
   if (!baseUrl) {
     project.provide('pgTemplate', '');
-    return async () => {};
+    return removeDir;
   }
   const template = `abs_tpl_${runTag}`;
   const admin = new pg.Client({ connectionString: baseUrl });
@@ -67,5 +96,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     for (const { datname } of rows) await admin.query(`drop database if exists ${datname} with (force)`);
     await admin.query(`drop database if exists ${template} with (force)`);
     await admin.end();
+    await removeDir();
   };
 }

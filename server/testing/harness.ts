@@ -1,9 +1,10 @@
 // Test harness: deps on a fresh database, procedure callers without HTTP, and the app on an ephemeral port.
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { TRPCError } from '@trpc/server';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import type { Database, Dialect } from '../../db/index.ts';
 import type { RelayFault } from '../../jobs/outbox.ts';
 import type { RegisteredJob } from '../../jobs/define.ts';
@@ -80,7 +81,13 @@ export type TestDepsOptions = {
 function testQueueBackend(db: Database): QueueBackend {
   if (db.source.kind === 'postgres') return { kind: 'postgres', url: db.source.url };
   if (db.source.kind === 'pglite') return { kind: 'pglite', dataDir: null, client: db.source.client };
-  return { kind: 'pglite', dataDir: null };
+  return { kind: 'pglite', dataDir: null, template: pgliteQueueTemplate() };
+}
+
+let queueTemplate: Blob | undefined;
+/** The global setup's embedded queue dump, read once per test process. */
+function pgliteQueueTemplate(): Blob {
+  return (queueTemplate ??= new Blob([readFileSync(inject('pgliteQueueTemplate'))]));
 }
 
 export async function createTestDeps(dialect: Dialect, options: TestDepsOptions = {}): Promise<Deps> {
