@@ -170,8 +170,9 @@ export function TasksPage() {
                 {rows.map((task) => (
                   <tr key={task.id} data-task-id={task.id}>
                     <th scope="row">
-                      <button type="button" class="link" onClick={() => setSelected(task.id)} aria-label={`Details of task ${task.id}`}>
-                        {task.id.slice(0, 10)}…
+                      <button type="button" class="link id" onClick={() => setSelected(task.id)}>
+                        <span class="visually-hidden">Details of task </span>
+                        {task.id}
                       </button>
                     </th>
                     <td>{TYPE_LABELS[task.type]}</td>
