@@ -1,6 +1,6 @@
 // The admin console's bundle: built with esbuild into build/console when its inputs are newer than the last build, else read from there.
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -27,7 +27,7 @@ async function readManifest(dir: string): Promise<ConsoleManifest | null> {
 
 /** Stale when any input (ours, the SDK's sources, the libraries' files) changed after the build, or is gone. */
 async function isStale(manifest: ConsoleManifest): Promise<boolean> {
-  const times = await Promise.all(manifest.inputs.map((file) => stat(join(ROOT, file)).then((s) => s.mtimeMs, () => Infinity)));
+  const times = await Promise.all(manifest.inputs.map((file) => stat(resolve(ROOT, file)).then((s) => s.mtimeMs, () => Infinity)));
   return times.some((time) => time > manifest.builtAt);
 }
 
