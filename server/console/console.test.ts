@@ -24,7 +24,7 @@ const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.mi
 const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'build', 'screenshots');
 
 /** How long a poll waits for the page: generous, for a loaded machine (the outcome is what is asserted). */
-const WAIT = { timeout: 20_000 };
+const WAIT = { timeout: 30_000 };
 
 /** A job whose first runs fail (no retries: the first failure dead-letters it). */
 const runs = new Map<string, number>();
