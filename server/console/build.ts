@@ -3,6 +3,9 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { basename, join, relative, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 
+/** Set when this module loads: the server loads it on the first /admin request only (server/http/console-route.test.ts). */
+(globalThis as Record<symbol, unknown>)[Symbol.for('ai-backend-service.console.build')] = true;
+
 const ROOT = join(import.meta.dirname, '..', '..');
 export const CONSOLE_SOURCE = join(import.meta.dirname, 'src');
 /** Gitignored; the container image ships it prebuilt (the Dockerfile's build stage runs this file). */
