@@ -26,13 +26,16 @@ RUN apt-get update \
 COPY package.json package-lock.json ./
 
 # ---- build: every dependency, dev tools included, installed inside the image (never copied in), with the
-# build context on top. Nothing in the runtime image comes from here (there is no compile step). It is not a
+# build context on top. The runtime image takes only the admin console's bundle from here (the TypeScript
+# sources run as they are). It is not a
 # CI image: .dockerignore keeps the tests (*.test.ts, server/testing), docs, the Dockerfile, compose.yaml and .ci
 # out of the context, so `npm test` and `npm run lint` cannot run in it; run those from a checkout. It shows
 # that `npm ci` with dev dependencies works on this base: docker build --target build .
 FROM toolchain AS build
 RUN npm ci
 COPY . .
+# The admin console's bundle (esbuild, a dev dependency): the runtime image ships it built and has no esbuild.
+RUN node server/console/build.ts
 
 # ---- prod-deps: production dependencies only, the node_modules the runtime image gets
 FROM toolchain AS prod-deps
@@ -65,6 +68,7 @@ COPY db ./db
 COPY jobs ./jobs
 COPY server ./server
 COPY scripts ./scripts
+COPY --from=build /app/build/console ./build/console
 USER node
 EXPOSE 3000
 # The worker's probe answers on WORKER_PORT: run it with HEALTHCHECK_PORT=3001 (see scripts/healthcheck.ts).

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'coverage/', 'client-sdk/dist/', 'db/migrations/'] },
+  { ignores: ['node_modules/', 'data/', 'coverage/', 'build/', 'client-sdk/dist/', 'db/migrations/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

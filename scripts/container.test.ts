@@ -66,6 +66,16 @@ describe('the image, as written', () => {
     expect(healthCommand).toEqual(['node', 'scripts/healthcheck.ts']);
   });
 
+  it('builds the admin console in the build stage and ships the bundle, not esbuild, in the runtime image', () => {
+    const buildStage = dockerfile.slice(dockerfile.findIndex((instruction) => instruction.keyword === 'FROM' && / AS build$/i.test(instruction.args)), dockerfile.findLastIndex((instruction) => instruction.keyword === 'FROM'));
+    expect(buildStage.some((instruction) => instruction.keyword === 'RUN' && instruction.args === 'node server/console/build.ts')).toBe(true);
+    expect(runtimeStage.some((instruction) => instruction.keyword === 'COPY' && instruction.args === '--from=build /app/build/console ./build/console')).toBe(true);
+    // The runtime's node_modules come from `npm ci --omit=dev`: esbuild is a dev dependency.
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    expect(pkg.dependencies.esbuild).toBeUndefined();
+    expect(pkg.devDependencies.esbuild).toBeDefined();
+  });
+
   it('composes postgres, mailpit, a one-off migrate, api and worker (and redis under a profile)', () => {
     const { services } = compose;
     expect(services.postgres.healthcheck?.test.join(' ')).toContain('pg_isready');

@@ -13,6 +13,7 @@ import { restOperations } from '../rest/operations.ts';
 import { appRouter } from '../routers/index.ts';
 import { createHttpContext, type Context } from '../trpc/context.ts';
 import { createTrpcHandler } from '../trpc/http-handler.ts';
+import { consoleRoutes } from './console.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { fixedHeaders, jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
 import { opsRoutes, type Lifecycle } from './ops.ts';
@@ -92,6 +93,8 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
 
   // pg-boss's dashboard for admins (its own CSP; loaded on first use). /api/admin/queues is the REST API, below.
   app.use(queuesDashboard(deps));
+  // The admin console: its page and assets (built on the first request), under a policy of its own.
+  app.use(consoleRoutes(deps));
 
   // The same procedures as plain JSON, with the document and reference that describe them.
   const operations = restOperations(appRouter);

@@ -71,6 +71,7 @@ const EMBEDDED_PAGE = `<!doctype html>
       <h1>The job dashboard needs Postgres</h1>
       <p>This deployment keeps its jobs in the embedded queue (PGlite, in <code>./data/queue</code> by default), which only
       this process can open: pg-boss's dashboard connects to its database by URL and cannot reach it.</p>
+      <p>Failed and dead-letter jobs can be retried and deleted on the admin console's <a href="/admin/jobs">Jobs page</a>.</p>
       <p>The same operations are in the admin job API: the <code>jobs.*</code> procedures, and over REST
       <code>GET /api/admin/queues</code> (queue depths), <code>GET /api/admin/queues/{queue}/jobs</code>, and retry, cancel and
       delete under the same path. See the <a href="/docs">API reference</a>.</p>
