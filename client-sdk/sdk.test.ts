@@ -78,7 +78,7 @@ try {
 }
 console.log(JSON.stringify({
   registered: registered.user.username,
-  gotToken: login.token.length > 0,
+  gotToken: login.token !== null && login.token.length > 0,
   expiresAtIsDate: login.expiresAt instanceof Date,
   me: me.username,
   post: post.title,

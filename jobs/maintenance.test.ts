@@ -1,6 +1,6 @@
 // The scheduled clean-up on both dialects: what has expired goes, what is still live stays.
 import { describe, expect, it } from 'vitest';
-import { inArray } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { dialects, useTestDeps } from '../server/testing/harness.ts';
 import { createUser, signIn } from '../server/testing/factories.ts';
 import { cleanUp } from '../server/services/maintenance.ts';
@@ -12,7 +12,7 @@ describe.each(dialects)('maintenance on %s', (dialect) => {
 
   it('deletes expired sessions and reset tokens, and finished tasks past retention', async () => {
     const { db } = deps.current;
-    const { sessions, passwordResetTokens, tasks } = db.tables;
+    const { sessions, passwordResetTokens, tasks, idempotencyKeys } = db.tables;
     const user = await createUser(deps.current);
     const live = await signIn(deps.current, user);
     const stale = await signIn(deps.current, user);
@@ -30,15 +30,18 @@ describe.each(dialects)('maintenance on %s', (dialect) => {
       createdAt: new Date(now - 40 * DAY),
       finishedAt: finishedDaysAgo === null ? null : new Date(now - finishedDaysAgo * DAY),
     });
+    const key = (name: string, expiresAt: number) => ({ userId: user.id, procedure: 'posts.create', key: name, requestHash: 'h', createdAt: new Date(now - DAY), expiresAt: new Date(expiresAt) });
+    await db.orm.insert(idempotencyKeys).values([key(`expired-${now}`, now - 1000), key(`live-${now}`, now + DAY)]);
     const inserted = await db.orm
       .insert(tasks)
       .values([task('completed', 31), task('failed', 45), task('completed', 2), task('queued', null)])
       .returning({ id: tasks.id });
 
-    expect(await cleanUp(deps.current)).toEqual({ sessions: 1, resetTokens: 1, tasks: 2 });
+    expect(await cleanUp(deps.current)).toEqual({ sessions: 1, resetTokens: 1, tasks: 2, idempotencyKeys: 1 });
+    expect((await db.orm.select({ key: idempotencyKeys.key }).from(idempotencyKeys).where(eq(idempotencyKeys.userId, user.id))).map((row) => row.key)).toEqual([`live-${now}`]);
     expect((await db.orm.select({ id: sessions.id }).from(sessions).where(inArray(sessions.id, [live.sessionId, stale.sessionId]))).map((row) => row.id)).toEqual([live.sessionId]);
     const left = await db.orm.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, inserted.map((row) => row.id)));
     expect(left.map((row) => row.id).sort()).toEqual([inserted[2].id, inserted[3].id].sort());
-    expect(await cleanUp(deps.current)).toEqual({ sessions: 0, resetTokens: 0, tasks: 0 });
+    expect(await cleanUp(deps.current)).toEqual({ sessions: 0, resetTokens: 0, tasks: 0, idempotencyKeys: 0 });
   });
 });

@@ -42,6 +42,7 @@ export type AppRouter = TRPCBuiltRouter<
           email: string;
           password: string;
           fullName?: undefined | string;
+          cookieOnly?: boolean | undefined;
         };
         output: {
           user: {
@@ -53,7 +54,7 @@ export type AppRouter = TRPCBuiltRouter<
             role: "user" | "admin";
             isActive: boolean;
           };
-          token: string;
+          token: null | string;
           expiresAt: Date;
         };
         errorShape: ErrorShape;
@@ -63,6 +64,7 @@ export type AppRouter = TRPCBuiltRouter<
         input: {
           usernameOrEmail: string;
           password: string;
+          cookieOnly?: boolean | undefined;
         };
         output: {
           user: {
@@ -74,7 +76,7 @@ export type AppRouter = TRPCBuiltRouter<
             role: "user" | "admin";
             isActive: boolean;
           };
-          token: string;
+          token: null | string;
           expiresAt: Date;
         };
         errorShape: ErrorShape;
@@ -512,17 +514,13 @@ export type AppRouter = TRPCBuiltRouter<
         output: {
           id: string;
           userId: string;
-          status: "queued" | "running" | "completed" | "failed" | "cancelled";
           error: null | string;
           attempts: number;
           createdAt: Date;
           startedAt: null | Date;
           finishedAt: null | Date;
-          type: "text.analyze";
-          input: {
-            text: string;
-          };
-          result: null | {
+          status: "completed";
+          result: {
             characters: number;
             words: number;
             sentences: number;
@@ -542,22 +540,54 @@ export type AppRouter = TRPCBuiltRouter<
               count: number;
             }>;
           };
+          type: "text.analyze";
+          input: {
+            text: string;
+          };
         } | {
           id: string;
           userId: string;
-          status: "queued" | "running" | "completed" | "failed" | "cancelled";
           error: null | string;
           attempts: number;
           createdAt: Date;
           startedAt: null | Date;
           finishedAt: null | Date;
+          status: "completed";
+          result: {
+            sum: number;
+            count: number;
+          };
           type: "math.sum";
           input: {
             numbers: number[];
           };
-          result: null | {
-            sum: number;
-            count: number;
+        } | {
+          id: string;
+          userId: string;
+          error: null | string;
+          attempts: number;
+          createdAt: Date;
+          startedAt: null | Date;
+          finishedAt: null | Date;
+          status: "queued" | "running" | "failed" | "cancelled";
+          result: null;
+          type: "text.analyze";
+          input: {
+            text: string;
+          };
+        } | {
+          id: string;
+          userId: string;
+          error: null | string;
+          attempts: number;
+          createdAt: Date;
+          startedAt: null | Date;
+          finishedAt: null | Date;
+          status: "queued" | "running" | "failed" | "cancelled";
+          result: null;
+          type: "math.sum";
+          input: {
+            numbers: number[];
           };
         };
         errorShape: ErrorShape;
@@ -602,17 +632,13 @@ export type AppRouter = TRPCBuiltRouter<
           data: {
             id: string;
             userId: string;
-            status: "queued" | "running" | "completed" | "failed" | "cancelled";
             error: null | string;
             attempts: number;
             createdAt: Date;
             startedAt: null | Date;
             finishedAt: null | Date;
-            type: "text.analyze";
-            input: {
-              text: string;
-            };
-            result: null | {
+            status: "completed";
+            result: {
               characters: number;
               words: number;
               sentences: number;
@@ -632,22 +658,54 @@ export type AppRouter = TRPCBuiltRouter<
                 count: number;
               }>;
             };
+            type: "text.analyze";
+            input: {
+              text: string;
+            };
           } | {
             id: string;
             userId: string;
-            status: "queued" | "running" | "completed" | "failed" | "cancelled";
             error: null | string;
             attempts: number;
             createdAt: Date;
             startedAt: null | Date;
             finishedAt: null | Date;
+            status: "completed";
+            result: {
+              sum: number;
+              count: number;
+            };
             type: "math.sum";
             input: {
               numbers: number[];
             };
-            result: null | {
-              sum: number;
-              count: number;
+          } | {
+            id: string;
+            userId: string;
+            error: null | string;
+            attempts: number;
+            createdAt: Date;
+            startedAt: null | Date;
+            finishedAt: null | Date;
+            status: "queued" | "running" | "failed" | "cancelled";
+            result: null;
+            type: "text.analyze";
+            input: {
+              text: string;
+            };
+          } | {
+            id: string;
+            userId: string;
+            error: null | string;
+            attempts: number;
+            createdAt: Date;
+            startedAt: null | Date;
+            finishedAt: null | Date;
+            status: "queued" | "running" | "failed" | "cancelled";
+            result: null;
+            type: "math.sum";
+            input: {
+              numbers: number[];
             };
           };
         }>;

@@ -179,3 +179,25 @@ export const outbox = sqliteTable(
   },
   (t) => [index('outbox_created_at_idx').on(t.createdAt)],
 );
+
+/**
+ * Idempotency keys of mutations that honour one (tasks.submit, posts.create), per user and procedure: the
+ * request's hash, and once it has succeeded its response (superjson text), replayed for a repeat of the request
+ * until the key expires (server/services/idempotency.ts). A row without a response is a request in progress.
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    id: text('id').primaryKey().$defaultFn(newId),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    procedure: text('procedure').notNull(),
+    key: text('key').notNull(),
+    requestHash: text('request_hash').notNull(),
+    response: text('response'),
+    createdAt: timestamp('created_at').notNull(),
+    expiresAt: timestamp('expires_at').notNull(),
+  },
+  (t) => [uniqueIndex('idempotency_keys_user_procedure_key_unique').on(t.userId, t.procedure, t.key), index('idempotency_keys_expires_at_idx').on(t.expiresAt)],
+);

@@ -78,15 +78,17 @@ describe.each(dialects)('HTTP app on %s', (dialect) => {
     const listed = await fetch(`${url}/trpc/health.check`, { headers: { origin: 'https://app.example.com' } });
     expect(listed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
     expect(listed.headers.get('access-control-allow-credentials')).toBe('true');
+    expect(listed.headers.get('access-control-expose-headers')).toBe('RateLimit-Limit,RateLimit-Remaining,RateLimit-Reset,Retry-After,X-Request-Id');
     const other = await fetch(`${url}/trpc/health.check`, { headers: { origin: 'https://evil.example' } });
     expect(other.headers.get('access-control-allow-origin')).toBeNull();
     expect(other.headers.get('access-control-allow-credentials')).toBeNull();
     const preflight = await fetch(`${url}/trpc/health.check`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type,idempotency-key' },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type,idempotency-key');
   });
 
   it('accepts a sane X-Request-Id, replaces an insane one, and echoes it', async () => {

@@ -55,7 +55,8 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
   // Only listed origins get CORS headers at all, credentials included; a request from any other origin, or
   // with none (servers, scripts), passes by untouched.
   const corsForListed = cors((req: Request, callback: (err: Error | null, options?: CorsOptions) => void) => {
-    callback(null, { origin: req.headers.origin, credentials: true, maxAge: 600 });
+    // The budget headers are readable by the page (the SDK's rateLimit()), as is the request id errors name.
+    callback(null, { origin: req.headers.origin, credentials: true, maxAge: 600, exposedHeaders: ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'X-Request-Id'] });
   });
   app.use((req, res, next) => {
     const origin = req.headers.origin;

@@ -70,7 +70,8 @@ describe('the OpenAPI document', () => {
     expect(statuses('get', '/health')).toEqual(['200', '400', '429', '500', '503']);
     expect(operation('get', '/health').security).toEqual([]);
     expect(operation('get', '/posts').security).toEqual([{}, { bearerAuth: [] }]);
-    expect(statuses('post', '/posts')).toEqual(['201', '400', '401', '403', '413', '415', '429', '500', '503']);
+    expect(statuses('post', '/posts')).toEqual(['201', '400', '401', '403', '409', '413', '415', '429', '500', '503']);
+    expect(operation('post', '/posts').parameters).toEqual([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: false })]);
     expect(statuses('post', '/tasks/{id}/cancel')).toEqual(['200', '400', '401', '403', '404', '409', '429', '500', '503']);
     expect(statuses('post', '/auth/login')).toEqual(['200', '400', '401', '403', '413', '415', '429', '500', '503']);
     expect(json.components.responses.TooManyRequests).toMatchObject({ headers: { 'Retry-After': expect.anything() } });

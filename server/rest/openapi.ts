@@ -158,6 +158,16 @@ function operationObject(operation: Operation): JsonSchema {
   if (operation.stream) {
     params.push({ name: 'Last-Event-ID', in: 'header', required: false, description: 'The id of the last event received: what an EventSource sends when it reconnects (the same as `lastEventId`).', schema: { type: 'string' } });
   }
+  if (route.idempotent) {
+    params.push({
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description:
+        'Makes a retry safe: a repeat with the same key and body within 24 hours gets the first response (nothing is created twice); the same key with another body is a 409 (`CONFLICT`), as is a repeat while the first is still running after a 10 s wait. Scoped to the user and the operation; 1 to 255 visible ASCII characters (a UUID, say).',
+      schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
+    });
+  }
   return {
     operationId: procedurePath,
     summary: route.summary,

@@ -42,10 +42,10 @@ describe.each(dialects)('auth on %s', (dialect) => {
       const { sessions } = deps.current.db.tables;
       const rows = await deps.current.db.orm.select().from(sessions).where(eq(sessions.userId, result.user.id));
       expect(rows).toHaveLength(1);
-      expect(rows[0].id).toBe(hashToken(result.token));
+      expect(rows[0].id).toBe(hashToken(result.token!));
       expect(JSON.stringify(rows)).not.toContain(result.token);
       expect(rows[0]).toMatchObject({ ip: '192.0.2.1', userAgent: 'test-agent' });
-      expect(await callerFor(deps.current, { token: result.token }).auth.me()).toEqual(result.user);
+      expect(await callerFor(deps.current, { token: result.token! }).auth.me()).toEqual(result.user);
     });
 
     it.each([
@@ -116,7 +116,7 @@ describe.each(dialects)('auth on %s', (dialect) => {
       expect(first.user.id).toBe(user.id);
       expect(second.user.id).toBe(user.id);
       expect(first.token).not.toBe(second.token);
-      const sessions = await callerFor(deps.current, { token: second.token }).auth.sessions();
+      const sessions = await callerFor(deps.current, { token: second.token! }).auth.sessions();
       expect(sessions).toHaveLength(2);
     });
 
@@ -273,7 +273,7 @@ describe.each(dialects)('auth on %s', (dialect) => {
     const seen: unknown[] = [];
     const record = <T>(value: T): T => (seen.push(value), value);
     const registered = record(await anonymous().auth.register(registration()));
-    const caller = callerFor(deps.current, { token: registered.token });
+    const caller = callerFor(deps.current, { token: registered.token! });
     record(await anonymous().auth.login({ usernameOrEmail: registered.user.username, password: 'a long enough password' }));
     record(await caller.auth.me());
     record(await caller.auth.sessions());

@@ -6,7 +6,11 @@ import { requestPasswordReset, resetPassword } from '../services/password-reset.
 import { deleteSession, deleteUserSessions, listSessions, revokeSession } from '../services/sessions.ts';
 import { Email, FullName, Id, Ok, Password, User, Username } from '../schemas.ts';
 
-const LoggedIn = z.object({ user: User, token: z.string(), expiresAt: z.date() });
+/** `token` is null when the caller asked for `cookieOnly`: the session is then in the HttpOnly cookie alone. */
+const LoggedIn = z.object({ user: User, token: z.string().nullable(), expiresAt: z.date() });
+
+/** Leave the token out of the response (the session cookie carries it), so page scripts never see it. */
+const CookieOnly = z.boolean().optional();
 
 const Session = z.object({
   id: z.string(),
@@ -26,17 +30,19 @@ export const authRouter = router({
         path: '/auth/register',
         status: 201,
         summary: 'Create an account and sign in',
-        description: 'Returns the new user and a session token to send as `Authorization: Bearer <token>`.',
+        description:
+          'Returns the new user and a session token to send as `Authorization: Bearer <token>`, and sets the session cookie. ' +
+          'With `cookieOnly: true` the token is left out (`null`): the HttpOnly cookie alone carries the session (same-site browsers only).',
         errors: ['CONFLICT'],
       },
     })
     .use(rateLimit('register'))
-    .input(z.object({ username: Username, email: Email, password: Password, fullName: FullName.optional() }))
+    .input(z.object({ username: Username, email: Email, password: Password, fullName: FullName.optional(), cookieOnly: CookieOnly }))
     .output(LoggedIn)
-    .mutation(async ({ ctx, input }) => {
+    .mutation(async ({ ctx, input: { cookieOnly, ...input } }) => {
       const { user, session } = await register(ctx.deps, input, { ip: ctx.ip, userAgent: ctx.userAgent });
       ctx.sessionCookie.set(session.token, session.expiresAt);
-      return { user, token: session.token, expiresAt: session.expiresAt };
+      return { user, token: cookieOnly ? null : session.token, expiresAt: session.expiresAt };
     }),
 
   login: publicProcedure
@@ -45,18 +51,21 @@ export const authRouter = router({
         method: 'POST',
         path: '/auth/login',
         summary: 'Sign in with a username or e-mail and a password',
-        description: 'Returns a session token to send as `Authorization: Bearer <token>`. Repeated failures lock the account for a while (429).',
+        description:
+          'Returns a session token to send as `Authorization: Bearer <token>`, and sets the session cookie. ' +
+          'With `cookieOnly: true` the token is left out (`null`): the HttpOnly cookie alone carries the session (same-site browsers only). ' +
+          'Repeated failures lock the account for a while (429).',
         errors: ['UNAUTHORIZED', 'FORBIDDEN'],
       },
     })
     .use(rateLimit('login'))
     // Checked loosely: a login must not reveal which rules a stored username or password follows.
-    .input(z.object({ usernameOrEmail: z.string().min(1).max(254), password: z.string().min(1).max(256) }))
+    .input(z.object({ usernameOrEmail: z.string().min(1).max(254), password: z.string().min(1).max(256), cookieOnly: CookieOnly }))
     .output(LoggedIn)
-    .mutation(async ({ ctx, input }) => {
+    .mutation(async ({ ctx, input: { cookieOnly, ...input } }) => {
       const { user, session } = await login(ctx.deps, input, { ip: ctx.ip, userAgent: ctx.userAgent });
       ctx.sessionCookie.set(session.token, session.expiresAt);
-      return { user, token: session.token, expiresAt: session.expiresAt };
+      return { user, token: cookieOnly ? null : session.token, expiresAt: session.expiresAt };
     }),
 
   logout: sessionProcedure

@@ -29,7 +29,7 @@ describe.each(dialects)('on %s whose database defaults are unusual', (dialect) =
     expect(registered.user.fullName).toBe('Иван Ωμέγα 山田');
 
     const { token, user } = await anonymous.auth.login({ usernameOrEmail: name.toUpperCase(), password: 'a long enough password' });
-    const caller = callerFor(deps.current, { token, ip: '192.0.2.7', userAgent: 'vitest' });
+    const caller = callerFor(deps.current, { token: token!, ip: '192.0.2.7', userAgent: 'vitest' });
     expect(await caller.auth.me()).toEqual(user);
     const sessions = await caller.auth.sessions();
     expect(sessions).toHaveLength(2);

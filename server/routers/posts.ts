@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { authedProcedure, publicProcedure, router } from '../trpc/init.ts';
 import type { Context } from '../trpc/context.ts';
+import { idempotently } from '../services/idempotency.ts';
 import { createPost, deletePost, getPost, listPosts, updatePost, type Viewer } from '../services/posts.ts';
 import { Id, Ok, page, pagination, Post, PostBody, PostSummary, PostTitle } from '../schemas.ts';
 
@@ -13,10 +14,20 @@ async function viewerOf(ctx: Context): Promise<Viewer> {
 
 export const postsRouter = router({
   create: authedProcedure
-    .meta({ rest: { method: 'POST', path: '/posts', status: 201, summary: 'Write a post' } })
+    .meta({
+      rest: {
+        method: 'POST',
+        path: '/posts',
+        status: 201,
+        summary: 'Write a post',
+        description: 'With an `Idempotency-Key` header a repeat of the request (same key and body) gets the first response instead of a second post.',
+        errors: ['CONFLICT'],
+        idempotent: true,
+      },
+    })
     .input(z.object({ title: PostTitle, body: PostBody, published: z.boolean().optional() }))
     .output(Post)
-    .mutation(({ ctx, input }) => createPost(ctx.deps, ctx.user, input)),
+    .mutation(({ ctx, input }) => idempotently(ctx.deps, { userId: ctx.user.id, procedure: 'posts.create', key: ctx.idempotencyKey, input }, () => createPost(ctx.deps, ctx.user, input))),
 
   update: authedProcedure
     .meta({ rest: { method: 'PATCH', path: '/posts/{id}', summary: 'Edit a post (its author)', errors: ['NOT_FOUND'] } })

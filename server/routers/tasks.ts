@@ -4,6 +4,7 @@ import { TASK_STATUSES } from '../../db/index.ts';
 import { authedProcedure, authedStreamProcedure, router } from '../trpc/init.ts';
 import { eventStream } from '../trpc/event-stream.ts';
 import { cancelTask, getTask, listTasks, submitTask } from '../services/tasks.ts';
+import { idempotently } from '../services/idempotency.ts';
 import { TASK_EVENT_ID, openTaskWatch } from '../services/live-updates.ts';
 import { Id, page, pagination } from '../schemas.ts';
 import { TASK_TYPES, taskTypes, type TaskType } from '../tasks/types.ts';
@@ -33,10 +34,23 @@ const TaskSummary = z.object({
   finishedAt: z.date().nullable(),
 });
 
-/** A task with its typed input and result (null until completed). */
-const Task = z.discriminatedUnion('type', [
-  TaskSummary.extend({ type: z.literal('text.analyze'), input: TASK_TYPES['text.analyze'].input, result: TASK_TYPES['text.analyze'].result.nullable() }),
-  TaskSummary.extend({ type: z.literal('math.sum'), input: TASK_TYPES['math.sum'].input, result: TASK_TYPES['math.sum'].result.nullable() }),
+const TextAnalyze = { type: z.literal('text.analyze'), input: TASK_TYPES['text.analyze'].input };
+const MathSum = { type: z.literal('math.sum'), input: TASK_TYPES['math.sum'].input };
+const Unfinished = TaskStatus.exclude(['completed']);
+
+/**
+ * A task with its typed input and result, keyed on `status` and then `type`: a completed task has its type's
+ * result; any other has `result: null` (a failed one says why in `error`).
+ */
+const Task = z.discriminatedUnion('status', [
+  z.discriminatedUnion('type', [
+    TaskSummary.extend({ ...TextAnalyze, status: z.literal('completed'), result: TASK_TYPES['text.analyze'].result }),
+    TaskSummary.extend({ ...MathSum, status: z.literal('completed'), result: TASK_TYPES['math.sum'].result }),
+  ]),
+  z.discriminatedUnion('type', [
+    TaskSummary.extend({ ...TextAnalyze, status: Unfinished, result: z.null() }),
+    TaskSummary.extend({ ...MathSum, status: Unfinished, result: z.null() }),
+  ]),
 ]);
 
 export const tasksRouter = router({
@@ -47,12 +61,18 @@ export const tasksRouter = router({
         path: '/tasks',
         status: 202,
         summary: 'Submit a background task',
-        description: 'The task runs on a worker; poll `GET /api/tasks/{id}` for its status and result.',
+        description:
+          'The task runs on a worker; poll `GET /api/tasks/{id}` for its status and result, or follow `GET /api/tasks/events?taskId=…`. ' +
+          'With an `Idempotency-Key` header a repeat of the request (same key and body) gets the first response instead of a second task.',
+        errors: ['CONFLICT'],
+        idempotent: true,
       },
     })
     .input(Submission)
     .output(z.object({ id: z.string(), status: z.literal('queued') }))
-    .mutation(({ ctx, input }) => submitTask(ctx.deps, ctx.user.id, input)),
+    .mutation(({ ctx, input }) =>
+      idempotently(ctx.deps, { userId: ctx.user.id, procedure: 'tasks.submit', key: ctx.idempotencyKey, input }, () => submitTask(ctx.deps, ctx.user.id, input)),
+    ),
 
   get: authedProcedure
     .meta({ rest: { method: 'GET', path: '/tasks/{id}', summary: 'A task with its input and result', errors: ['NOT_FOUND'] } })

@@ -1,26 +1,28 @@
-// Scheduled upkeep: the clean-up (expired sessions and reset tokens, finished tasks past their retention), and
+// Scheduled upkeep: the clean-up (expired sessions, reset tokens and idempotency keys, finished tasks past their retention), and
 // the sweep that repairs tasks no job will ever settle.
 import { and, asc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
 import { runTaskJob } from '../../jobs/definitions/run-task.ts';
 import type { Deps } from '../deps.ts';
+import { deleteExpiredIdempotencyKeys } from './idempotency.ts';
 import { taskAnnouncement } from './task-changes.ts';
 import { LOST_LAST_ATTEMPT } from './task-runs.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export async function cleanUp(deps: Deps): Promise<{ sessions: number; resetTokens: number; tasks: number }> {
+export async function cleanUp(deps: Deps): Promise<{ sessions: number; resetTokens: number; tasks: number; idempotencyKeys: number }> {
   const { sessions, passwordResetTokens, tasks } = deps.db.tables;
   const now = deps.clock.now();
   const taskCutoff = new Date(now.getTime() - deps.config.TASK_RETENTION_DAYS * DAY_MS);
-  const [expiredSessions, expiredTokens, oldTasks] = await Promise.all([
+  const [expiredSessions, expiredTokens, oldTasks, expiredKeys] = await Promise.all([
     deps.db.orm.delete(sessions).where(or(lt(sessions.expiresAt, now), lt(sessions.absoluteExpiresAt, now))).returning({ id: sessions.id }),
     deps.db.orm.delete(passwordResetTokens).where(lt(passwordResetTokens.expiresAt, now)).returning({ id: passwordResetTokens.id }),
     deps.db.orm
       .delete(tasks)
       .where(and(inArray(tasks.status, ['completed', 'failed', 'cancelled']), lt(tasks.finishedAt, taskCutoff)))
       .returning({ id: tasks.id }),
+    deleteExpiredIdempotencyKeys(deps),
   ]);
-  return { sessions: expiredSessions.length, resetTokens: expiredTokens.length, tasks: oldTasks.length };
+  return { sessions: expiredSessions.length, resetTokens: expiredTokens.length, tasks: oldTasks.length, idempotencyKeys: expiredKeys };
 }
 
 /** At most this many tasks are looked at per sweep (the oldest first); the next sweep takes the rest. */

@@ -21,6 +21,8 @@ export type Context = {
   /** The request names an `Origin` that is neither ours nor a CORS_ORIGINS one, whatever its method. */
   foreignOrigin: boolean;
   sessionCookie: SessionCookie;
+  /** The request's `Idempotency-Key` header (tasks.submit and posts.create honour it; see services/idempotency.ts). */
+  idempotencyKey: string | null;
   /** Who the credentials belong to; looked up once per request (a batch shares it), null when nobody. */
   authenticate: () => Promise<Authenticated | null>;
 };
@@ -32,6 +34,7 @@ export type InnerContextOptions = {
   /** A session or API token, as a program would send it in `Authorization: Bearer`. */
   token?: string;
   sessionCookie?: SessionCookie;
+  idempotencyKey?: string;
 };
 
 function memoizedAuthentication(deps: Deps, credentials: Credentials | null, cookie: SessionCookie): Context['authenticate'] {
@@ -63,6 +66,7 @@ export function createInnerContext(deps: Deps, options: InnerContextOptions = {}
     crossSite: false,
     foreignOrigin: false,
     sessionCookie,
+    idempotencyKey: options.idempotencyKey ?? null,
     authenticate: memoizedAuthentication(deps, credentials, sessionCookie),
   };
 }
@@ -106,6 +110,7 @@ export function createHttpContext(deps: Deps) {
       crossSite: isCrossSite(req, trustedOrigins),
       foreignOrigin: req.headers.origin !== undefined && !trustedOrigins.has(req.headers.origin) && req.headers.origin !== `${req.protocol}://${req.headers.host}`,
       sessionCookie,
+      idempotencyKey: req.get('idempotency-key') ?? null,
       authenticate: memoizedAuthentication(deps, credentials, sessionCookie),
     };
   };

@@ -19,6 +19,8 @@ export type RestRoute = {
   errors?: AppErrorCode[];
   /** A public read that shows more to a signed-in caller (their own drafts, say): bearer auth is optional. */
   optionalAuth?: boolean;
+  /** Honours an `Idempotency-Key` header (server/services/idempotency.ts): described in the document. */
+  idempotent?: boolean;
 };
 
 export type Meta = { access?: Access; rest?: RestRoute };
