@@ -2,11 +2,11 @@
 // or repeat a row while rows are written between reads, and the search index follows every write.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { callerFor, dialects, useTestDeps } from '../testing/harness.ts';
 import { createUser, signedInUser, uniqueName } from '../testing/factories.ts';
 import type { Deps } from '../deps.ts';
-import { TOTAL_CAP } from '../services/pages.ts';
+import { TOTAL_CAP, walkNewestFirst } from '../services/pages.ts';
 
 type Draft = { title: string; body: string; published: boolean; createdAt: Date };
 
@@ -128,6 +128,34 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
       expect(found, q).toEqual([rare[3].id, rare[2].id, rare[0].id]);
       const page = await anonymous().posts.list({ q, authorId: author.id });
       expect({ total: page.total, totalIsLowerBound: page.totalIsLowerBound }, q).toEqual({ total: 3, totalIsLowerBound: false });
+    }
+  });
+
+  it('walks in chunks of any size with the answers of a brute-force filter, rows with equal times too', async () => {
+    const author = await createUser(deps.current);
+    const word = `wlk${uniqueName('w').replace(/_/g, '')}`;
+    const base = Date.UTC(2033, 0, 1);
+    // Pairs and triples of posts created at the same millisecond: chunk edges fall between rows of one time.
+    const drafts = Array.from({ length: 37 }, (_, i) => ({ title: i % 3 === 0 || i % 7 === 0 ? `${word} ${i}` : `other ${i}`, body: 'b', published: i % 4 !== 1, createdAt: new Date(base + Math.floor(i / 3) * 1000) }));
+    const ids = (await insertPosts(deps.current, author.id, drafts)).map((row) => row.id);
+    const { db } = deps.current;
+    const { posts } = db.tables;
+    const rows = drafts.map((draft, i) => ({ ...draft, id: ids[i] })).filter((row) => row.published);
+    const newestFirst = rows.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const where = and(eq(posts.published, true), eq(posts.authorId, author.id));
+    const matching = newestFirst.filter((row) => row.title.startsWith(word));
+    for (const chunk of [1, 2, 3, 5, 40]) {
+      for (const [skip, limit] of [[0, 4], [3, 2], [0, 50]]) {
+        for (const from of [undefined, newestFirst[4], newestFirst[5]]) {
+          const key = from && { createdAt: from.createdAt, id: from.id };
+          const walk = await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk });
+          const after = from ? matching.filter((row) => newestFirst.indexOf(row) > newestFirst.indexOf(from)) : matching;
+          const label = `chunk ${chunk}, skip ${skip}, limit ${limit}, after ${from?.title}`;
+          expect(walk.ids, label).toEqual(after.slice(skip, skip + limit + 1).map((row) => row.id));
+          expect(walk.answered, label).toBe(true);
+          expect(walk.complete, label).toBe(!from && after.length < skip + limit + 1);
+        }
+      }
     }
   });
 

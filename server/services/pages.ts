@@ -1,6 +1,6 @@
 // Keyset pages for newest-first lists: opaque cursors over (created_at, id), and totals counted up to a cap.
 import { setImmediate } from 'node:timers/promises';
-import { and, count, desc, eq, lt, lte, or, sql, type Column, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, gte, lt, lte, or, sql, type Column, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Orm } from '../../db/index.ts';
 import { AppError } from '../errors.ts';
@@ -66,6 +66,9 @@ export const WALK_CHUNK = 1000;
  * The ids of the rows matching `matches` (a condition tested row by row), newest first after `key`, found by
  * walking `base`'s rows down a (…, created_at, id) index in chunks of WALK_CHUNK, yielding to the event loop
  * between chunks (on SQLite a query holds the process). Stops at `skip` + `limit` + 1 matches or the end.
+ * Each chunk is two queries: its last row's key, read from the index alone, then the matches between the two
+ * keys, which stops at the matches still wanted: common text is tested on the rows up to its last match, not on
+ * the whole chunk, and only matches come back.
  * Cost: rows walked ≈ matches wanted ÷ the share of rows that match; the end of the rows for a rare condition.
  */
 export async function walkNewestFirst(
@@ -80,30 +83,43 @@ export async function walkNewestFirst(
 ): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean }> {
   const { chunk = WALK_CHUNK, maxChunks = Number.POSITIVE_INFINITY } = options;
   const wanted = request.skip + request.limit + 1;
+  const newestFirst = [desc(columns.createdAt), desc(columns.id)];
+  const keyOf = { id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date> };
   const hits: string[] = [];
   let from = key;
   let complete = false;
   for (let chunks = 1; ; chunks++) {
-    const rows = await orm
-      .select({ id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date>, hit: sql<number>`case when ${matches} then 1 else 0 end`.mapWith(Number) })
+    // The chunk's last row; none when fewer than `chunk` rows are left.
+    const [last] = await orm
+      .select(keyOf)
       .from(table)
       .where(and(base, after(columns, from)))
-      .orderBy(desc(columns.createdAt), desc(columns.id))
-      .limit(chunk);
-    for (const row of rows) {
-      if (row.hit && hits.push(row.id) === wanted) break;
-    }
+      .orderBy(...newestFirst)
+      .limit(1)
+      .offset(chunk - 1);
+    const found = await orm
+      .select({ id: keyOf.id })
+      .from(table)
+      .where(and(base, after(columns, from), last ? upTo(columns, last) : undefined, matches))
+      .orderBy(...newestFirst)
+      .limit(wanted - hits.length);
+    for (const row of found) hits.push(row.id);
     if (hits.length === wanted) break;
-    if (rows.length < chunk) {
+    if (!last) {
       complete = true;
       break;
     }
     if (chunks >= maxChunks) break;
-    from = rows[rows.length - 1];
+    from = last;
     await setImmediate();
   }
   // answered: the page is known (full, or the rows ended); otherwise maxChunks ran out first.
   return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined, answered: complete || hits.length === wanted };
+}
+
+/** Rows up to and including `key` in (created_at desc, id desc) order: the other end of `after`'s range. */
+function upTo(columns: { createdAt: Column; id: Column }, key: PageKey): SQL | undefined {
+  return and(gte(columns.createdAt, key.createdAt), or(gt(columns.createdAt, key.createdAt), and(eq(columns.createdAt, key.createdAt), gte(columns.id, key.id))));
 }
 
 /** A walk's total: exact when it saw every matching row (from the start to the end), else what it saw. */
