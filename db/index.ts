@@ -72,6 +72,12 @@ export type Database = {
    */
   tableCounts: () => Promise<TableCounts>;
   /**
+   * An SQL expression for a count the database keeps exact in every write's own transaction (SQLite's
+   * table_counts: `posts`, `posts.published`, …), for a list to stop counting where the kept count already tells
+   * it; null where none is kept (Postgres counts by queries, and reuses those for a second).
+   */
+  keptCount: (name: KeptCount) => SQL | null;
+  /**
    * An expression for a statement's RETURNING list that announces `payload` on `channel`, once per returned row,
    * when the statement's transaction commits, and never when it rolls back: `pg_notify` on Postgres (heard by
    * every process that listens); on SQLite a function of the connection whose announcements this process's
@@ -120,6 +126,9 @@ export type Database = {
 export const valueOf = (name: string, column: Column): SQL => sql`${new Param(sql.placeholder(name), column)}`;
 
 export type QueryListener = (sql: string) => void;
+
+/** The names of table_counts' rows (migration 0009) that lists use. */
+export type KeptCount = 'posts' | 'posts.published';
 
 export type TableCounts = { users: { total: number; active: number }; posts: { total: number; published: number }; tasks: Record<TaskStatus, number> };
 
@@ -264,6 +273,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
           tasks,
         };
       },
+      keptCount: (name) => sql`(select value from table_counts where name = ${name})`,
       announce: (channel, payload) => sql`app_announce(${channel}, ${payload})`,
       lazyCommit: (fn) => fn(orm),
       listen: bus.listen,
@@ -398,6 +408,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
       for (const { status, n } of taskCounts) byStatus[status] = n;
       return { users: userCounts, posts: postCounts, tasks: byStatus };
     }, COUNTS_MAX_AGE_MS),
+    keptCount: () => null,
     analyze: async () => {
       await orm.execute(sql`analyze`);
     },

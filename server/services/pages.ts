@@ -40,10 +40,20 @@ export function after(columns: { createdAt: Column; id: Column }, key: PageKey |
   return and(lte(columns.createdAt, key.createdAt), or(lt(columns.createdAt, key.createdAt), and(eq(columns.createdAt, key.createdAt), lt(columns.id, key.id))));
 }
 
-/** Matching rows counted up to TOTAL_CAP + 1 and no further (the count stops walking there). */
-export async function cappedCount(orm: Orm, table: PgTable, where: SQL | undefined): Promise<number> {
+/**
+ * Matching rows counted up to TOTAL_CAP + 1 and no further (the count stops walking there). `atLeast`: a count
+ * the database keeps (db.keptCount) of rows that all match; above the cap, no row is counted.
+ */
+export async function cappedCount(orm: Orm, table: PgTable, where: SQL | undefined, atLeast?: SQL | null): Promise<number> {
   const capped = orm.select({ one: sql`1`.as('one') }).from(table).where(where).limit(TOTAL_CAP + 1).as('capped');
-  const [{ n }] = await orm.select({ n: count() }).from(capped);
+  if (!atLeast) {
+    const [{ n }] = await orm.select({ n: count() }).from(capped);
+    return n;
+  }
+  // CASE evaluates its branches lazily: the count's subquery runs only when the kept count is at most the cap.
+  const [{ n }] = await orm
+    .select({ n: sql<number>`case when ${atLeast} > ${sql.raw(String(TOTAL_CAP))} then ${sql.raw(String(TOTAL_CAP + 1))} else (select count(*) from ${capped}) end`.mapWith(Number) })
+    .from(sql`(select 1) as one_row`);
   return n;
 }
 

@@ -106,8 +106,12 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
     filter.authorId === undefined ? undefined : eq(posts.authorId, filter.authorId),
     filter.published === undefined ? undefined : eq(posts.published, filter.published),
   );
+  // Every row of this kept count matches the list when it has no author and no draft filter (a signed-in
+  // reader's list adds their drafts to the published posts): above the cap, nothing is counted.
+  const keptSuperset =
+    filter.authorId !== undefined || filter.published === false ? null : db.keptCount(viewer?.role === 'admin' && filter.published === undefined ? 'posts' : 'posts.published');
   const select = () => db.orm.select(summaryColumns(db.tables)).from(posts).innerJoin(users, eq(users.id, posts.authorId));
-  const pageWhere = async (where: SQL | undefined) => {
+  const pageWhere = async (where: SQL | undefined, atLeast: SQL | null) => {
     // The page's ids first, from the index alone where it covers the filter: skipped rows cost an index step
     // each, not a row read and an author lookup.
     const ids = db.orm
@@ -119,11 +123,11 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
       .offset(filter.skip);
     const [rows, counted] = await Promise.all([
       select().where(inArray(posts.id, ids)).orderBy(desc(posts.createdAt), desc(posts.id)),
-      cappedCount(db.orm, posts, where),
+      cappedCount(db.orm, posts, where, atLeast),
     ]);
     return toPage(rows, filter.limit, totalOf(counted));
   };
-  if (!filter.q) return pageWhere(base);
+  if (!filter.q) return pageWhere(base, keptSuperset);
 
   const search = db.postsSearch(filter.q);
   const walked = (walk: { ids: string[] }) =>
@@ -133,7 +137,7 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
   const first = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter, { maxChunks: 1 });
   if (first.answered) return toPage(await walked(first), filter.limit, walkTotal(first));
   const indexed = await search.indexed(TOTAL_CAP);
-  if (indexed) return pageWhere(and(base, indexed));
+  if (indexed) return pageWhere(and(base, indexed), null);
   const walk = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter);
   return toPage(await walked(walk), filter.limit, walkTotal(walk));
 }
