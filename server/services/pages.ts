@@ -1,6 +1,6 @@
 // Keyset pages for newest-first lists: opaque cursors over (created_at, id), and totals counted up to a cap.
 import { setImmediate } from 'node:timers/promises';
-import { and, count, desc, eq, gt, gte, lt, lte, or, sql, type Column, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, gte, lt, lte, or, sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Orm } from '../../db/index.ts';
 import { AppError } from '../errors.ts';
@@ -31,11 +31,14 @@ export function decodeCursor(cursor: string | undefined): PageKey | undefined {
   return { createdAt: new Date(Number(match[1])), id: match[2] };
 }
 
+/** A page key, or placeholders for one in a prepared statement. */
+export type PageKeyOf = { createdAt: Date | SQL; id: string | SQL | Placeholder };
+
 /**
  * Rows after `key` in (created_at desc, id desc) order. Written as a range on created_at plus a tie-break, so
  * both dialects walk their (…, created_at, id) indexes from the key.
  */
-export function after(columns: { createdAt: Column; id: Column }, key: PageKey | undefined): SQL | undefined {
+export function after(columns: { createdAt: Column; id: Column }, key: PageKeyOf | undefined): SQL | undefined {
   if (!key) return undefined;
   return and(lte(columns.createdAt, key.createdAt), or(lt(columns.createdAt, key.createdAt), and(eq(columns.createdAt, key.createdAt), lt(columns.id, key.id))));
 }
@@ -45,16 +48,18 @@ export function after(columns: { createdAt: Column; id: Column }, key: PageKey |
  * the database keeps (db.keptCount) of rows that all match; above the cap, no row is counted.
  */
 export async function cappedCount(orm: Orm, table: PgTable, where: SQL | undefined, atLeast?: SQL | null): Promise<number> {
+  const [{ n }] = await cappedCountQuery(orm, table, where, atLeast);
+  return n;
+}
+
+/** cappedCount's query, to run or to prepare. */
+export function cappedCountQuery(orm: Orm, table: PgTable, where: SQL | undefined, atLeast?: SQL | null) {
   const capped = orm.select({ one: sql`1`.as('one') }).from(table).where(where).limit(TOTAL_CAP + 1).as('capped');
-  if (!atLeast) {
-    const [{ n }] = await orm.select({ n: count() }).from(capped);
-    return n;
-  }
+  if (!atLeast) return orm.select({ n: count() }).from(capped);
   // CASE evaluates its branches lazily: the count's subquery runs only when the kept count is at most the cap.
-  const [{ n }] = await orm
+  return orm
     .select({ n: sql<number>`case when ${atLeast} > ${sql.raw(String(TOTAL_CAP))} then ${sql.raw(String(TOTAL_CAP + 1))} else (select count(*) from ${capped}) end`.mapWith(Number) })
     .from(sql`(select 1) as one_row`);
-  return n;
 }
 
 /** A page from `limit` + 1 rows read: the extra row only says whether there is a next page. */
