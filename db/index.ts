@@ -72,6 +72,12 @@ export type Database = {
    */
   tableCounts: () => Promise<TableCounts>;
   /**
+   * An SQL expression for a count the database keeps exact in every write's own transaction (SQLite's
+   * table_counts: `posts`, `posts.published`, …), for a list to stop counting where the kept count already tells
+   * it; null where none is kept (Postgres counts by queries, and reuses those for a second).
+   */
+  keptCount: (name: KeptCount) => SQL | null;
+  /**
    * An expression for a statement's RETURNING list that announces `payload` on `channel`, once per returned row,
    * when the statement's transaction commits, and never when it rolls back: `pg_notify` on Postgres (heard by
    * every process that listens); on SQLite a function of the connection whose announcements this process's
@@ -97,8 +103,8 @@ export type Database = {
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /**
    * Runs a bulk insert of posts with the search index built once afterwards instead of row by row (several times
-   * faster): SQLite drops the FTS insert trigger and rebuilds posts_fts; Postgres drops the trigram index and
-   * creates it again. Searches meanwhile are slow or incomplete: for seeding, not for a serving database.
+   * faster): SQLite drops the FTS and count insert triggers, rebuilds posts_fts and counts the posts once; Postgres
+   * drops the trigram index and creates it again. Searches meanwhile are slow or incomplete: for seeding, not for a serving database.
    */
   bulkLoadPosts: <T>(load: () => Promise<T>) => Promise<T>;
   /** Refreshes the planner's statistics (after a bulk load: index choice depends on them). */
@@ -120,6 +126,9 @@ export type Database = {
 export const valueOf = (name: string, column: Column): SQL => sql`${new Param(sql.placeholder(name), column)}`;
 
 export type QueryListener = (sql: string) => void;
+
+/** The names of table_counts' rows (migration 0009) that lists use. */
+export type KeptCount = 'posts' | 'posts.published';
 
 export type TableCounts = { users: { total: number; active: number }; posts: { total: number; published: number }; tasks: Record<TaskStatus, number> };
 
@@ -264,6 +273,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
           tasks,
         };
       },
+      keptCount: (name) => sql`(select value from table_counts where name = ${name})`,
       announce: (channel, payload) => sql`app_announce(${channel}, ${payload})`,
       lazyCommit: (fn) => fn(orm),
       listen: bus.listen,
@@ -272,18 +282,28 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
         sqlite.raw.exec('analyze');
       },
       bulkLoadPosts: async (load) => {
-        // The trigger's own definition (migration 0008), put back as it was.
-        const trigger = sqlite.raw.prepare("select sql from sqlite_master where type = 'trigger' and name = 'posts_fts_after_insert'").pluck().get() as string | undefined;
-        if (trigger) sqlite.raw.exec('drop trigger posts_fts_after_insert');
+        // The insert triggers' own definitions (migrations 0008 and 0009), put back as they were: posts_fts is
+        // rebuilt once and the posts' counts counted once instead of being kept row by row.
+        const dropped = (name: string) => {
+          const definition = sqlite.raw.prepare("select sql from sqlite_master where type = 'trigger' and name = ?").pluck().get(name) as string | undefined;
+          if (definition) sqlite.raw.exec(`drop trigger ${name}`);
+          return definition;
+        };
+        const [search, counts] = [dropped('posts_fts_after_insert'), dropped('posts_counts_after_insert')];
         try {
           return await load();
         } finally {
-          if (trigger) {
-            sqlite.raw.transaction(() => {
+          sqlite.raw.transaction(() => {
+            if (search) {
               sqlite.raw.exec("insert into posts_fts(posts_fts) values ('rebuild')");
-              sqlite.raw.exec(trigger);
-            })();
-          }
+              sqlite.raw.exec(search);
+            }
+            if (counts) {
+              sqlite.raw.exec("update table_counts set value = (select count(*) from posts) where name = 'posts'");
+              sqlite.raw.exec("update table_counts set value = (select count(*) from posts where published) where name = 'posts.published'");
+              sqlite.raw.exec(counts);
+            }
+          })();
         }
       },
       ping: async () => {
@@ -388,6 +408,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
       for (const { status, n } of taskCounts) byStatus[status] = n;
       return { users: userCounts, posts: postCounts, tasks: byStatus };
     }, COUNTS_MAX_AGE_MS),
+    keptCount: () => null,
     analyze: async () => {
       await orm.execute(sql`analyze`);
     },

@@ -2,11 +2,11 @@
 // or repeat a row while rows are written between reads, and the search index follows every write.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { sql, type SQL } from 'drizzle-orm';
+import { and, eq, or, sql, type SQL } from 'drizzle-orm';
 import { callerFor, dialects, useTestDeps } from '../testing/harness.ts';
 import { createUser, signedInUser, uniqueName } from '../testing/factories.ts';
 import type { Deps } from '../deps.ts';
-import { TOTAL_CAP } from '../services/pages.ts';
+import { cappedCount, TOTAL_CAP, totalOf, walkNewestFirst } from '../services/pages.ts';
 
 type Draft = { title: string; body: string; published: boolean; createdAt: Date };
 
@@ -128,6 +128,60 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
       expect(found, q).toEqual([rare[3].id, rare[2].id, rare[0].id]);
       const page = await anonymous().posts.list({ q, authorId: author.id });
       expect({ total: page.total, totalIsLowerBound: page.totalIsLowerBound }, q).toEqual({ total: 3, totalIsLowerBound: false });
+    }
+  });
+
+  it('counts every list up to the cap, past it from the kept counts where those cover the list, as a count would', async () => {
+    const writer = await signedInUser(deps.current);
+    const admin = await signedInUser(deps.current, { role: 'admin' });
+    const base = Date.UTC(2034, 0, 1);
+    const published = TOTAL_CAP + 2;
+    await insertPosts(deps.current, writer.user.id, Array.from({ length: published + 3 }, (_, i) => ({ title: `many ${i}`, body: 'b', published: i < published, createdAt: new Date(base + i) })));
+    const { db } = deps.current;
+    const { posts } = db.tables;
+    /** What counting every matching row, capped, says (the count the lists ran before counts were kept). */
+    const counted = async (where: SQL | undefined) => totalOf(await cappedCount(db.orm, posts, where));
+    const totals = (page: { total: number; totalIsLowerBound: boolean }) => ({ total: page.total, totalIsLowerBound: page.totalIsLowerBound });
+    const checks: [string, () => Promise<{ total: number; totalIsLowerBound: boolean }>, SQL | undefined][] = [
+      ['anonymous', () => anonymous().posts.list({}), eq(posts.published, true)],
+      ['author', () => writer.caller.posts.list({}), or(eq(posts.published, true), eq(posts.authorId, writer.user.id))],
+      ['admin', () => admin.caller.posts.list({}), undefined],
+      ['admin, published', () => admin.caller.posts.list({ published: true }), eq(posts.published, true)],
+      ['admin, drafts', () => admin.caller.posts.list({ published: false }), eq(posts.published, false)],
+      ['by author', () => anonymous().posts.list({ authorId: writer.user.id }), and(eq(posts.published, true), eq(posts.authorId, writer.user.id))],
+      ['author’s drafts', () => writer.caller.posts.list({ authorId: writer.user.id, published: false }), and(eq(posts.authorId, writer.user.id), eq(posts.published, false))],
+      ['search', () => anonymous().posts.list({ q: 'many 100' }), and(eq(posts.published, true), db.contains(posts.title, 'many 100'))],
+    ];
+    for (const [name, list, where] of checks) expect(totals(await list()), name).toEqual(await counted(where));
+    expect(totals(await anonymous().posts.list({})), 'past the cap').toEqual({ total: TOTAL_CAP, totalIsLowerBound: true });
+    expect(totals(await writer.caller.posts.list({ authorId: writer.user.id, published: false })), 'drafts').toEqual({ total: 3, totalIsLowerBound: false });
+  });
+
+  it('walks in chunks of any size with the answers of a brute-force filter, rows with equal times too', async () => {
+    const author = await createUser(deps.current);
+    const word = `wlk${uniqueName('w').replace(/_/g, '')}`;
+    const base = Date.UTC(2033, 0, 1);
+    // Pairs and triples of posts created at the same millisecond: chunk edges fall between rows of one time.
+    const drafts = Array.from({ length: 37 }, (_, i) => ({ title: i % 3 === 0 || i % 7 === 0 ? `${word} ${i}` : `other ${i}`, body: 'b', published: i % 4 !== 1, createdAt: new Date(base + Math.floor(i / 3) * 1000) }));
+    const ids = (await insertPosts(deps.current, author.id, drafts)).map((row) => row.id);
+    const { db } = deps.current;
+    const { posts } = db.tables;
+    const rows = drafts.map((draft, i) => ({ ...draft, id: ids[i] })).filter((row) => row.published);
+    const newestFirst = rows.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+    const where = and(eq(posts.published, true), eq(posts.authorId, author.id));
+    const matching = newestFirst.filter((row) => row.title.startsWith(word));
+    for (const chunk of [1, 2, 3, 5, 40]) {
+      for (const [skip, limit] of [[0, 4], [3, 2], [0, 50]]) {
+        for (const from of [undefined, newestFirst[4], newestFirst[5]]) {
+          const key = from && { createdAt: from.createdAt, id: from.id };
+          const walk = await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk });
+          const after = from ? matching.filter((row) => newestFirst.indexOf(row) > newestFirst.indexOf(from)) : matching;
+          const label = `chunk ${chunk}, skip ${skip}, limit ${limit}, after ${from?.title}`;
+          expect(walk.ids, label).toEqual(after.slice(skip, skip + limit + 1).map((row) => row.id));
+          expect(walk.answered, label).toBe(true);
+          expect(walk.complete, label).toBe(!from && after.length < skip + limit + 1);
+        }
+      }
     }
   });
 

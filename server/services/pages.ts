@@ -1,6 +1,6 @@
 // Keyset pages for newest-first lists: opaque cursors over (created_at, id), and totals counted up to a cap.
 import { setImmediate } from 'node:timers/promises';
-import { and, count, desc, eq, lt, lte, or, sql, type Column, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, gte, lt, lte, or, sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
 import type { Orm } from '../../db/index.ts';
 import { AppError } from '../errors.ts';
@@ -31,20 +31,35 @@ export function decodeCursor(cursor: string | undefined): PageKey | undefined {
   return { createdAt: new Date(Number(match[1])), id: match[2] };
 }
 
+/** A page key, or placeholders for one in a prepared statement. */
+export type PageKeyOf = { createdAt: Date | SQL; id: string | SQL | Placeholder };
+
 /**
  * Rows after `key` in (created_at desc, id desc) order. Written as a range on created_at plus a tie-break, so
  * both dialects walk their (…, created_at, id) indexes from the key.
  */
-export function after(columns: { createdAt: Column; id: Column }, key: PageKey | undefined): SQL | undefined {
+export function after(columns: { createdAt: Column; id: Column }, key: PageKeyOf | undefined): SQL | undefined {
   if (!key) return undefined;
   return and(lte(columns.createdAt, key.createdAt), or(lt(columns.createdAt, key.createdAt), and(eq(columns.createdAt, key.createdAt), lt(columns.id, key.id))));
 }
 
-/** Matching rows counted up to TOTAL_CAP + 1 and no further (the count stops walking there). */
-export async function cappedCount(orm: Orm, table: PgTable, where: SQL | undefined): Promise<number> {
-  const capped = orm.select({ one: sql`1`.as('one') }).from(table).where(where).limit(TOTAL_CAP + 1).as('capped');
-  const [{ n }] = await orm.select({ n: count() }).from(capped);
+/**
+ * Matching rows counted up to TOTAL_CAP + 1 and no further (the count stops walking there). `atLeast`: a count
+ * the database keeps (db.keptCount) of rows that all match; above the cap, no row is counted.
+ */
+export async function cappedCount(orm: Orm, table: PgTable, where: SQL | undefined, atLeast?: SQL | null): Promise<number> {
+  const [{ n }] = await cappedCountQuery(orm, table, where, atLeast);
   return n;
+}
+
+/** cappedCount's query, to run or to prepare. */
+export function cappedCountQuery(orm: Orm, table: PgTable, where: SQL | undefined, atLeast?: SQL | null) {
+  const capped = orm.select({ one: sql`1`.as('one') }).from(table).where(where).limit(TOTAL_CAP + 1).as('capped');
+  if (!atLeast) return orm.select({ n: count() }).from(capped);
+  // CASE evaluates its branches lazily: the count's subquery runs only when the kept count is at most the cap.
+  return orm
+    .select({ n: sql<number>`case when ${atLeast} > ${sql.raw(String(TOTAL_CAP))} then ${sql.raw(String(TOTAL_CAP + 1))} else (select count(*) from ${capped}) end`.mapWith(Number) })
+    .from(sql`(select 1) as one_row`);
 }
 
 /** A page from `limit` + 1 rows read: the extra row only says whether there is a next page. */
@@ -66,6 +81,9 @@ export const WALK_CHUNK = 1000;
  * The ids of the rows matching `matches` (a condition tested row by row), newest first after `key`, found by
  * walking `base`'s rows down a (…, created_at, id) index in chunks of WALK_CHUNK, yielding to the event loop
  * between chunks (on SQLite a query holds the process). Stops at `skip` + `limit` + 1 matches or the end.
+ * Each chunk is two queries: its last row's key, read from the index alone, then the matches between the two
+ * keys, which stops at the matches still wanted: common text is tested on the rows up to its last match, not on
+ * the whole chunk, and only matches come back.
  * Cost: rows walked ≈ matches wanted ÷ the share of rows that match; the end of the rows for a rare condition.
  */
 export async function walkNewestFirst(
@@ -80,30 +98,43 @@ export async function walkNewestFirst(
 ): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean }> {
   const { chunk = WALK_CHUNK, maxChunks = Number.POSITIVE_INFINITY } = options;
   const wanted = request.skip + request.limit + 1;
+  const newestFirst = [desc(columns.createdAt), desc(columns.id)];
+  const keyOf = { id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date> };
   const hits: string[] = [];
   let from = key;
   let complete = false;
   for (let chunks = 1; ; chunks++) {
-    const rows = await orm
-      .select({ id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date>, hit: sql<number>`case when ${matches} then 1 else 0 end`.mapWith(Number) })
+    // The chunk's last row; none when fewer than `chunk` rows are left.
+    const [last] = await orm
+      .select(keyOf)
       .from(table)
       .where(and(base, after(columns, from)))
-      .orderBy(desc(columns.createdAt), desc(columns.id))
-      .limit(chunk);
-    for (const row of rows) {
-      if (row.hit && hits.push(row.id) === wanted) break;
-    }
+      .orderBy(...newestFirst)
+      .limit(1)
+      .offset(chunk - 1);
+    const found = await orm
+      .select({ id: keyOf.id })
+      .from(table)
+      .where(and(base, after(columns, from), last ? upTo(columns, last) : undefined, matches))
+      .orderBy(...newestFirst)
+      .limit(wanted - hits.length);
+    for (const row of found) hits.push(row.id);
     if (hits.length === wanted) break;
-    if (rows.length < chunk) {
+    if (!last) {
       complete = true;
       break;
     }
     if (chunks >= maxChunks) break;
-    from = rows[rows.length - 1];
+    from = last;
     await setImmediate();
   }
   // answered: the page is known (full, or the rows ended); otherwise maxChunks ran out first.
   return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined, answered: complete || hits.length === wanted };
+}
+
+/** Rows up to and including `key` in (created_at desc, id desc) order: the other end of `after`'s range. */
+function upTo(columns: { createdAt: Column; id: Column }, key: PageKey): SQL | undefined {
+  return and(gte(columns.createdAt, key.createdAt), or(gt(columns.createdAt, key.createdAt), and(eq(columns.createdAt, key.createdAt), gte(columns.id, key.id))));
 }
 
 /** A walk's total: exact when it saw every matching row (from the start to the end), else what it saw. */

@@ -1,11 +1,11 @@
 // Posts: create, edit, delete, read and search, with visibility rules and no per-row queries.
-import { and, desc, eq, inArray, or, type SQL } from 'drizzle-orm';
-import type { Tables } from '../../db/index.ts';
+import { and, desc, eq, inArray, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import { valueOf, type Database, type Orm, type Tables } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Post, PostSummary, Role } from '../schemas.ts';
 import { userCacheKeys } from './cache-keys.ts';
-import { after, cappedCount, decodeCursor, toPage, totalOf, TOTAL_CAP, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
+import { after, cappedCount, cappedCountQuery, decodeCursor, toPage, totalOf, TOTAL_CAP, walkNewestFirst, walkTotal, type Page, type PageKeyOf, type PageRequest } from './pages.ts';
 
 /** Who is asking: visibility of unpublished posts depends on it. */
 export type Viewer = { id: string; role: Role } | null;
@@ -101,30 +101,27 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
   const { db } = deps;
   const { posts, users } = db.tables;
   const key = decodeCursor(filter.cursor);
+  if (!filter.q) {
+    // Without `q`: one of a few shapes of statement, each built once per database (db.prepared), since building
+    // them costs more than SQLite takes to run them. The values go in as placeholders.
+    const shape: ListShape = {
+      visibility: viewer === null ? 'public' : viewer.role === 'admin' ? 'all' : 'own',
+      author: filter.authorId !== undefined,
+      published: filter.published === undefined ? 'any' : filter.published ? 'yes' : 'no',
+      cursor: key !== undefined,
+    };
+    const { page, total } = listStatements(db, shape);
+    const values = { viewer: viewer?.id ?? '', authorId: filter.authorId ?? '', createdAt: key?.createdAt ?? null, id: key?.id ?? '', limit: filter.limit + 1, offset: filter.skip };
+    const [rows, [{ n }]] = await Promise.all([page.execute(values), total.execute(values)]);
+    return toPage(rows, filter.limit, totalOf(n));
+  }
+
   const base = and(
     visibleTo(viewer, db.tables),
     filter.authorId === undefined ? undefined : eq(posts.authorId, filter.authorId),
     filter.published === undefined ? undefined : eq(posts.published, filter.published),
   );
   const select = () => db.orm.select(summaryColumns(db.tables)).from(posts).innerJoin(users, eq(users.id, posts.authorId));
-  const pageWhere = async (where: SQL | undefined) => {
-    // The page's ids first, from the index alone where it covers the filter: skipped rows cost an index step
-    // each, not a row read and an author lookup.
-    const ids = db.orm
-      .select({ id: posts.id })
-      .from(posts)
-      .where(and(where, after(posts, key)))
-      .orderBy(desc(posts.createdAt), desc(posts.id))
-      .limit(filter.limit + 1)
-      .offset(filter.skip);
-    const [rows, counted] = await Promise.all([
-      select().where(inArray(posts.id, ids)).orderBy(desc(posts.createdAt), desc(posts.id)),
-      cappedCount(db.orm, posts, where),
-    ]);
-    return toPage(rows, filter.limit, totalOf(counted));
-  };
-  if (!filter.q) return pageWhere(base);
-
   const search = db.postsSearch(filter.q);
   const walked = (walk: { ids: string[] }) =>
     walk.ids.length === 0 ? Promise.resolve([]) : select().where(inArray(posts.id, walk.ids)).orderBy(desc(posts.createdAt), desc(posts.id));
@@ -133,11 +130,64 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
   const first = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter, { maxChunks: 1 });
   if (first.answered) return toPage(await walked(first), filter.limit, walkTotal(first));
   const indexed = await search.indexed(TOTAL_CAP);
-  if (indexed) return pageWhere(and(base, indexed));
+  if (indexed) {
+    const where = and(base, indexed);
+    const [rows, counted] = await Promise.all([
+      select().where(inArray(posts.id, pageIds(db.orm, db.tables, where, key, filter.limit + 1, filter.skip))).orderBy(desc(posts.createdAt), desc(posts.id)),
+      cappedCount(db.orm, posts, where),
+    ]);
+    return toPage(rows, filter.limit, totalOf(counted));
+  }
   const walk = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter);
   return toPage(await walked(walk), filter.limit, walkTotal(walk));
 }
 
+/**
+ * A page's ids first, from the index alone where it covers the filter: skipped rows cost an index step each, not
+ * a row read and an author lookup.
+ */
+function pageIds(orm: Orm, { posts }: Pick<Tables, 'posts'>, where: SQL | undefined, key: PageKeyOf | undefined, limit: number | Placeholder, offset: number | Placeholder) {
+  return orm
+    .select({ id: posts.id })
+    .from(posts)
+    .where(and(where, after(posts, key)))
+    .orderBy(desc(posts.createdAt), desc(posts.id))
+    .limit(limit)
+    .offset(offset);
+}
+
+/** Which statement a list without `q` runs: who sees what, and which filters it has. */
+type ListShape = { visibility: 'public' | 'own' | 'all'; author: boolean; published: 'any' | 'yes' | 'no'; cursor: boolean };
+
+/** The page and the capped total of a list of this shape, prepared once per database. */
+function listStatements(db: Database, shape: ListShape) {
+  const name = `posts_list_${shape.visibility}_${shape.author ? 'author' : 'any'}_${shape.published}_${shape.cursor ? 'after' : 'first'}`;
+  const where = ({ posts }: Pick<Tables, 'posts'>) =>
+    and(
+      shape.visibility === 'all'
+        ? undefined
+        : shape.visibility === 'own'
+          ? or(eq(posts.published, true), eq(posts.authorId, sql.placeholder('viewer')))
+          : eq(posts.published, true),
+      shape.author ? eq(posts.authorId, sql.placeholder('authorId')) : undefined,
+      shape.published === 'any' ? undefined : eq(posts.published, shape.published === 'yes'),
+    );
+  const page = db.prepared(`${name}_page`, (orm, tables) => {
+    const { posts, users } = tables;
+    const key = shape.cursor ? { createdAt: valueOf('createdAt', posts.createdAt), id: sql.placeholder('id') } : undefined;
+    return orm
+      .select(summaryColumns(tables))
+      .from(posts)
+      .innerJoin(users, eq(users.id, posts.authorId))
+      .where(inArray(posts.id, pageIds(orm, tables, where(tables), key, sql.placeholder('limit'), sql.placeholder('offset'))))
+      .orderBy(desc(posts.createdAt), desc(posts.id));
+  });
+  // Every row of this kept count matches the list when it has no author and no draft filter (a signed-in
+  // reader's list adds their drafts to the published posts): past the cap, nothing is counted.
+  const kept = shape.author || shape.published === 'no' ? null : db.keptCount(shape.visibility === 'all' && shape.published === 'any' ? 'posts' : 'posts.published');
+  const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, tables.posts, where(tables), kept));
+  return { page, total };
+}
 /** How many of a user's latest published posts the profile cache holds; requests take a prefix of them. */
 export const PROFILE_POSTS_CACHED = 50;
 
