@@ -1,7 +1,9 @@
 // Postgres through a pg Pool: bounded start-up retries, and migrations serialized across processes.
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { drizzle, NodePgSession, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { createTableRelationsHelpers, extractTablesRelationalConfig, type ExtractTablesWithRelations } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import type { Logger as DrizzleLogger } from 'drizzle-orm';
 import * as pgSchema from './schema/pg.ts';
@@ -52,6 +54,22 @@ export async function openPostgres(options: PostgresOptions, logger: DrizzleLogg
   }
 
   const orm = drizzle(pool, { schema: pgSchema, logger });
+  // drizzle's transaction on a pool checks a client out and sends BEGIN before its try/finally: a connection lost
+  // right then (Postgres restarting under load) kept that client checked out for good, and pool.end() at shutdown
+  // waited for it until the hard deadline (exit 1). Here the client goes back to the pool whatever happens (a dead
+  // one is dropped by the pool on release); inside, drizzle's own transaction on that one client.
+  const dialect = new PgDialect();
+  const relations = extractTablesRelationalConfig<ExtractTablesWithRelations<typeof pgSchema>>(pgSchema, createTableRelationsHelpers);
+  const relational = { fullSchema: pgSchema, schema: relations.tables, tableNamesMap: relations.tableNamesMap };
+  const transaction: typeof orm.transaction = async (fn, config) => {
+    const client = await pool.connect();
+    try {
+      return await new NodePgSession<typeof pgSchema, ExtractTablesWithRelations<typeof pgSchema>>(client, dialect, relational, { logger }).transaction(fn, config);
+    } finally {
+      client.release();
+    }
+  };
+  orm.transaction = transaction;
   return {
     orm,
     pool,

@@ -34,8 +34,16 @@ export type Live = {
   shared: <T>(key: string, load: () => Promise<T>) => Promise<T>;
   /** Runs the session check now (tests; the timer runs it every LIVE_SESSION_CHECK_SECONDS). */
   checkSessions: () => Promise<void>;
+  /**
+   * Ends every open subscription with SERVICE_UNAVAILABLE (clients reconnect, to another process) and refuses new
+   * ones, then stops listening. The first step of a shutdown: a stream would otherwise hold the drain until its
+   * deadline. Called again, it waits for the first call.
+   */
   close: () => Promise<void>;
 };
+
+/** What a subscription ends with, or is refused with, while its process shuts down: a code clients retry on. */
+const shuttingDown = () => new AppError('SERVICE_UNAVAILABLE', 'the server is shutting down; reconnect', { retryAfterSeconds: 1 });
 
 export function createLive(parts: { config: Config; logger: Logger; db: Database; clock: Clock }): Live {
   const { config, logger, db, clock } = parts;
@@ -46,6 +54,7 @@ export function createLive(parts: { config: Config; logger: Logger; db: Database
   const inFlight = new Map<string, Promise<unknown>>();
   let checker: NodeJS.Timeout | null = null;
   let closed = false;
+  let closing: Promise<void> | null = null;
 
   const resyncAll = () => {
     for (const listener of listeners) listener.resync();
@@ -101,7 +110,7 @@ export function createLive(parts: { config: Config; logger: Logger; db: Database
       return () => listeners.delete(listener);
     },
     admit: (subscriber) => {
-      if (closed) throw new AppError('TOO_MANY_REQUESTS', 'the server is shutting down; reconnect shortly', { retryAfterSeconds: 1 });
+      if (closed) throw shuttingDown();
       if (subscribers.size >= config.LIVE_MAX_SUBSCRIPTIONS) {
         throw new AppError('TOO_MANY_REQUESTS', 'this server holds as many subscriptions as it may; try again later', { retryAfterSeconds: 5 });
       }
@@ -139,14 +148,15 @@ export function createLive(parts: { config: Config; logger: Logger; db: Database
       return started;
     },
     checkSessions,
-    close: async () => {
-      closed = true;
-      if (checker) clearInterval(checker);
-      checker = null;
-      for (const subscriber of [...subscribers]) subscriber.end(new AppError('TOO_MANY_REQUESTS', 'the server is shutting down; reconnect shortly', { retryAfterSeconds: 1 }));
-      const stop = await listening?.catch(() => null);
-      listeners.clear();
-      await stop?.();
-    },
+    close: () =>
+      (closing ??= (async () => {
+        closed = true;
+        if (checker) clearInterval(checker);
+        checker = null;
+        for (const subscriber of [...subscribers]) subscriber.end(shuttingDown());
+        const stop = await listening?.catch(() => null);
+        listeners.clear();
+        await stop?.();
+      })()),
   };
 }

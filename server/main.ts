@@ -67,13 +67,16 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
     );
   }
 
-  // Readiness turns 503 → no new connections → in-flight requests finish (idle keep-alive connections close at
+  // Readiness turns 503 → live streams end → no new connections → in-flight requests finish (idle keep-alive connections close at
   // once, the rest are cut at the deadline) while in-process jobs finish or go back for retry; requests still
   // draining can enqueue jobs until the queue closes with the other pools.
   shutdownOn(logger, config.SHUTDOWN_TIMEOUT_MS, async () => {
     lifecycle.shuttingDown = true;
     idleCollector.stop();
-    const [drained] = await Promise.all([drain(server, config.SHUTDOWN_TIMEOUT_MS), deps.queue.stopWorking(Math.min(config.SHUTDOWN_TIMEOUT_MS, config.WORKER_SHUTDOWN_TIMEOUT_MS))]);
+    // Live streams never finish by themselves: they end first (their clients reconnect elsewhere) so that the drain
+    // waits only for ordinary requests.
+    const liveClosed = deps.live.close();
+    const [drained] = await Promise.all([drain(server, config.SHUTDOWN_TIMEOUT_MS), deps.queue.stopWorking(Math.min(config.SHUTDOWN_TIMEOUT_MS, config.WORKER_SHUTDOWN_TIMEOUT_MS)), liveClosed]);
     if (!drained) logger.warn('requests still in flight at the deadline were cut off');
     await closeDeps(deps);
     await claim?.release();

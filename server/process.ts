@@ -45,7 +45,13 @@ export function shutdownOn(logger: Logger, drainMs: number, close: () => Promise
     async ({ signal, err }) => {
       if (err) logger.fatal({ err }, 'uncaught error; shutting down');
       else logger.info({ signal, deadlineMs: drainMs }, 'shutting down');
-      await close();
+      try {
+        await close();
+      } catch (error) {
+        // close-with-grace exits 1 without a word (its logger is off): say which step failed.
+        logger.error({ err: error }, 'shutdown failed; exiting');
+        throw error;
+      }
       await flushTracing().catch((error: unknown) => logger.warn({ err: error }, 'could not flush traces'));
       logger.info('stopped');
     },

@@ -6,6 +6,7 @@ import express, { type Express, type Request } from 'express';
 import helmet from 'helmet';
 import onHeaders from 'on-headers';
 import type { Deps } from '../deps.ts';
+import { AppError } from '../errors.ts';
 import { docsRoutes } from '../rest/docs.ts';
 import { createRestHandler } from '../rest/handler.ts';
 import { openApiDocument } from '../rest/openapi.ts';
@@ -71,8 +72,9 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
   const createContext = createHttpContext(deps);
   const logFailure = ({ error, ctx, path }: { error: TRPCError; ctx: Context | undefined; path: string | undefined }) => {
     const log = ctx?.state.log ?? deps.logger;
-    // An outage fails every request: one line each, without the stack, is enough to see it.
-    if (error.code === 'SERVICE_UNAVAILABLE') log.warn({ path, reason: describeCause(error.cause) }, 'database unavailable');
+    // An outage fails every request: one line each, without the stack, is enough to see it. (A SERVICE_UNAVAILABLE
+    // without a cause is no outage: the live streams a shutdown ends.)
+    if (error.code === 'SERVICE_UNAVAILABLE' && !(error.cause instanceof AppError && error.cause.cause === undefined)) log.warn({ path, reason: describeCause(error.cause) }, 'database unavailable');
     if (error.code !== 'INTERNAL_SERVER_ERROR') return;
     log.error({ err: error.cause ?? error, path }, 'procedure failed');
   };
