@@ -101,7 +101,8 @@ function expectedStats(stats: StatsLike): Record<string, number> {
 }
 
 describe.each(dialects)('the admin console in Chromium on %s', { timeout: 120_000 }, (dialect) => {
-  const app = useTestServer(dialect, { work: true, definitions, env: { QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1' } });
+  // Stats refreshed every second (10 s by default): the overview's counts of users and sessions follow sooner.
+  const app = useTestServer(dialect, { work: true, definitions, env: { QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1', LIVE_STATS_REFRESH_SECONDS: '1' } });
   let admin: { context: BrowserContext; page: Page; problems: Problems; username: string; id: string };
   const checked = new Set<string>();
 
