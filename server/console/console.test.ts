@@ -101,7 +101,8 @@ function expectedStats(stats: StatsLike): Record<string, number> {
 }
 
 describe.each(dialects)('the admin console in Chromium on %s', { timeout: 120_000 }, (dialect) => {
-  const app = useTestServer(dialect, { work: true, definitions, env: { QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1' } });
+  // Stats refreshed every second (10 s by default): the overview's counts of users and sessions follow sooner.
+  const app = useTestServer(dialect, { work: true, definitions, env: { QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1', LIVE_STATS_REFRESH_SECONDS: '1' } });
   let admin: { context: BrowserContext; page: Page; problems: Problems; username: string; id: string };
   const checked = new Set<string>();
 
@@ -151,7 +152,21 @@ describe.each(dialects)('the admin console in Chromium on %s', { timeout: 120_00
 
     const before = (await shownStats(page))['users.total'];
     await createUser(app.deps);
-    await expect.poll(async () => (await shownStats(page))['users.total'], { timeout: 20_000 }).toBe(before + 1);
+    await expect.poll(async () => (await shownStats(page))['users.total'], WAIT).toBe(before + 1);
+
+    // By keyboard: the first Tab reaches the skip link, which moves focus to the page's content; the navigation
+    // is links that Enter follows.
+    const focused = () => page.evaluate<{ id: string; text: string; outline: string }>(`({ id: document.activeElement.id, text: document.activeElement.textContent.trim(), outline: getComputedStyle(document.activeElement).outlineStyle })`);
+    await page.evaluate('document.activeElement && document.activeElement.blur()');
+    await page.keyboard.press('Tab');
+    expect(await focused()).toEqual({ id: '', text: 'Skip to main content', outline: 'solid' });
+    await page.keyboard.press('Enter');
+    await expect.poll(async () => (await focused()).id, WAIT).toBe('main');
+    await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Users', exact: true }).focus();
+    expect((await focused()).outline).toBe('solid');
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { level: 1, name: 'Users' }).waitFor();
+    await expect.poll(async () => (await focused()).id, WAIT).toBe('main');
   });
 
   it('shows a task submitted by another client as it appears and completes, without a reload, and its input and result', async () => {
