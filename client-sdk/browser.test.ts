@@ -166,6 +166,8 @@ describe.each(dialects)('the SDK in Chromium on %s', (dialect) => {
       const before = deps.live.count().tasks;
       const ended = page.evaluate((url) => (globalThis as unknown as { watchThenLogout: (url: string) => Promise<string> }).watchThenLogout(url), api.url);
       await expect.poll(() => deps.live.count().tasks, { timeout: 20_000 }).toBe(before + 1);
+      // The server counts the stream before the page hears it started (and defines logoutNow).
+      await page.waitForFunction(() => 'logoutNow' in globalThis);
       await page.evaluate(() => (globalThis as unknown as { logoutNow: () => Promise<unknown> }).logoutNow());
       expect(await ended).toBe('UNAUTHORIZED');
       await expect.poll(() => deps.live.count().tasks, { timeout: 10_000 }).toBe(before);
@@ -192,9 +194,10 @@ describe.each(dialects)('the SDK in Chromium on %s', (dialect) => {
       const before = deps.live.count().tasks;
       const mark = logs.lines.length;
       const outcome = await other.evaluate((url) => (globalThis as unknown as { tryFromHere: (url: string) => Promise<{ submit: string; stream: string }> }).tryFromHere(url), api.url);
-      // The mutation never left the browser (its CORS preflight got no allowance); the stream, a simple GET that
-      // carried the cookie, reached the server and was refused there (403), before anything was streamed.
-      expect(outcome).toEqual({ submit: 'TRPCClientError', stream: 'refused' });
+      // The mutation never left the browser (its CORS preflight got no allowance: the SDK's NetworkError); the
+      // stream, a simple GET that carried the cookie, reached the server and was refused there (403), before
+      // anything was streamed.
+      expect(outcome).toEqual({ submit: 'NetworkError', stream: 'refused' });
       const since = () => logs.lines.slice(mark);
       await expect.poll(() => since().some((line) => line.path === '/api/tasks/events' && line.status === 403), { timeout: 10_000 }).toBe(true);
       expect(since().some((line) => line.path === '/trpc/tasks.submit' && line.method === 'POST')).toBe(false);

@@ -265,15 +265,18 @@ function retryLink(policy: RetryPolicy): Link {
         let stopped = false;
         const onAbort = () => {
           clearTimeout(timer);
-          const reason: unknown = op.signal?.reason;
-          if (!stopped) observer.error(TRPCClientError.from(reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError')));
+          if (stopped) return;
           stopped = true;
+          current?.unsubscribe();
+          const reason: unknown = op.signal?.reason;
+          observer.error(TRPCClientError.from(reason instanceof Error ? reason : new DOMException('The operation was aborted', 'AbortError')));
         };
         const attempt = (number: number) => {
           current = next(op).subscribe({
             next: (value) => observer.next(value),
             complete: () => observer.complete(),
             error: (error) => {
+              if (stopped) return;
               const delay = op.signal?.aborted ? null : retryDelay(op, error, number, policy);
               if (delay === null) {
                 stopped = true;
