@@ -1,9 +1,14 @@
 // Generates client-sdk/src/app-router.ts: the router's procedures with their input and output types written
 // out in full, so the SDK's declarations need nothing of the server (no context, services, drizzle or pg).
-// `node scripts/sdk-generate.ts` writes it; `--check` fails when the committed file is out of date.
+// Each procedure carries a JSDoc comment from its REST metadata (summary, description, access, errors), so an
+// editor shows it on `api.posts.create`. `node scripts/sdk-generate.ts` writes it; `--check` fails when the
+// committed file is out of date.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ts from 'typescript';
+import type { Access } from '../server/trpc/meta.ts';
+import { ALWAYS, restOperations, WITH_BODY, type Operation } from '../server/rest/operations.ts';
+import { appRouter } from '../server/routers/index.ts';
 
 const root = join(import.meta.dirname, '..');
 const OUT = join(root, 'client-sdk', 'src', 'app-router.ts');
@@ -84,15 +89,47 @@ function printStream(name: string, stream: ts.Type, depth: number): string {
   return `AsyncIterable<${print(event, depth)}>`;
 }
 
+const operations = new Map(restOperations(appRouter).map((operation) => [operation.procedurePath, operation]));
+
+const ACCESS: Record<Access, string> = {
+  public: 'anyone',
+  user: 'signed in (a session or an API token)',
+  session: 'signed in with a session (an API token gets `FORBIDDEN`)',
+  admin: 'admins',
+};
+
+/** A procedure's JSDoc, from the REST metadata the server already holds for /openapi.json. */
+function docOf(path: string, depth: number): string {
+  const operation: Operation | undefined = operations.get(path);
+  if (!operation) throw new Error(`${path}: no REST metadata (meta.rest with a summary) to document it with`);
+  const { route, access, errors } = operation;
+  // Its own errors first (the ones its services raise, and the credential checks), then what any call can get;
+  // 413 and 415 are the plain-JSON REST surface's, where a client sends the body itself.
+  const own = errors.filter((code) => !ALWAYS.includes(code) && !WITH_BODY.includes(code));
+  const list = (codes: readonly string[]) => codes.map((code) => `\`${code}\``).join(', ');
+  const sentence = (text: string) => (/[.!?)]$/.test(text) ? text : `${text}.`);
+  const paragraphs = [sentence(route.summary), ...(route.description ? [sentence(route.description)] : [])];
+  const lines = [
+    ...paragraphs.flatMap((paragraph, index) => (index === 0 ? [paragraph] : ['', paragraph])),
+    '',
+    `Who may call it: ${ACCESS[access]}. REST: \`${route.method} /api${route.path}\`.`,
+    `@throws {ApiError} (\`error.data.code\`) ${own.length > 0 ? `${list(own)}; or, as any call can, ` : 'as any call can: '}${list(ALWAYS)}.`,
+  ];
+  // A `*/` in a description would end the comment early.
+  const body = lines.map((line) => `${indent(depth)} *${line ? ` ${line.replaceAll('*/', '*\\/')}` : ''}`).join('\n');
+  return `${indent(depth)}/**\n${body}\n${indent(depth)} */\n`;
+}
+
 /** The router's record: nested objects of procedures, each `Query|MutationProcedure<{ input, output }>`. */
-function printRecord(record: ts.Type, depth: number): string {
+function printRecord(record: ts.Type, depth: number, prefix = ''): string {
   const lines: string[] = [];
   for (const symbol of checker.getPropertiesOfType(record)) {
     const value = checker.getTypeOfSymbol(symbol);
     const def = checker.getPropertyOfType(value, '_def');
     const isProcedure = def && checker.getPropertyOfType(checker.getTypeOfSymbol(def), 'procedure');
+    const path = `${prefix}${symbol.name}`;
     if (!isProcedure) {
-      lines.push(`${indent(depth + 1)}${key(symbol.name)}: ${printRecord(value, depth + 1)};`);
+      lines.push(`${indent(depth + 1)}${key(symbol.name)}: ${printRecord(value, depth + 1, `${path}.`)};`);
       continue;
     }
     const defType = checker.getTypeOfSymbol(def);
@@ -102,7 +139,7 @@ function printRecord(record: ts.Type, depth: number): string {
     const types = property(defType, '$types');
     const inner = depth + 2;
     lines.push(
-      `${indent(depth + 1)}${key(symbol.name)}: ${procedure}<{\n` +
+      `${docOf(path, depth + 1)}${indent(depth + 1)}${key(symbol.name)}: ${procedure}<{\n` +
         `${indent(inner)}meta: object;\n` +
         `${indent(inner)}input: ${print(property(types, 'input'), inner)};\n` +
         `${indent(inner)}output: ${procedure === 'TRPCSubscriptionProcedure' ? printStream(symbol.name, property(types, 'output'), inner) : print(property(types, 'output'), inner)};\n` +

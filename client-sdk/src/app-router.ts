@@ -22,6 +22,12 @@ export type AppRouter = TRPCBuiltRouter<
   { ctx: object; meta: object; errorShape: ErrorShape; transformer: true },
   {
     health: {
+      /**
+       * Service status, version and database dialect.
+       *
+       * Who may call it: anyone. REST: `GET /api/health`.
+       * @throws {ApiError} (`error.data.code`) as any call can: `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       check: TRPCQueryProcedure<{
         meta: object;
         input: void;
@@ -35,6 +41,14 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
     };
     auth: {
+      /**
+       * Create an account and sign in.
+       *
+       * Returns the new user and a session token to send as `Authorization: Bearer <token>`.
+       *
+       * Who may call it: anyone. REST: `POST /api/auth/register`.
+       * @throws {ApiError} (`error.data.code`) `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       register: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -59,6 +73,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Sign in with a username or e-mail and a password.
+       *
+       * Returns a session token to send as `Authorization: Bearer <token>`. Repeated failures lock the account for a while (429).
+       *
+       * Who may call it: anyone. REST: `POST /api/auth/login`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       login: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -81,6 +103,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * End the current session.
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `POST /api/auth/logout`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       logout: TRPCMutationProcedure<{
         meta: object;
         input: void;
@@ -89,6 +117,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * End every session of the current user.
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `POST /api/auth/logout-all`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       logoutAll: TRPCMutationProcedure<{
         meta: object;
         input: void;
@@ -97,6 +131,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * The signed-in user.
+       *
+       * Who may call it: signed in (a session or an API token). REST: `GET /api/auth/me`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       me: TRPCQueryProcedure<{
         meta: object;
         input: void;
@@ -111,6 +151,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * The current user’s active sessions.
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `GET /api/auth/sessions`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       sessions: TRPCQueryProcedure<{
         meta: object;
         input: void;
@@ -125,6 +171,12 @@ export type AppRouter = TRPCBuiltRouter<
         }>;
         errorShape: ErrorShape;
       }>;
+      /**
+       * End one of the current user’s sessions.
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `DELETE /api/auth/sessions/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       revokeSession: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -135,6 +187,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * E-mail a password reset link.
+       *
+       * Always succeeds: whether the address has an account is not revealed.
+       *
+       * Who may call it: anyone. REST: `POST /api/auth/password-reset/request`.
+       * @throws {ApiError} (`error.data.code`) as any call can: `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       requestPasswordReset: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -145,6 +205,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Set a new password with a reset token.
+       *
+       * Ends every session of the account, revokes its API tokens and uses up its other reset tokens. A token of an account deactivated since it was mailed is invalid.
+       *
+       * Who may call it: anyone. REST: `POST /api/auth/password-reset`.
+       * @throws {ApiError} (`error.data.code`) as any call can: `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       resetPassword: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -156,6 +224,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Change the current user’s password.
+       *
+       * Ends the user’s other sessions, revokes every API token of the account and uses up outstanding reset tokens. Wrong passwords count against a per-account and per-IP budget (429 once spent).
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `POST /api/auth/password`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       changePassword: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -169,6 +245,14 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
     };
     apiTokens: {
+      /**
+       * Create an API token.
+       *
+       * The token is in this response only; afterwards only its prefix is shown. Needs a session token, not an API token.
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `POST /api/api-tokens`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       create: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -186,6 +270,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * The current user’s API tokens (prefixes only)
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `GET /api/api-tokens`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       list: TRPCQueryProcedure<{
         meta: object;
         input: void;
@@ -199,6 +289,12 @@ export type AppRouter = TRPCBuiltRouter<
         }>;
         errorShape: ErrorShape;
       }>;
+      /**
+       * Revoke an API token.
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `DELETE /api/api-tokens/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       revoke: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -211,6 +307,12 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
     };
     users: {
+      /**
+       * A user’s public profile.
+       *
+       * Who may call it: anyone. REST: `GET /api/users/{id}`.
+       * @throws {ApiError} (`error.data.code`) `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       get: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -224,6 +326,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * A user’s public profile with their latest published posts.
+       *
+       * Who may call it: anyone. REST: `GET /api/users/{id}/profile`.
+       * @throws {ApiError} (`error.data.code`) `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       getWithPosts: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -245,6 +353,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Update the signed-in user’s name or e-mail.
+       *
+       * A new e-mail address takes a session (not an API token) and `currentPassword`; it is limited per client IP as tightly as registration, uses up outstanding password-reset links, and the previous address is told of the change. A taken address is a 409.
+       *
+       * Who may call it: signed in (a session or an API token). REST: `PATCH /api/users/me`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       updateMe: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -263,6 +379,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Delete the signed-in user’s account.
+       *
+       * Takes the account’s password in the body (a POST: many clients and proxies drop the body of a DELETE). Wrong passwords count against a per-account and per-IP budget (429 once spent).
+       *
+       * Who may call it: signed in with a session (an API token gets `FORBIDDEN`). REST: `POST /api/users/me/delete`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       deleteMe: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -273,6 +397,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Search and page through users (admin)
+       *
+       * Who may call it: admins. REST: `GET /api/users`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       list: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -299,6 +429,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Create a user (admin)
+       *
+       * With a `password`, the user gets the welcome e-mail; without one, a set-password e-mail (a single-use link through the password-reset flow, valid for an hour). A taken username or e-mail is a 409 naming the field.
+       *
+       * Who may call it: admins. REST: `POST /api/users`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       create: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -319,6 +457,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Change a user’s name, e-mail, role or active state (admin)
+       *
+       * Only the fields sent change. A taken e-mail is a 409 naming the field; the last active admin cannot be demoted or deactivated (409); an admin cannot deactivate their own account (403). A new e-mail takes a session, not an API token, and an admin’s own goes through `PATCH /users/me` (403). Deactivation ends the user’s sessions and mailed reset links, and API tokens stop working until reactivation; a new e-mail address uses up reset links and the previous address is told.
+       *
+       * Who may call it: admins. REST: `PATCH /api/users/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       update: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -339,6 +485,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Activate or deactivate a user (admin)
+       *
+       * The same rules as `PATCH /users/{id}` with `isActive`.
+       *
+       * Who may call it: admins. REST: `PUT /api/users/{id}/active`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       setActive: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -356,6 +510,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Change a user’s role (admin)
+       *
+       * Who may call it: admins. REST: `PUT /api/users/{id}/role`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       setRole: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -373,6 +533,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Delete a user (admin)
+       *
+       * An admin cannot delete their own account this way (403): `POST /users/me/delete` takes its password.
+       *
+       * Who may call it: admins. REST: `DELETE /api/users/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       delete: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -385,6 +553,12 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
     };
     posts: {
+      /**
+       * Write a post.
+       *
+       * Who may call it: signed in (a session or an API token). REST: `POST /api/posts`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       create: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -406,6 +580,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Edit a post (its author)
+       *
+       * Who may call it: signed in (a session or an API token). REST: `PATCH /api/posts/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       update: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -428,6 +608,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Delete a post (its author or an admin)
+       *
+       * Who may call it: signed in (a session or an API token). REST: `DELETE /api/posts/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       delete: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -438,6 +624,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Read a post.
+       *
+       * Drafts are visible to their author and admins only.
+       *
+       * Who may call it: anyone. REST: `GET /api/posts/{id}`.
+       * @throws {ApiError} (`error.data.code`) `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       get: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -457,6 +651,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Search and page through posts.
+       *
+       * `q` matches words in titles and bodies. Signed-in callers also see their own drafts; admins see all.
+       *
+       * Who may call it: anyone. REST: `GET /api/posts`.
+       * @throws {ApiError} (`error.data.code`) as any call can: `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       list: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -487,6 +689,14 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
     };
     tasks: {
+      /**
+       * Submit a background task.
+       *
+       * The task runs on a worker; poll `GET /api/tasks/{id}` for its status and result.
+       *
+       * Who may call it: signed in (a session or an API token). REST: `POST /api/tasks`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       submit: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -506,6 +716,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * A task with its input and result.
+       *
+       * Who may call it: signed in (a session or an API token). REST: `GET /api/tasks/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       get: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -592,6 +808,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Page through tasks (yours; admins may filter by user)
+       *
+       * Who may call it: signed in (a session or an API token). REST: `GET /api/tasks`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       list: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -620,6 +842,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Task changes as they happen (server-sent events)
+       *
+       * Each event is a task as `GET /api/tasks/{id}` returns it, in its state when sent. Yours, or (admins) everyone’s or one user’s. With `taskId`: that task, its current state first, and the stream ends when the task finishes. Reconnecting with `Last-Event-ID` (or `lastEventId`) sends again the tasks that are active or finished since that event (their current state, not each transition); a `: ping` comment every 15 s keeps the connection open.
+       *
+       * Who may call it: signed in (a session or an API token). REST: `GET /api/tasks/events`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       onChange: TRPCSubscriptionProcedure<{
         meta: object;
         input: {
@@ -711,6 +941,12 @@ export type AppRouter = TRPCBuiltRouter<
         }>;
         errorShape: ErrorShape;
       }>;
+      /**
+       * Cancel a queued task.
+       *
+       * Who may call it: signed in (a session or an API token). REST: `POST /api/tasks/{id}/cancel`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       cancel: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -731,6 +967,12 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
     };
     admin: {
+      /**
+       * Counts of users, sessions, posts, tasks, queued jobs and the job outbox backlog (admin)
+       *
+       * Who may call it: admins. REST: `GET /api/admin/stats`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       stats: TRPCQueryProcedure<{
         meta: object;
         input: void;
@@ -767,6 +1009,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * admin.stats as server-sent events, when the counts change (at most once a second; admin)
+       *
+       * The current counts first, also after a reconnect (`Last-Event-ID` resumes nothing: counts have no history).
+       *
+       * Who may call it: admins. REST: `GET /api/admin/stats/events`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       onStats: TRPCSubscriptionProcedure<{
         meta: object;
         input: undefined | {
@@ -810,6 +1060,14 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
     };
     jobs: {
+      /**
+       * Every job queue with pg-boss’s counts (admin)
+       *
+       * Each registered queue followed by its dead-letter queue (`<queue>.dead`), with the counts pg-boss caches (refreshed by a worker every `QUEUE_MAINTENANCE_INTERVAL_SECONDS`); `GET /admin/stats` has exact ones.
+       *
+       * Who may call it: admins. REST: `GET /api/admin/queues`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       queues: TRPCQueryProcedure<{
         meta: object;
         input: void;
@@ -825,6 +1083,14 @@ export type AppRouter = TRPCBuiltRouter<
         }>;
         errorShape: ErrorShape;
       }>;
+      /**
+       * A queue’s jobs, by state, a page at a time (admin)
+       *
+       * Oldest first. Pass the answer’s `next` as `after` for the following page; `next` is null at the end. A page can hold fewer than `limit` jobs (even none) while `next` is not null: with a `state` other than `created` or `retry`, one call reads at most 5,000 jobs of the queue. An `after` whose job is gone is a 400: start again.
+       *
+       * Who may call it: admins. REST: `GET /api/admin/queues/{queue}/jobs`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       list: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -858,6 +1124,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * One job, with its payload (secrets redacted) and its last error (admin)
+       *
+       * Who may call it: admins. REST: `GET /api/admin/queues/{queue}/jobs/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       get: TRPCQueryProcedure<{
         meta: object;
         input: {
@@ -886,6 +1158,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Run a failed or cancelled job again, or move a dead-letter job back to its queue (admin)
+       *
+       * A job waiting in a dead-letter queue goes back to the queue it failed in as a new job (pg-boss redrive), with that queue’s retries. Retrying the failed job in its own queue instead leaves its dead-letter copy where it is. Any other state is a 409.
+       *
+       * Who may call it: admins. REST: `POST /api/admin/queues/{queue}/jobs/{id}/retry`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       retry: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -897,6 +1177,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Cancel a job that has not finished (admin)
+       *
+       * An active job’s attempt runs on, but its outcome is dropped. A finished job is a 409. Cancelling a `tasks.run` job does not cancel its task: use `POST /tasks/{id}/cancel`.
+       *
+       * Who may call it: admins. REST: `POST /api/admin/queues/{queue}/jobs/{id}/cancel`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       cancel: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -925,6 +1213,12 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Delete a job, whatever its state (admin)
+       *
+       * Who may call it: admins. REST: `DELETE /api/admin/queues/{queue}/jobs/{id}`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       delete: TRPCMutationProcedure<{
         meta: object;
         input: {
@@ -936,6 +1230,14 @@ export type AppRouter = TRPCBuiltRouter<
         };
         errorShape: ErrorShape;
       }>;
+      /**
+       * Move every job waiting in a queue’s dead-letter queue back to the queue (admin)
+       *
+       * `queue` names the queue or its dead-letter queue. Jobs dead-lettered after the call began stay for the next call. Answers how many jobs were moved.
+       *
+       * Who may call it: admins. REST: `POST /api/admin/queues/{queue}/retry-dead`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `NOT_FOUND`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       */
       retryDead: TRPCMutationProcedure<{
         meta: object;
         input: {

@@ -34,9 +34,10 @@ export type Operation = {
   errors: ErrorCode[];
 };
 
-/** What any operation can get: bad input or host (400), a spent rate limit (429), our own failure (500). */
-const ALWAYS: ErrorCode[] = ['BAD_REQUEST', 'TOO_MANY_REQUESTS', 'INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE'];
-const WITH_BODY: ErrorCode[] = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
+/** What any operation can get: bad input or host (400), a spent rate limit (429), our own failure (500, 503). */
+export const ALWAYS: ErrorCode[] = ['BAD_REQUEST', 'TOO_MANY_REQUESTS', 'INTERNAL_SERVER_ERROR', 'SERVICE_UNAVAILABLE'];
+/** What an operation with a JSON body can get besides: too large (413), not JSON (415). */
+export const WITH_BODY: ErrorCode[] = ['PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'];
 /** Missing or dead credentials (401); inactive account, wrong role or an API token where a session is needed (403). */
 const SIGNED_IN: ErrorCode[] = ['UNAUTHORIZED', 'FORBIDDEN'];
 
