@@ -44,7 +44,7 @@ export type AppRouter = TRPCBuiltRouter<
       /**
        * Create an account and sign in.
        *
-       * Returns the new user and a session token to send as `Authorization: Bearer <token>`.
+       * Returns the new user and a session token to send as `Authorization: Bearer <token>`, and sets the session cookie. With `cookieOnly: true` the token is left out (`null`): the HttpOnly cookie alone carries the session (same-site browsers only).
        *
        * Who may call it: anyone. REST: `POST /api/auth/register`.
        * @throws {ApiError} (`error.data.code`) `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
@@ -76,7 +76,7 @@ export type AppRouter = TRPCBuiltRouter<
       /**
        * Sign in with a username or e-mail and a password.
        *
-       * Returns a session token to send as `Authorization: Bearer <token>`. Repeated failures lock the account for a while (429).
+       * Returns a session token to send as `Authorization: Bearer <token>`, and sets the session cookie. With `cookieOnly: true` the token is left out (`null`): the HttpOnly cookie alone carries the session (same-site browsers only). Repeated failures lock the account for a while (429).
        *
        * Who may call it: anyone. REST: `POST /api/auth/login`.
        * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
@@ -556,8 +556,10 @@ export type AppRouter = TRPCBuiltRouter<
       /**
        * Write a post.
        *
+       * With an `Idempotency-Key` header a repeat of the request (same key and body) gets the first response instead of a second post.
+       *
        * Who may call it: signed in (a session or an API token). REST: `POST /api/posts`.
-       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
        */
       create: TRPCMutationProcedure<{
         meta: object;
@@ -692,10 +694,10 @@ export type AppRouter = TRPCBuiltRouter<
       /**
        * Submit a background task.
        *
-       * The task runs on a worker; poll `GET /api/tasks/{id}` for its status and result.
+       * The task runs on a worker; poll `GET /api/tasks/{id}` for its status and result, or follow `GET /api/tasks/events?taskId=…`. With an `Idempotency-Key` header a repeat of the request (same key and body) gets the first response instead of a second task.
        *
        * Who may call it: signed in (a session or an API token). REST: `POST /api/tasks`.
-       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
+       * @throws {ApiError} (`error.data.code`) `UNAUTHORIZED`, `FORBIDDEN`, `CONFLICT`; or, as any call can, `BAD_REQUEST`, `TOO_MANY_REQUESTS`, `INTERNAL_SERVER_ERROR`, `SERVICE_UNAVAILABLE`.
        */
       submit: TRPCMutationProcedure<{
         meta: object;
