@@ -16,6 +16,7 @@ import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJo
 import { lazyQueueDashboard, type QueueDashboard } from './dashboard.ts';
 import { createJobOperations, type JobOperations } from './operations.ts';
 import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from './outbox.ts';
+import { openPgliteThread, type RemotePglite } from './pglite-remote.ts';
 import { registeredJobs } from './registry.ts';
 
 /** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */
@@ -131,7 +132,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     maintenanceIntervalSeconds: Math.max(config.QUEUE_MAINTENANCE_INTERVAL_SECONDS, 60),
   };
 
-  let pglite: PGlite | null = null;
+  let pglite: PGlite | RemotePglite | null = null;
   let boss: PgBoss | null = null;
   /** start() has begun: it relays the outbox once pg-boss is up, so commits before then need not wait for it. */
   let startBegun = false;
@@ -147,9 +148,17 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     } else if (backend.client) {
       instance = new PgBoss({ db: fromPglite(backend.client), backend: 'pglite', schema: 'pgboss', ...roles });
     } else {
-      const { PGlite } = await import('@electric-sql/pglite');
-      if (backend.dataDir) mkdirSync(backend.dataDir, { recursive: true });
-      const client = await PGlite.create({ dataDir: backend.dataDir ?? undefined, startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
+      let client: PGlite | RemotePglite;
+      if (backend.dataDir) {
+        mkdirSync(backend.dataDir, { recursive: true });
+        // The embedded default's queue, on a thread of its own: PGlite's start (initdb on a first run) and pg-boss's
+        // statements never hold the event loop requests are served on.
+        client = await openPgliteThread({ dataDir: backend.dataDir, settings: PGLITE_SETTINGS });
+      } else {
+        // In memory (tests, tools, an in-memory SQLite): in this thread, where PGlites share one compiled WASM module.
+        const { PGlite } = await import('@electric-sql/pglite');
+        client = await PGlite.create({ startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS] });
+      }
       pglite = client;
       instance = new PgBoss({ db: fromPglite(client), backend: 'pglite', schema: 'pgboss', ...roles });
     }
