@@ -50,7 +50,7 @@ const cleanups: (() => Promise<void>)[] = [];
 
 /** `paths` (optional): each request picks one at random, e.g. many users' profiles. */
 type Target = { label: string; url: string; paths?: string[]; method?: 'GET' | 'POST'; headers?: Record<string, string>; body?: string };
-/** `cpuPerRequest`: CPU time (user + system, all threads) the target's process spent per request, in µs. */
+/** `cpuPerRequest`: CPU time (user + system) the target's main thread spent per request, in µs. */
 type Result = { rps: number; p50: number; p99: number; errors: number; cpuPerRequest: number };
 
 async function waitFor(url: string, child: ChildProcess): Promise<void> {
@@ -122,13 +122,15 @@ const startApi = (databaseUrl: string, env: Record<string, string> = {}) =>
   });
 
 /**
- * CPU time of a process so far, in µs (from /proc, Linux; 0 elsewhere). On a machine shared with other work,
- * requests/s follow the share of the CPU a process gets; the CPU time each request costs does not.
+ * CPU time of a process's main thread so far, in µs (from /proc, Linux; 0 elsewhere). On a machine shared with other
+ * work, requests/s follow the share of the CPU a process gets; the CPU time each request costs does not. The main
+ * thread only: the embedded queue's PGlite thread (its first run's initdb can take minutes on a loaded machine)
+ * is not the request path.
  */
 function cpuMicros(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const fields = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
   } catch {
     return 0;
