@@ -48,6 +48,7 @@ function revive(error: SerializedError): Error {
  */
 export async function openPgliteThread(options: ThreadOptions): Promise<RemotePglite> {
   // Type stripping needs no flags; the parent's --import preload (tracing, the version check) is not for this thread.
+  // V8 flags are the process's: under `npm start`'s --expose-gc the thread has gc() too (see pglite-thread.ts).
   const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), { workerData: options, execArgv: [] });
   const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
   const listeners = new Map<number, (payload: string) => void>();
