@@ -43,10 +43,11 @@ function revive(error: SerializedError): Error {
 }
 
 /**
- * Starts PGlite on a worker thread (in `dataDir`, or in memory) and resolves once it is open. The thread keeps the
- * process alive only while a call is in flight.
+ * Starts PGlite on a worker thread (in `dataDir`, or in memory) and resolves once it is open; `signal` ends a start
+ * still under way. The thread keeps the process alive only while a call is in flight.
  */
-export async function openPgliteThread(options: ThreadOptions): Promise<RemotePglite> {
+export async function openPgliteThread(options: ThreadOptions, signal?: AbortSignal): Promise<RemotePglite> {
+  signal?.throwIfAborted();
   // Type stripping needs no flags; the parent's --import preload (tracing, the version check) is not for this thread.
   // V8 flags are the process's: under `npm start`'s --expose-gc the thread has gc() too (see pglite-thread.ts).
   const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), { workerData: options, execArgv: [] });
@@ -76,7 +77,14 @@ export async function openPgliteThread(options: ThreadOptions): Promise<RemotePg
     if (message.kind === 'result') call.resolve(message.value);
     else call.reject(revive(message.error));
   });
-  await opened;
+  // A shutdown while PGlite still starts (a first run's initdb can take a while) ends the thread instead of waiting.
+  const onAbort = () => void worker.terminate();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await opened;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
   started = null;
   worker.unref();
 

@@ -140,6 +140,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   let stoppingWork: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
   let dashboard: QueueDashboard | null = null;
+  /** Aborted when work stops: a PGlite thread still starting then ends instead of holding the shutdown. */
+  const opening = new AbortController();
 
   async function create(): Promise<PgBoss> {
     let instance: PgBoss;
@@ -153,7 +155,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
         mkdirSync(backend.dataDir, { recursive: true });
         // The embedded default's queue, on a thread of its own: PGlite's start (initdb on a first run) and pg-boss's
         // statements never hold the event loop requests are served on.
-        client = await openPgliteThread({ dataDir: backend.dataDir, settings: PGLITE_SETTINGS });
+        client = await openPgliteThread({ dataDir: backend.dataDir, settings: PGLITE_SETTINGS }, opening.signal);
       } else {
         // In memory (tests, tools, an in-memory SQLite): in this thread, where PGlites share one compiled WASM module.
         const { PGlite } = await import('@electric-sql/pglite');
@@ -196,6 +198,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   // pg-boss stops its workers and supervision but keeps its pool: sending still works until stop().
   const stopWorking = (timeoutMs: number): Promise<void> =>
     (stoppingWork ??= (async () => {
+      // Not up yet: nothing to stop. Jobs sent from here on stay in the outbox for the next start.
+      if (!boss) opening.abort();
       const instance = await started();
       if (instance) await instance.stop({ graceful: true, timeout: timeoutMs, close: false });
     })());
