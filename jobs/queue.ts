@@ -16,6 +16,7 @@ import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJo
 import { lazyQueueDashboard, type QueueDashboard } from './dashboard.ts';
 import { createJobOperations, type JobOperations } from './operations.ts';
 import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from './outbox.ts';
+import { openPgliteThread, type RemotePglite } from './pglite-remote.ts';
 import { registeredJobs } from './registry.ts';
 
 /** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */
@@ -134,7 +135,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     maintenanceIntervalSeconds: Math.max(config.QUEUE_MAINTENANCE_INTERVAL_SECONDS, 60),
   };
 
-  let pglite: PGlite | null = null;
+  let pglite: PGlite | RemotePglite | null = null;
   let boss: PgBoss | null = null;
   /** start() has begun: it relays the outbox once pg-boss is up, so commits before then need not wait for it. */
   let startBegun = false;
@@ -142,6 +143,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   let stoppingWork: Promise<void> | null = null;
   let closing: Promise<void> | null = null;
   let dashboard: QueueDashboard | null = null;
+  /** Aborted when work stops: a PGlite thread still starting then ends instead of holding the shutdown. */
+  const opening = new AbortController();
 
   async function create(): Promise<PgBoss> {
     let instance: PgBoss;
@@ -150,13 +153,20 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     } else if (backend.client) {
       instance = new PgBoss({ db: fromPglite(backend.client), backend: 'pglite', schema: 'pgboss', ...roles });
     } else {
-      const { PGlite } = await import('@electric-sql/pglite');
-      if (backend.dataDir) mkdirSync(backend.dataDir, { recursive: true });
-      const client = await PGlite.create({
-        dataDir: backend.dataDir ?? undefined,
-        ...(backend.template && !backend.dataDir ? { loadDataDir: backend.template } : {}),
-        startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
-      });
+      let client: PGlite | RemotePglite;
+      if (backend.dataDir) {
+        mkdirSync(backend.dataDir, { recursive: true });
+        // The embedded default's queue, on a thread of its own: PGlite's start (initdb on a first run) and pg-boss's
+        // statements never hold the event loop requests are served on.
+        client = await openPgliteThread({ dataDir: backend.dataDir, settings: PGLITE_SETTINGS }, opening.signal);
+      } else {
+        // In memory (tests, tools, an in-memory SQLite): in this thread, where PGlites share one compiled WASM module.
+        const { PGlite } = await import('@electric-sql/pglite');
+        client = await PGlite.create({
+          ...(backend.template ? { loadDataDir: backend.template } : {}),
+          startParams: [...PGlite.defaultStartParams, ...PGLITE_SETTINGS],
+        });
+      }
       pglite = client;
       instance = new PgBoss({ db: fromPglite(client), backend: 'pglite', schema: 'pgboss', ...roles });
     }
@@ -194,6 +204,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   // pg-boss stops its workers and supervision but keeps its pool: sending still works until stop().
   const stopWorking = (timeoutMs: number): Promise<void> =>
     (stoppingWork ??= (async () => {
+      // Not up yet: nothing to stop. Jobs sent from here on stay in the outbox for the next start.
+      if (!boss) opening.abort();
       const instance = await started();
       if (instance) await instance.stop({ graceful: true, timeout: timeoutMs, close: false });
     })());

@@ -5,9 +5,10 @@ import { sendError } from './errors.ts';
 
 /**
  * The lag to shed at: OVERLOAD_EVENT_LOOP_DELAY_MS, else 100 ms, or 500 ms where the job queue is PGlite in this
- * process (the embedded default): PGlite runs each of pg-boss's statements on the event loop, which lags it past
- * 100 ms (sustained) at half the capacity of such a process (measured with `npm run bench -- --suite=soak`) while every
- * request is still served.
+ * process (the embedded default). That figure was measured (`npm run bench -- --suite=soak`) while PGlite ran each of
+ * pg-boss's statements on the event loop, lagging it past 100 ms at half the capacity of such a process; the
+ * embedded queue on disk now runs on a worker thread of its own (jobs/pglite-remote.ts), and until a soak run says
+ * otherwise the threshold stays where it was measured. Jobs still run on the event loop.
  */
 export function sheddingThresholdMs(configured: number | undefined, queue: 'pglite' | 'postgres'): number {
   return configured ?? (queue === 'pglite' ? 500 : 100);

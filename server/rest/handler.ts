@@ -5,6 +5,7 @@ import { getTRPCErrorFromUnknown, getTRPCErrorShape, TRPCError, type AnyTRPCRout
 import { getStatusCodeFromKey } from '@trpc/server/unstable-core-do-not-import';
 import type { Context } from '../trpc/context.ts';
 import { SSE_PING_MS } from '../trpc/init.ts';
+import { invokeProcedure } from '../trpc/invoke.ts';
 import type { ErrorShape } from '../trpc/errors.ts';
 import { bySpecificity, matchOperation, type Operation, type QueryKind } from './operations.ts';
 
@@ -206,7 +207,7 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
       // A reconnecting EventSource sends its last event id as a header; the stream's input takes it as a field.
       const lastEventId = operation.stream ? req.headers['last-event-id'] : undefined;
       const fields = typeof lastEventId === 'string' && lastEventId !== '' ? { lastEventId, ...(input as Record<string, unknown> | undefined) } : input;
-      const data: unknown = await procedure({ path: procedurePath, getRawInput: async () => fields, ctx, type: procedure._def.type, signal: abort.signal, batchIndex: 0 });
+      const data: unknown = await invokeProcedure(procedure, { path: procedurePath, getRawInput: async () => fields, ctx, type: procedure._def.type, signal: abort.signal, batchIndex: 0 });
       if (operation.stream) return await stream(res, data as AsyncIterable<unknown>, abort.signal, operation, ctx);
       send(res, operation.route.status ?? 200, data);
     } catch (cause) {

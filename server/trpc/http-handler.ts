@@ -14,6 +14,7 @@ import {
 } from '@trpc/server';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { getHTTPStatusCode } from '@trpc/server/http';
+import { invokeProcedure } from './invoke.ts';
 
 type ErrorInfo<TRouter extends AnyTRPCRouter> = {
   error: TRPCError;
@@ -146,7 +147,7 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
             throw new TRPCError({ code: 'METHOD_NOT_SUPPORTED', message: `Unsupported ${req.method}-request to ${type} procedure at path "${path}"` });
           }
           if (ctxError) throw ctxError;
-          const data: unknown = await procedure({ path, getRawInput: async () => readInputs()[batchIndex], ctx, type, signal: abort.signal, batchIndex });
+          const data: unknown = await invokeProcedure(procedure, { path, getRawInput: async () => readInputs()[batchIndex], ctx, type, signal: abort.signal, batchIndex });
           if (isDataStream(data)) {
             throw new TRPCError({ code: 'UNSUPPORTED_MEDIA_TYPE', message: 'Cannot use stream-like response in non-streaming request - use httpBatchStreamLink' });
           }
