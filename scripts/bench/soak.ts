@@ -29,7 +29,7 @@ function socketPorts(pid: number): Map<string, { local: number; remote: number }
 }
 
 /** Open descriptors by what they are: the database's sockets, clients' sockets, other sockets, and the rest. */
-function openFiles(pid: number, apiPort: number, databasePort: number | null): { total: number; kinds: string } {
+function openFiles(pid: number, apiPort: number, databasePort: number | null): { total: number; kinds: string; clients: number } {
   const ports = socketPorts(pid);
   const kinds = new Map<string, number>();
   const names = readdirSync(`/proc/${pid}/fd`);
@@ -55,7 +55,22 @@ function openFiles(pid: number, apiPort: number, databasePort: number | null): {
           : 'files';
     kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
   }
-  return { total: names.length, kinds: [...kinds].sort().map(([kind, count]) => `${kind} ${count}`).join(', ') };
+  return { total: names.length, kinds: [...kinds].sort().map(([kind, count]) => `${kind} ${count}`).join(', '), clients: (kinds.get('clients') ?? 0) + (kinds.get('sockets') ?? 0) };
+}
+
+/**
+ * The descriptors once the minute's client connections have closed on the server's side too (at most 15 s): taken
+ * at once, a lagging process still held some of the 20 it was closing (minute 2 of a run: clients 14, sockets 8),
+ * which read as a drift of 1.6×.
+ */
+async function settledFiles(pid: number, apiPort: number, databasePort: number | null): Promise<ReturnType<typeof openFiles>> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const files = openFiles(pid, apiPort, databasePort);
+    // One is this process's own keep-alive connection for /metrics.
+    if (files.clients <= 1 || Date.now() > deadline) return files;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 export type SoakTarget = { label: string; databaseUrl: string };
@@ -129,7 +144,7 @@ export async function soakSuite(targets: SoakTarget[], { minutes = 10 } = {}): P
       for (let minute = 1; minute <= minutes; minute++) {
         const result = await run(api.url, requests, 60, rate);
         const pid = api.child.pid!;
-        const files = openFiles(pid, Number(new URL(api.url).port), databasePort);
+        const files = await settledFiles(pid, Number(new URL(api.url).port), databasePort);
         const { pool, heapMiB } = await processMetrics(api.url);
         rows.push({ minute, rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx, rssMiB: rssMiB(pid), heapMiB, fds: files.total, fdKinds: files.kinds, pool });
         console.log(JSON.stringify(rows.at(-1)));
