@@ -1,6 +1,6 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth|posts|jobs|live|startup|memory|overload, or soak (not in all: --minutes=10 per dialect)
+//   --suite=all|foundation|auth|posts|jobs|live|startup|memory|overload, or soak (not in all: --minutes=10 per dialect, --targets=embedded|postgres)
 //   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
 //   --load-seconds=60 --settle-seconds=50 (the memory suite)
 //   --thresholds=50,100 (the overload suite: lags to shed at, beside the default and off)
@@ -853,7 +853,9 @@ try {
     const postgresUrl = await createPostgresDatabase();
     const targets = [{ label: 'embedded (SQLite + PGlite)', databaseUrl: `file:${join(dataDir, 'soak', 'app.db')}` }];
     if (postgresUrl) targets.push({ label: 'Postgres', databaseUrl: postgresUrl });
-    await soakSuite(targets, { minutes: Number(args.get('minutes') ?? 10) });
+    // --targets=embedded or --targets=postgres runs one of them.
+    const only = args.get('targets');
+    await soakSuite(only ? targets.filter((target) => target.label.toLowerCase().startsWith(only)) : targets, { minutes: Number(args.get('minutes') ?? 10) });
   }
   if (runs('overload')) {
     await stopAll();
