@@ -34,6 +34,24 @@ export function Field({ id, label, errors, hint, children }: FieldProps) {
   );
 }
 
+/** A filter's labelled select: "Any" (the empty value) and then each option, as value and label. */
+export function FilterSelect({ id, label, name, options }: { id: string; label: string; name: string; options: readonly (readonly [value: string, label: string])[] }) {
+  return (
+    <Field id={id} label={label}>
+      {(props) => (
+        <select {...props} name={name}>
+          <option value="">Any</option>
+          {options.map(([value, text]) => (
+            <option key={value} value={value}>
+              {text}
+            </option>
+          ))}
+        </select>
+      )}
+    </Field>
+  );
+}
+
 /** An error for the whole form or page, announced when it appears. */
 export function Alert({ message }: { message: string | null }) {
   return message ? (

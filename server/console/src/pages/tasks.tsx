@@ -1,7 +1,7 @@
 // Tasks: filter by status, type and user; the rows follow tasks.onChange live; a task's detail shows its input and result.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, messageOf, STATUS_LABELS, TASK_STATUSES, TASK_TYPES, TYPE_LABELS, type Task, type TaskStatus, type TaskSummary, type TaskType } from '../api.ts';
-import { Alert, Field, formatDate, Json, Status, TableRegion, textOf } from '../ui.tsx';
+import { Alert, Field, FilterSelect, formatDate, Json, Status, TableRegion, textOf } from '../ui.tsx';
 
 const PAGE_SIZE = 20;
 type Filter = { status?: TaskStatus; type?: TaskType; userId?: string; username?: string };
@@ -114,30 +114,8 @@ export function TasksPage() {
     <>
       <h1>Tasks</h1>
       <form class="filters" role="search" aria-label="Tasks" onSubmit={(event) => void apply(event)}>
-        <Field id="tasks-status" label="Status">
-          {(props) => (
-            <select {...props} name="status">
-              <option value="">Any</option>
-              {TASK_STATUSES.map((status) => (
-                <option key={status} value={status}>
-                  {STATUS_LABELS[status]}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field id="tasks-type" label="Type">
-          {(props) => (
-            <select {...props} name="type">
-              <option value="">Any</option>
-              {TASK_TYPES.map((type) => (
-                <option key={type} value={type}>
-                  {TYPE_LABELS[type]}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <FilterSelect id="tasks-status" label="Status" name="status" options={TASK_STATUSES.map((status) => [status, STATUS_LABELS[status]] as const)} />
+        <FilterSelect id="tasks-type" label="Type" name="type" options={TASK_TYPES.map((type) => [type, TYPE_LABELS[type]] as const)} />
         <Field id="tasks-user" label="User (username or e-mail)" errors={userError}>
           {(props) => <input {...props} name="user" maxLength={254} />}
         </Field>

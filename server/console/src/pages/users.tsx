@@ -1,7 +1,7 @@
 // Users: search and page through accounts; create one; edit name, e-mail, role and active state, with the API's field errors on their fields.
 import { useEffect, useState } from 'preact/hooks';
 import { api, fieldErrorsOf, messageOf, ROLE_LABELS, ROLES, type FieldErrors, type Me, type Role, type User } from '../api.ts';
-import { Alert, Field, formatDate, Status, TableRegion, textOf } from '../ui.tsx';
+import { Alert, Field, FilterSelect, formatDate, Status, TableRegion, textOf } from '../ui.tsx';
 
 const PAGE_SIZE = 20;
 type Filter = { q?: string; role?: NonNullable<Role>; isActive?: boolean };
@@ -67,27 +67,8 @@ export function UsersPage({ me }: { me: Me }) {
         <Field id="users-q" label="Search (username, e-mail or name)">
           {(props) => <input {...props} name="q" type="search" maxLength={100} />}
         </Field>
-        <Field id="users-role" label="Role">
-          {(props) => (
-            <select {...props} name="role">
-              <option value="">Any</option>
-              {ROLES.map((role) => (
-                <option key={role} value={role}>
-                  {ROLE_LABELS[role]}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field id="users-active" label="State">
-          {(props) => (
-            <select {...props} name="active">
-              <option value="">Any</option>
-              <option value="yes">Active</option>
-              <option value="no">Deactivated</option>
-            </select>
-          )}
-        </Field>
+        <FilterSelect id="users-role" label="Role" name="role" options={ROLES.map((role) => [role, ROLE_LABELS[role]] as const)} />
+        <FilterSelect id="users-active" label="State" name="active" options={[['yes', 'Active'], ['no', 'Deactivated']]} />
         <button type="submit">Search</button>
       </form>
       <p>
