@@ -42,6 +42,11 @@ export function queueBackendFor(config: Pick<Config, 'QUEUE_DATABASE_URL' | 'DAT
  * What is still to be handled after a failure is the queued count of the `.dead` queue.
  */
 export type QueueDepth = { queued: number; active: number; failed: number; failedLast24h: number };
+/** A table `Queue.vacuum` vacuumed, with the dead rows it held before. */
+export type VacuumedTable = { table: string; deadRows: number; liveRows: number };
+/** Autovacuum's defaults (autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor). */
+const VACUUM_THRESHOLD = 50;
+const VACUUM_SCALE_FACTOR = 0.2;
 /** Adds jobs to the transaction `Queue.transaction` runs: one, or many in one statement. */
 export type Enqueue = <P>(definition: JobDefinition<P>, ...payloads: P[]) => Promise<void>;
 
@@ -91,6 +96,13 @@ export type Queue = {
    */
   snapshot: () => Promise<Blob | null>;
   /**
+   * What autovacuum does on a Postgres server, for the embedded queue's PGlite (which runs none): every pg-boss
+   * table whose dead rows are past autovacuum's default threshold (50 + 20 % of its live rows) is vacuumed and
+   * analyzed. The process that works the jobs runs it every maintenance interval; it returns what it vacuumed
+   * (nothing on a Postgres server, whose autovacuum does this).
+   */
+  vacuum: () => Promise<VacuumedTable[]>;
+  /**
    * Stops fetching, lets active jobs finish within `timeoutMs` and fails the rest back for retry. Jobs can
    * still be sent (requests still draining enqueue theirs) until `stop`.
    */
@@ -125,6 +137,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     }
   }
   const known = new Set(definitions.map((definition) => definition.name));
+  const maintenanceIntervalSeconds = Math.max(config.QUEUE_MAINTENANCE_INTERVAL_SECONDS, 60);
   const roles: Partial<ConstructorOptions> = {
     // pg-boss spans (no-ops while tracing is off); a job carries the trace of the request that sent it.
     openTelemetry: { propagateContext: true },
@@ -132,7 +145,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     schedule: worker,
     superviseIntervalSeconds: config.QUEUE_MAINTENANCE_INTERVAL_SECONDS,
     monitorIntervalSeconds: config.QUEUE_MAINTENANCE_INTERVAL_SECONDS,
-    maintenanceIntervalSeconds: Math.max(config.QUEUE_MAINTENANCE_INTERVAL_SECONDS, 60),
+    maintenanceIntervalSeconds,
   };
 
   let pglite: PGlite | RemotePglite | null = null;
@@ -145,6 +158,35 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   let dashboard: QueueDashboard | null = null;
   /** Aborted when work stops: a PGlite thread still starting then ends instead of holding the shutdown. */
   const opening = new AbortController();
+  let vacuumTimer: NodeJS.Timeout | null = null;
+  let vacuuming: Promise<VacuumedTable[]> | null = null;
+
+  /** The embedded queue's PGlite (its own or the one it was given), else null. */
+  const queuePglite = (): PGlite | RemotePglite | null => (backend.kind === 'pglite' ? (backend.client ?? pglite) : null);
+
+  async function vacuumTables(): Promise<VacuumedTable[]> {
+    await ready();
+    const client = queuePglite();
+    if (!client) return [];
+    const { rows } = await client.query<{ table: string; dead: number; live: number }>(
+      `select relname as table, n_dead_tup::int as dead, n_live_tup::int as live from pg_stat_user_tables
+        where schemaname = 'pgboss' and n_dead_tup > $1::float8 + $2::float8 * n_live_tup order by relname`,
+      [VACUUM_THRESHOLD, VACUUM_SCALE_FACTOR],
+    );
+    const vacuumed: VacuumedTable[] = [];
+    for (const row of rows) {
+      if (closing) break;
+      // One table at a time: PGlite runs one statement at a time, so pg-boss's own statements wait only for one.
+      await client.exec(`vacuum (analyze) pgboss."${row.table.replaceAll('"', '""')}"`);
+      vacuumed.push({ table: row.table, deadRows: row.dead, liveRows: row.live });
+    }
+    return vacuumed;
+  }
+  /** One vacuum at a time: the timer's and a caller's share it. */
+  const vacuum = (): Promise<VacuumedTable[]> =>
+    (vacuuming ??= vacuumTables().finally(() => {
+      vacuuming = null;
+    }));
 
   async function create(): Promise<PgBoss> {
     let instance: PgBoss;
@@ -289,6 +331,22 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
 
     work: async (deps) => {
       const instance = await ready();
+      if (queuePglite() && !vacuumTimer) {
+        // PGlite runs no autovacuum: without this, every job's state changes and pg-boss's deletions leave dead
+        // rows that only ever grow (36,607 of them after 20,000 jobs, measured).
+        vacuumTimer = setInterval(() => {
+          const started = performance.now();
+          vacuum().then(
+            (tables) => {
+              if (tables.length > 0) logger.info({ tables, ms: Math.round(performance.now() - started) }, 'job queue vacuumed');
+            },
+            (error: unknown) => {
+              if (!closing) logger.warn({ err: error }, 'job queue vacuum failed; the next interval retries');
+            },
+          );
+        }, maintenanceIntervalSeconds * 1000);
+        vacuumTimer.unref();
+      }
       const pollingIntervalSeconds = config.QUEUE_POLLING_INTERVAL_SECONDS;
       for (const definition of definitions) {
         const concurrency = config.WORKER_QUEUE_CONCURRENCY[definition.name] ?? config.WORKER_CONCURRENCY;
@@ -389,15 +447,18 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
     snapshot: async () => {
       if (backend.kind !== 'pglite') return null;
       await ready();
-      const client = backend.client ?? pglite;
+      const client = queuePglite();
       if (!client) return null;
       await client.exec('checkpoint');
       return client.dumpDataDir('gzip');
     },
 
+    vacuum,
     stopWorking,
     stop: (timeoutMs) =>
       (closing ??= (async () => {
+        if (vacuumTimer) clearInterval(vacuumTimer);
+        await vacuuming?.catch(() => {});
         await relay.stop();
         await dashboard?.close();
         await stopWorking(timeoutMs);
