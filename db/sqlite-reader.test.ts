@@ -1,0 +1,89 @@
+// Search's index read off the event loop: on a SQLite file the trigram index is read by a second, read-only
+// connection on a thread (db/sqlite-reader.ts). Its answers are the index's, and it sees every committed change at
+// once, as the connection that made it does; on Postgres the same answers come from pg_trgm.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq, inArray } from 'drizzle-orm';
+import { newId, openDatabase, type Database } from './index.ts';
+import { openSqliteReader } from './sqlite-reader.ts';
+import { dialects } from '../server/testing/harness.ts';
+import { openTestDatabase } from '../server/testing/database.ts';
+
+const scratch = mkdtempSync(join(tmpdir(), 'abs-sqlite-reader-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+describe.each(dialects)('the trigram index read for a search on %s', (dialect) => {
+  let db: Database;
+  const authorId = newId();
+  beforeAll(async () => {
+    if (dialect === 'sqlite') {
+      // A file, as the embedded default has: an in-memory database is read on its own connection instead.
+      db = await openDatabase({ url: `file:${join(scratch, 'app.db')}` });
+      await db.migrate();
+    } else db = await openTestDatabase('postgres');
+    const now = new Date();
+    await db.orm.insert(db.tables.users).values({ id: authorId, username: `reader_${dialect}`, email: `reader_${dialect}@example.com`, passwordHash: 'x', createdAt: now, updatedAt: now });
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  /** The posts the index finds for `text` (at most `cap`), by title; null when more than `cap` match. */
+  async function found(text: string, cap = 10): Promise<string[] | null> {
+    const { posts } = db.tables;
+    const indexed = await db.postsSearch(text).indexed(cap);
+    if (!indexed) return null;
+    const rows = await db.orm.select({ title: posts.title }).from(posts).where(indexed);
+    return rows.map((row) => row.title).sort();
+  }
+
+  async function insert(title: string, body: string): Promise<string> {
+    const id = newId();
+    const now = new Date();
+    await db.orm.insert(db.tables.posts).values({ id, authorId, title, body, published: true, createdAt: now, updatedAt: now });
+    return id;
+  }
+
+  it('finds a substring in titles and bodies, case-insensitively, and sees each committed change at once', async () => {
+    const first = await insert('Quokka Xylophone', 'a title match');
+    await insert('other', 'the body says quokka xylophone');
+    await insert('near miss', 'quokka and xylophone, apart');
+    expect(await found('quokka xylophone')).toEqual(['Quokka Xylophone', 'other']);
+
+    await db.orm.update(db.tables.posts).set({ body: 'now a QUOKKA XYLOPHONE too' }).where(eq(db.tables.posts.title, 'near miss'));
+    expect(await found('quokka xylophone')).toEqual(['Quokka Xylophone', 'near miss', 'other']);
+    await db.orm.delete(db.tables.posts).where(inArray(db.tables.posts.id, [first]));
+    expect(await found('quokka xylophone')).toEqual(['near miss', 'other']);
+    expect(await found('quokka xylophone', 1)).toBeNull();
+    expect(await found('no such words')).toEqual([]);
+  });
+
+  it('answers many searches at once, each with its own answer', async () => {
+    const words = Array.from({ length: 20 }, (_, i) => `marsupial${String(i).padStart(2, '0')}`);
+    for (const word of words) await insert(`about ${word}`, `${word} lives here`);
+    const answers = await Promise.all(words.map((word) => found(word)));
+    expect(answers).toEqual(words.map((word) => [`about ${word}`]));
+  });
+});
+
+describe('the SQLite reader thread', () => {
+  const path = join(scratch, 'reader.db');
+  beforeAll(async () => {
+    const db = await openDatabase({ url: `file:${path}` });
+    await db.migrate();
+    await db.close();
+  });
+
+  it('returns rows as arrays, rejects with SQLite’s error code, and refuses statements once closed', async () => {
+    const reader = openSqliteReader(path);
+    expect(await reader.values('select ? + 1, ?', [41, 'text'])).toEqual([[42, 'text']]);
+    await expect(reader.values('select * from no_such_table', [])).rejects.toMatchObject({ code: 'SQLITE_ERROR', message: expect.stringContaining('no such table') });
+    // Read-only: a write is refused, and the thread goes on serving.
+    await expect(reader.values("insert into table_counts (name, value) values ('x', 1)", [])).rejects.toMatchObject({ code: 'SQLITE_READONLY' });
+    expect(await reader.values('select count(*) from users', [])).toEqual([[0]]);
+    await reader.close();
+    await expect(reader.values('select 1', [])).rejects.toThrow(/closed/);
+  });
+});
