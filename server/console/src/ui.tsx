@@ -1,5 +1,6 @@
 // Small shared pieces: labelled fields with their errors, status messages, dates, JSON, the in-app link.
 import type { ComponentChildren } from 'preact';
+import { useState } from 'preact/hooks';
 import { navigate } from './router.ts';
 
 type FieldProps = {
@@ -109,4 +110,33 @@ export function TableRegion({ label, children }: { label: string; children: Comp
 export function textOf(form: FormData, name: string): string {
   const value = form.get(name);
   return typeof value === 'string' ? value : '';
+}
+
+/** Paging by `nextCursor`: the cursor of the page shown, and the ones before it, which "Previous page" goes back through. */
+export type CursorPages = { cursor: string | undefined; number: number; previous: () => void; next: (cursor: string) => void; reset: () => void };
+
+export function useCursorPages(): CursorPages {
+  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  return {
+    cursor: cursors.at(-1),
+    number: cursors.length,
+    previous: () => setCursors((list) => (list.length > 1 ? list.slice(0, -1) : list)),
+    next: (cursor) => setCursors((list) => [...list, cursor]),
+    reset: () => setCursors([undefined]),
+  };
+}
+
+/** "Previous page", the page's number and "Next page" (offered while the list has a `nextCursor`). */
+export function Pager({ label, pages, nextCursor }: { label: string; pages: CursorPages; nextCursor: string | null }) {
+  return (
+    <nav class="pager" aria-label={label}>
+      <button type="button" class="secondary" disabled={pages.number === 1} onClick={pages.previous}>
+        Previous page
+      </button>
+      <span>Page {pages.number}</span>
+      <button type="button" class="secondary" disabled={!nextCursor} onClick={() => nextCursor && pages.next(nextCursor)}>
+        Next page
+      </button>
+    </nav>
+  );
 }

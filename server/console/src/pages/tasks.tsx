@@ -1,7 +1,7 @@
 // Tasks: filter by status, type and user; the rows follow tasks.onChange live; a task's detail shows its input and result.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, messageOf, STATUS_LABELS, TASK_STATUSES, TASK_TYPES, TYPE_LABELS, type Task, type TaskStatus, type TaskSummary, type TaskType } from '../api.ts';
-import { Alert, Field, FilterSelect, formatDate, Json, Status, TableRegion, textOf } from '../ui.tsx';
+import { Alert, Field, FilterSelect, formatDate, Json, Pager, Status, TableRegion, textOf, useCursorPages } from '../ui.tsx';
 
 const PAGE_SIZE = 20;
 type Filter = { status?: TaskStatus; type?: TaskType; userId?: string; username?: string };
@@ -14,7 +14,7 @@ const summaryOf = ({ input: _input, result: _result, ...summary }: Task): TaskSu
 export function TasksPage() {
   const [filter, setFilter] = useState<Filter>({});
   const [userError, setUserError] = useState<string[] | undefined>(undefined);
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const pages = useCursorPages();
   const [rows, setRows] = useState<TaskSummary[] | null>(null);
   const [more, setMore] = useState<{ total: number; totalIsLowerBound: boolean; nextCursor: string | null }>({ total: 0, totalIsLowerBound: false, nextCursor: null });
   const [error, setError] = useState<string | null>(null);
@@ -23,12 +23,12 @@ export function TasksPage() {
   const [detail, setDetail] = useState<Task | null>(null);
   const filterRef = useRef(filter);
   filterRef.current = filter;
-  const onFirstPage = cursors.length === 1;
+  const onFirstPage = pages.number === 1;
   const firstPageRef = useRef(onFirstPage);
   firstPageRef.current = onFirstPage;
   const selectedRef = useRef(selected);
   selectedRef.current = selected;
-  const cursor = cursors.at(-1);
+  const cursor = pages.cursor;
 
   useEffect(() => {
     let current = true;
@@ -107,7 +107,7 @@ export function TasksPage() {
     }
     setUserError(undefined);
     setFilter({ ...(status ? { status: status as TaskStatus } : {}), ...(type ? { type: type as TaskType } : {}), ...(userId ? { userId, username } : {}) });
-    setCursors([undefined]);
+    pages.reset();
   };
 
   return (
@@ -168,15 +168,7 @@ export function TasksPage() {
               </tbody>
             </table>
           </TableRegion>
-          <nav class="pager" aria-label="Pages of tasks">
-            <button type="button" class="secondary" disabled={onFirstPage} onClick={() => setCursors((list) => list.slice(0, -1))}>
-              Previous page
-            </button>
-            <span>Page {cursors.length}</span>
-            <button type="button" class="secondary" disabled={!more.nextCursor} onClick={() => more.nextCursor && setCursors((list) => [...list, more.nextCursor ?? undefined])}>
-              Next page
-            </button>
-          </nav>
+          <Pager label="Pages of tasks" pages={pages} nextCursor={more.nextCursor} />
         </>
       ) : (
         <p>Loading…</p>

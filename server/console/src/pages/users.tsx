@@ -1,7 +1,7 @@
 // Users: search and page through accounts; create one; edit name, e-mail, role and active state, with the API's field errors on their fields.
 import { useEffect, useState } from 'preact/hooks';
 import { api, fieldErrorsOf, messageOf, ROLE_LABELS, ROLES, type FieldErrors, type Me, type Role, type User } from '../api.ts';
-import { Alert, Field, FilterSelect, formatDate, Status, TableRegion, textOf } from '../ui.tsx';
+import { Alert, Field, FilterSelect, formatDate, Pager, Status, TableRegion, textOf, useCursorPages } from '../ui.tsx';
 
 const PAGE_SIZE = 20;
 type Filter = { q?: string; role?: NonNullable<Role>; isActive?: boolean };
@@ -9,14 +9,13 @@ type Editing = { kind: 'create' } | { kind: 'edit'; user: User } | null;
 
 export function UsersPage({ me }: { me: Me }) {
   const [filter, setFilter] = useState<Filter>({});
-  // The cursors of the pages before this one: "Previous" goes back through them.
-  const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
+  const pages = useCursorPages();
   const [page, setPage] = useState<{ items: User[]; total: number; totalIsLowerBound: boolean; nextCursor: string | null } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState('');
   const [editing, setEditing] = useState<Editing>(null);
   const [reload, setReload] = useState(0);
-  const cursor = cursors.at(-1);
+  const cursor = pages.cursor;
 
   useEffect(() => {
     let current = true;
@@ -40,7 +39,7 @@ export function UsersPage({ me }: { me: Me }) {
     const role = textOf(form, 'role');
     const active = textOf(form, 'active');
     setFilter({ ...(q ? { q } : {}), ...(role ? { role: role as NonNullable<Role> } : {}), ...(active ? { isActive: active === 'yes' } : {}) });
-    setCursors([undefined]);
+    pages.reset();
   };
 
   const saved = (user: User, created: boolean) => {
@@ -122,15 +121,7 @@ export function UsersPage({ me }: { me: Me }) {
               </tbody>
             </table>
           </TableRegion>
-          <nav class="pager" aria-label="Pages of users">
-            <button type="button" class="secondary" disabled={cursors.length === 1} onClick={() => setCursors((list) => list.slice(0, -1))}>
-              Previous page
-            </button>
-            <span>Page {cursors.length}</span>
-            <button type="button" class="secondary" disabled={!page.nextCursor} onClick={() => page.nextCursor && setCursors((list) => [...list, page.nextCursor ?? undefined])}>
-              Next page
-            </button>
-          </nav>
+          <Pager label="Pages of users" pages={pages} nextCursor={page.nextCursor} />
         </>
       ) : (
         <p>Loading…</p>
