@@ -13,7 +13,7 @@ import { SERVER_NODE_ARGS } from '../server/runtime/node-args.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import BetterSqlite3 from 'better-sqlite3';
@@ -434,7 +434,9 @@ async function postsSuite(sqliteFile: string): Promise<void> {
   // Past --base (100,000) posts the run also seeds --base and measures both side by side: the ratio is the growth.
   const baseSize = Number(args.get('base') ?? 100_000);
   const sizes = counts.posts > baseSize ? [baseSize, counts.posts] : [counts.posts];
-  const databases: [string, Map<number, string>][] = [['SQLite', new Map(sizes.map((size) => [size, `file:${sqliteFile.replace(/\.db$/, `-posts-${size}.db`)}`]))]];
+  // Each size's SQLite file in a directory of its own, as the embedded default keeps it: the API that serves it
+  // claims the directory (server/control-socket.ts) and keeps its PGlite queue there.
+  const databases: [string, Map<number, string>][] = [['SQLite', new Map(sizes.map((size) => [size, `file:${join(dirname(sqliteFile), `posts-${size}`, 'app.db')}`]))]];
   const onPostgres = new Map<number, string>();
   for (const size of sizes) {
     const url = await createPostgresDatabase(`_${size}`);
