@@ -107,7 +107,11 @@ export type Database = {
    * drops the trigram index and creates it again. Searches meanwhile are slow or incomplete: for seeding, not for a serving database.
    */
   bulkLoadPosts: <T>(load: () => Promise<T>) => Promise<T>;
-  /** Refreshes the planner's statistics (after a bulk load: index choice depends on them). */
+  /**
+   * After a bulk load: refreshes the planner's statistics (index choice depends on them) and, on Postgres, vacuums,
+   * which marks the loaded pages all-visible so that index-only scans need not visit the table (a page of a list at
+   * 1,000,000 posts: 1.3 ms instead of 6.6 ms) and autovacuum has nothing left to do on them while they are served.
+   */
   analyze: () => Promise<void>;
   /** Resolves when the database answers a trivial query. */
   ping: () => Promise<void>;
@@ -426,7 +430,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     }, COUNTS_MAX_AGE_MS),
     keptCount: () => null,
     analyze: async () => {
-      await orm.execute(sql`analyze`);
+      await orm.execute(sql`vacuum (analyze)`);
     },
     bulkLoadPosts: async (load) => {
       // The index's own definition (db/schema/pg.ts), put back as it was.
