@@ -1,6 +1,7 @@
 // npm run bench: starts each target in its own process and loads it with autocannon from this one, in
 // alternating rounds, then prints requests/s, latency and the ratios between targets measured in the same run.
-//   --suite=all|foundation|auth|posts|jobs|live|startup|memory|overload, or soak (not in all: --minutes=10 per dialect, --targets=embedded|postgres)
+//   --suite=all|foundation|auth|posts|jobs|live|startup|memory|overload, or soak (not in all: --minutes=10 per dialect, --targets=embedded|postgres),
+//   or stalls (not in all: the posts suite's event-loop part on --database=file:<a seeded SQLite file>)
 //   --duration=5 (seconds per round)   --rounds=3   --connections=50   --warmup=3
 //   --load-seconds=60 --settle-seconds=50 (the memory suite)
 //   --thresholds=50,100 (the overload suite: lags to shed at, beside the default and off)
@@ -858,6 +859,12 @@ try {
     // --targets=embedded or --targets=postgres runs one of them.
     const only = args.get('targets');
     await soakSuite(only ? targets.filter((target) => target.label.toLowerCase().startsWith(only)) : targets, { minutes: Number(args.get('minutes') ?? 10) });
+  }
+  if (SUITE === 'stalls') {
+    // The event-loop part of the posts suite on a SQLite file of your own (seeded with `npm run seed`, say).
+    const database = args.get('database');
+    if (!database?.startsWith('file:')) throw new Error('--suite=stalls needs --database=file:<path to a seeded SQLite file>');
+    await eventLoopStalls(database, database.replace(/^file:/, ''));
   }
   if (runs('overload')) {
     await stopAll();
