@@ -129,7 +129,8 @@ export type Database = {
  */
 export const valueOf = (name: string, column: Column): SQL => sql`${new Param(sql.placeholder(name), column)}`;
 
-export type QueryListener = (sql: string) => void;
+/** A statement's text and its parameters, as drizzle sends them. */
+export type QueryListener = (sql: string, params: unknown[]) => void;
 
 /** The names of table_counts' rows (migration 0009) that lists use. */
 export type KeptCount = 'posts' | 'posts.published';
@@ -214,8 +215,8 @@ function queryEvents(): { logger: DrizzleLogger; onQuery: Database['onQuery'] } 
   const listeners = new Set<QueryListener>();
   return {
     logger: {
-      logQuery(query) {
-        for (const listener of listeners) listener(query);
+      logQuery(query, params) {
+        for (const listener of listeners) listener(query, params);
       },
     },
     onQuery(listener) {

@@ -1,5 +1,5 @@
 // Posts: create, edit, delete, read and search, with visibility rules and no per-row queries.
-import { and, desc, eq, inArray, or, sql, type Placeholder, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import { valueOf, type Database, type Orm, type Tables } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -24,7 +24,18 @@ const postColumns = (tables: Pick<Tables, 'posts' | 'users'>) => ({ ...summaryCo
 /** Unpublished posts are seen by their author and admins only; to anyone else they do not exist. */
 function visibleTo(viewer: Viewer, { posts }: Pick<Tables, 'posts'>): SQL | undefined {
   if (viewer?.role === 'admin') return undefined;
-  return viewer ? or(eq(posts.published, true), eq(posts.authorId, viewer.id)) : eq(posts.published, true);
+  return viewer ? publishedOrBy(posts, viewer.id) : eq(posts.published, true);
+}
+
+/**
+ * `published OR author_id = viewer`, written as a CASE so that no planner reads it through both indexes: as an OR,
+ * SQLite without statistics (a new database, before its hourly `PRAGMA optimize`) merged every published post and
+ * every post of the reader from the two indexes and sorted them all for each page, so a signed-in reader's list
+ * grew with the table (0.7 ms at 1,000 posts, 23 ms at 40,000). As a CASE it is a filter on the walk down
+ * (created_at, id), which stops at the page.
+ */
+function publishedOrBy(posts: Tables['posts'], viewerId: string | Placeholder): SQL {
+  return sql`(case when ${posts.published} then true else ${posts.authorId} = ${viewerId} end)`;
 }
 
 const onlyAuthor = () => new AppError('FORBIDDEN', 'only the author can edit a post');
@@ -167,7 +178,7 @@ function listStatements(db: Database, shape: ListShape) {
       shape.visibility === 'all'
         ? undefined
         : shape.visibility === 'own'
-          ? or(eq(posts.published, true), eq(posts.authorId, sql.placeholder('viewer')))
+          ? publishedOrBy(posts, sql.placeholder('viewer'))
           : eq(posts.published, true),
       shape.author ? eq(posts.authorId, sql.placeholder('authorId')) : undefined,
       shape.published === 'any' ? undefined : eq(posts.published, shape.published === 'yes'),
