@@ -42,7 +42,7 @@ function startWorker(databaseUrl: string, env: Record<string, string> = {}): Wor
 }
 
 async function working(worker: Worker): Promise<void> {
-  await worker.waitFor('working', 20_000);
+  await worker.waitFor('working');
 }
 
 const HEAVY_TEXT = 'The analytical engine weaves algebraic patterns just as the Jacquard loom weaves flowers and leaves. '.repeat(1000).slice(0, 100_000);

@@ -65,7 +65,7 @@ describe.skipIf(!testDatabaseUrl)('live updates across processes on Postgres (TE
     });
     const abort = new AbortController();
     try {
-      await worker.waitFor('working', 20_000);
+      await worker.waitFor('working');
       const user = await createUser(api);
       const { token } = await signIn(api, user);
       const caller = createCaller(() => createInnerContext(api, { token }), { signal: abort.signal });

@@ -44,7 +44,9 @@ export function startNode(script: string, env: Record<string, string>, nodeArgs:
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const waitFor = async (msg: string, timeoutMs = 45_000) => {
+  // A hang guard, not a promise: on a loaded 2-core machine a first run's PGlite (initdb on its thread) and the first
+  // job after it have taken over 30 s. Under the tests' own 300 s timeout.
+  const waitFor = async (msg: string, timeoutMs = 240_000) => {
     await expect.poll(() => lines.some((line) => line.msg === msg) || child.exitCode !== null, { timeout: timeoutMs, interval: 20 }).toBe(true);
     const line = lines.find((entry) => entry.msg === msg);
     if (!line) throw new Error(`${script} exited (${child.exitCode}) before logging "${msg}":\n${stderr}\n${JSON.stringify(lines.slice(-5))}`);
