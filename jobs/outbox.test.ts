@@ -1,14 +1,14 @@
 // The transactional outbox on both dialects (jobs on a PGlite of their own, as beside the embedded SQLite):
 // rows commit with the transaction, a failed send never fails it, the sweep retries, and a row sent twice
 // (by a relay that died before deleting it, or by two relays) makes one job.
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeDeps, type Deps } from '../server/deps.ts';
 import { captureLogs, createTestDeps, dialects } from '../server/testing/harness.ts';
 import { createReadinessCheck } from '../server/services/health.ts';
 import { runTaskJob } from './definitions/run-task.ts';
 import { welcomeEmailJob } from './definitions/welcome-email.ts';
-import type { OutboxRow, RelayTrigger } from './outbox.ts';
+import { createRelay, type OutboxRow, type RelayTrigger } from './outbox.ts';
 import { createUser } from '../server/testing/factories.ts';
 
 describe.each(dialects)('the job outbox on %s (jobs in another database)', (dialect) => {
@@ -109,6 +109,37 @@ describe.each(dialects)('the job outbox on %s (jobs in another database)', (dial
     expect(await outboxRows()).toEqual([]);
     expect((await deps.queue.find(welcomeEmailJob, { userId })).map((job) => job.id)).toEqual([sent.id]);
     expect(relayed.some((entry) => entry.trigger === 'start' && entry.rows.some((row) => row.id === sent.id))).toBe(true);
+  });
+
+  it('leaves rows to the send of the commit that wrote them, even when a drain reads them before that send begins', async () => {
+    // A relay of its own over the same outbox, with a send that records: the drain runs after the commit and
+    // before the commit's own deliver, the window a start's drain once hit (the row was sent twice).
+    const sends: { queue: string; ids: string[] }[] = [];
+    const relay = createRelay({ db: deps.db, logger: logs.logger, send: async (queue, jobs) => void sends.push({ queue, ids: jobs.map((job) => job.id) }) });
+    const written = await deps.db.transaction((tx) => relay.write(tx, 'test.claimed', [{ n: 1 }, { n: 2 }]));
+    try {
+      expect(await relay.drain('sweep')).toBe(0);
+      expect(sends).toEqual([]);
+      await relay.deliver(written);
+      expect(sends).toEqual([{ queue: 'test.claimed', ids: written.map((row) => row.id) }]);
+      expect(await outboxRows()).toEqual([]);
+      // A rolled-back write's claim ends with its release: a row of that id is the drain's to send again.
+      let rolledBack: OutboxRow[] = [];
+      await expect(
+        deps.db.transaction(async (tx) => {
+          rolledBack = await relay.write(tx, 'test.claimed', [{ n: 3 }]);
+          throw new Error('rolled back');
+        }),
+      ).rejects.toThrow('rolled back');
+      relay.release(rolledBack);
+      expect(await outboxRows()).toEqual([]);
+      await deps.db.orm.insert(deps.db.tables.outbox).values(rolledBack);
+      expect(await relay.drain('sweep')).toBe(1);
+      expect(sends.at(-1)).toEqual({ queue: 'test.claimed', ids: [rolledBack[0].id] });
+    } finally {
+      await relay.stop();
+      await deps.db.orm.delete(deps.db.tables.outbox).where(inArray(deps.db.tables.outbox.id, written.map((row) => row.id)));
+    }
   });
 
   it('keeps readiness but logs a warning when the oldest row has waited over a minute', async () => {

@@ -21,14 +21,20 @@ export type RelayFault = (trigger: RelayTrigger, rows: readonly OutboxRow[]) => 
 export type OutboxStats = { pending: number; oldestAgeSeconds: number | null };
 
 export type Relay = {
-  /** Writes one outbox row per job in `tx`; the rows commit or roll back with it. */
+  /**
+   * Writes one outbox row per job in `tx`; the rows commit or roll back with it. From the write on, drains leave
+   * the rows to the commit's own `deliver` (whose send carries the request's trace); the caller must end that
+   * claim with `deliver` after the commit or `release` after a rollback.
+   */
   write: (tx: Tx, queue: string, payloads: readonly unknown[]) => Promise<OutboxRow[]>;
   /**
-   * Sends rows that just committed, then deletes them. Never throws: after a failure the rows stay for the
-   * sweep, which retries with backoff. While sends are failing it does not even try (the sweep does), so a
-   * request never waits on a queue that refuses. Drains leave the rows to it while it runs.
+   * Sends rows that just committed, then deletes them, and ends the write's claim on them. Never throws: after a
+   * failure the rows stay for the sweep, which retries with backoff. While sends are failing it does not even try
+   * (the sweep does), so a request never waits on a queue that refuses.
    */
   deliver: (rows: readonly OutboxRow[]) => Promise<void>;
+  /** Ends the write's claim on rows whose transaction rolled back. */
+  release: (rows: readonly OutboxRow[]) => void;
   /** Sends every row in the outbox, oldest first, deleting each batch once pg-boss has it. Throws on failure. */
   drain: (trigger: Exclude<RelayTrigger, 'commit'>) => Promise<number>;
   /** Sweeps now and then until `stop` (after a failure the relay retries with backoff whether sweeping or not). */
@@ -97,8 +103,15 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
     timer.unref();
   };
 
-  /** Rows a commit's own send has taken on: a drain leaves them to it (its send carries the request's trace). */
+  /**
+   * Rows written by a transaction that has not yet handed them to its own send, or whose send is running: a drain
+   * leaves them to it. Claimed at the write, not after the commit: a drain's select that lands between a commit
+   * and the code after it would otherwise send the row too (one job either way, but a second send and no trace).
+   */
   const delivering = new Set<string>();
+  const release = (rows: readonly OutboxRow[]) => {
+    for (const row of rows) delivering.delete(row.id);
+  };
   let draining: Promise<number> | null = null;
   const drain = (trigger: 'start' | 'sweep'): Promise<number> =>
     (draining ??= track(
@@ -135,23 +148,25 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
     write: async (tx, queue, payloads) => {
       const createdAt = new Date();
       const rows = payloads.map((data) => ({ id: newId(), queue, data, createdAt }));
+      for (const row of rows) delivering.add(row.id);
       for (let i = 0; i < rows.length; i += BATCH) await tx.insert(outbox).values(rows.slice(i, i + BATCH));
       return rows;
     },
 
     deliver: async (rows) => {
-      if (rows.length === 0 || failures > 0 || stopped) return;
-      for (const row of rows) delivering.add(row.id);
       try {
+        if (rows.length === 0 || failures > 0 || stopped) return;
         await track(relay('commit', rows));
       } catch (error) {
         failures++;
         logger.warn({ err: error, jobs: rows.length }, 'job outbox: sending after the commit failed; the sweep retries');
         schedule(backoffMs);
       } finally {
-        for (const row of rows) delivering.delete(row.id);
+        release(rows);
       }
     },
+
+    release,
 
     drain,
 

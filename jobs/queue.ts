@@ -313,13 +313,19 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
       : async (fn) => {
           // No pg-boss needed to commit: the jobs are rows of the app database until the relay sends them.
           const written: OutboxRow[] = [];
-          const result = await db.transaction((tx) =>
-            fn(tx, async (definition, ...payloads) => {
-              if (!known.has(definition.name)) throw new Error(`job "${definition.name}" is not registered in jobs/registry.ts`);
-              const data = payloads.map((payload) => definition.payload.parse(payload));
-              written.push(...(await relay.write(tx, definition.name, data)));
-            }),
-          );
+          let result: Awaited<ReturnType<typeof fn>>;
+          try {
+            result = await db.transaction((tx) =>
+              fn(tx, async (definition, ...payloads) => {
+                if (!known.has(definition.name)) throw new Error(`job "${definition.name}" is not registered in jobs/registry.ts`);
+                const data = payloads.map((payload) => definition.payload.parse(payload));
+                written.push(...(await relay.write(tx, definition.name, data)));
+              }),
+            );
+          } catch (error) {
+            relay.release(written);
+            throw error;
+          }
           // While start() is still bringing pg-boss up the request does not wait: the send goes on behind it (in the
           // request's trace context) once pg-boss is up, and the start's drain leaves those rows to it.
           if (boss || !startBegun) await relay.deliver(written);
