@@ -4,6 +4,7 @@
 // common reads their whole doclists (about 15 ms at 1,000,000 posts). Sent here, it waits on its own thread.
 // WAL lets this connection read while the main one writes; it sees what has committed when the statement starts.
 import { Worker } from 'node:worker_threads';
+import { threadCalls, type ThreadCalls } from './thread-calls.ts';
 
 export type ReaderRequest = { id: number; text: string; params: unknown[] };
 export type ReaderResponse = { id: number; rows: unknown[][] } | { id: number; error: { message: string; code: string | undefined } };
@@ -20,47 +21,42 @@ export type SqliteReader = {
  * fails the statements in flight and is started again by the next one.
  */
 export function openSqliteReader(path: string): SqliteReader {
-  let worker: Worker | null = null;
+  let current: { thread: Worker; calls: ThreadCalls } | null = null;
   let closed = false;
-  let nextId = 1;
-  const pending = new Map<number, { resolve: (rows: unknown[][]) => void; reject: (error: Error) => void }>();
 
-  const start = (): Worker => {
+  const start = () => {
     // Type stripping needs no flags; the parent's --import preload (tracing, the version check) is not for this thread.
     const thread = new Worker(new URL('./sqlite-reader-thread.ts', import.meta.url), { workerData: { path }, execArgv: [] });
+    const calls = threadCalls(thread);
+    const started = { thread, calls };
     const failAll = (error: Error) => {
-      if (worker === thread) worker = null;
-      for (const { reject } of pending.values()) reject(error);
-      pending.clear();
+      if (current === started) current = null;
+      calls.failAll(error);
     };
     thread.on('error', failAll);
     thread.on('exit', (code) => failAll(new Error(`the SQLite reader thread exited (${code})`)));
-    thread.on('message', (message: ReaderResponse) => {
-      const call = pending.get(message.id);
-      if (!call) return;
-      pending.delete(message.id);
-      if (pending.size === 0) thread.unref();
-      if ('rows' in message) call.resolve(message.rows);
-      else call.reject(Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}));
-    });
-    return thread;
+    thread.on('message', (message: ReaderResponse) =>
+      calls.settle(
+        message.id,
+        'rows' in message
+          ? { value: message.rows }
+          : { error: Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}) },
+      ),
+    );
+    // Idle until the first statement: only a call in flight keeps the process alive.
+    thread.unref();
+    return started;
   };
 
   return {
     values: (text, params) => {
       if (closed) return Promise.reject(new Error('the SQLite reader is closed'));
-      const thread = (worker ??= start());
-      const id = nextId++;
-      if (pending.size === 0) thread.ref();
-      return new Promise((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        thread.postMessage({ id, text, params } satisfies ReaderRequest);
-      });
+      return (current ??= start()).calls.call<unknown[][]>({ text, params } satisfies Omit<ReaderRequest, 'id'>);
     },
     close: async () => {
       closed = true;
-      const thread = worker;
-      worker = null;
+      const thread = current?.thread;
+      current = null;
       await thread?.terminate();
     },
   };

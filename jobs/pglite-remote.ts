@@ -3,6 +3,7 @@
 // first run's initdb) and each pg-boss statement would otherwise hold the event loop that serves requests.
 import { Worker } from 'node:worker_threads';
 import type { PGliteLike } from 'pg-boss';
+import { threadCalls } from '../db/thread-calls.ts';
 
 export type ThreadOptions = { dataDir: string | null; settings: readonly string[] };
 
@@ -51,9 +52,8 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
   // Type stripping needs no flags; the parent's --import preload (tracing, the version check) is not for this thread.
   // V8 flags are the process's: under `npm start`'s --expose-gc the thread has gc() too (see pglite-thread.ts).
   const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), { workerData: options, execArgv: [] });
-  const pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+  const calls = threadCalls(worker);
   const listeners = new Map<number, (payload: string) => void>();
-  let nextId = 1;
   let exited: Error | null = null;
 
   let started: { resolve: () => void; reject: (error: Error) => void } | null = null;
@@ -61,8 +61,7 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
   const failAll = (error: Error) => {
     exited = error;
     started?.reject(error);
-    for (const { reject } of pending.values()) reject(error);
-    pending.clear();
+    calls.failAll(error);
   };
   worker.on('error', (error: Error) => failAll(error));
   worker.on('exit', (code) => failAll(new Error(`the PGlite thread exited (${code})`)));
@@ -70,12 +69,7 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
     if (message.kind === 'ready') return started?.resolve();
     if (message.kind === 'failed') return started?.reject(revive(message.error));
     if (message.kind === 'notification') return listeners.get(message.subscription)?.(message.payload);
-    const call = pending.get(message.id);
-    if (!call) return;
-    pending.delete(message.id);
-    if (pending.size === 0) worker.unref();
-    if (message.kind === 'result') call.resolve(message.value);
-    else call.reject(revive(message.error));
+    calls.settle(message.id, message.kind === 'result' ? { value: message.value } : { error: revive(message.error) });
   });
   // A shutdown while PGlite still starts (a first run's initdb can take a while) ends the thread instead of waiting.
   const onAbort = () => void worker.terminate();
@@ -88,23 +82,15 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
   started = null;
   worker.unref();
 
-  const call = <T>(request: { op: PgliteRequest['op'] } & Record<string, unknown>): Promise<T> => {
-    if (exited) return Promise.reject(exited);
-    const id = nextId++;
-    if (pending.size === 0) worker.ref();
-    return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      worker.postMessage({ ...request, id });
-    });
-  };
+  const call = <T>(request: { op: PgliteRequest['op'] } & Record<string, unknown>, id?: number): Promise<T> => calls.call<T>(request, id);
 
   return {
     query: <T>(text: string, values?: unknown[]) => call<{ rows: T[]; affectedRows?: number }>({ op: 'query', text, values }),
     exec: (text) => call<QueryResult[]>({ op: 'exec', text }),
     listen: async (channel, callback) => {
-      const subscription = nextId;
+      const subscription = calls.nextId();
       listeners.set(subscription, callback);
-      await call<null>({ op: 'listen', channel });
+      await call<null>({ op: 'listen', channel }, subscription);
       return async () => {
         listeners.delete(subscription);
         if (!exited) await call<null>({ op: 'unlisten', subscription });
