@@ -18,6 +18,9 @@ export default defineConfig({
     // file's beforeAll starting its in-memory PGlite queue took over 60 s, and one Argon2id registration test 209 s.
     testTimeout: 300_000,
     hookTimeout: 300_000,
+    // expect.poll waits for what must happen eventually (a job run, a mail, a reconnect): the same kind of guard.
+    // A test whose wait is the product's promise measures that time itself and asserts on it.
+    expect: { poll: { timeout: 240_000 } },
     // Tests assert on their own logs when they need them; LOG_LEVEL=debug npm test shows the rest.
     env: { NODE_ENV: 'test' },
   },

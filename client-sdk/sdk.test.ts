@@ -448,13 +448,13 @@ describe('the SDK, published to a registry and installed by name', () => {
       expect(out.watched).toEqual([`${String(out.taskId)}:completed`]);
       expect(out.words).toBeGreaterThan(5);
       expect(out.me).toBe(out.registered);
-    }, 90_000);
+    });
 
     it('CommonJS: require() gets the client, which calls and narrows errors', async () => {
       const { stdout, stderr } = await node(current, 'consumer.cjs');
       expect(stderr).toBe('');
       expect(JSON.parse(stdout)).toEqual({ status: 'ok', code: 'UNAUTHORIZED' });
-    }, 90_000);
+    });
 
     it.each([
       ['the bottom of the peer ranges', () => bottom],
@@ -463,6 +463,6 @@ describe('the SDK, published to a registry and installed by name', () => {
       const { stdout, stderr } = await node(project(), 'query-client.ts');
       expect(stderr).toBe('');
       expect(JSON.parse(stdout)).toEqual({ status: 'ok', cached: 'ok', code: 'UNAUTHORIZED', pages: 1, itemsIsArray: true });
-    }, 90_000);
+    });
   });
 });

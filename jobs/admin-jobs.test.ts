@@ -47,14 +47,14 @@ async function send(deps: Deps, payload: Omit<Payload, 'key'>) {
   return { key, id };
 }
 
-describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) => {
+describe.each(dialects)('job operations on %s', (dialect) => {
   const deps = useTestDeps(dialect, { work: true, definitions, env: { QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1' } });
   const admin = async () => (await signedInUser(deps.current, { role: 'admin' })).caller;
 
   /** The copy of a failed job waiting in the dead-letter queue, once it is there. */
   async function deadCopy(caller: Awaited<ReturnType<typeof admin>>, sourceId: string) {
     const find = async () => (await caller.jobs.list({ queue: DEAD, state: 'created', limit: 100 })).items.find((job) => job.source?.id === sourceId);
-    await expect.poll(find, { timeout: 20_000 }).toBeDefined();
+    await expect.poll(find).toBeDefined();
     return (await find())!;
   }
 
@@ -78,7 +78,7 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
 
     expect(await caller.jobs.retry({ queue: DEAD, id: dead.id })).toEqual({ retried: 1 });
     // Moved back to its queue as a new job, which runs and completes this time.
-    await expect.poll(async () => (await deps.current.queue.find(flakyJob, { key })).map((job) => job.state).sort(), { timeout: 20_000 }).toEqual(['completed', 'failed']);
+    await expect.poll(async () => (await deps.current.queue.find(flakyJob, { key })).map((job) => job.state).sort()).toEqual(['completed', 'failed']);
     expect(runs.get(key)).toBe(2);
     expect((await failure(caller.jobs.get({ queue: DEAD, id: dead.id }))).code).toBe('NOT_FOUND');
   });
@@ -86,9 +86,9 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
   it('retries a failed job in its own queue, and refuses to retry one that is not failed', async () => {
     const caller = await admin();
     const { key, id } = await send(deps.current, { failTimes: 1 });
-    await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state, { timeout: 20_000 }).toBe('failed');
+    await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state).toBe('failed');
     expect(await caller.jobs.retry({ queue: 'test.flaky', id })).toEqual({ retried: 1 });
-    await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state, { timeout: 20_000 }).toBe('completed');
+    await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state).toBe('completed');
     expect(runs.get(key)).toBe(2);
     expect(await failure(caller.jobs.retry({ queue: 'test.flaky', id }))).toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('this one is completed') });
   });
@@ -96,16 +96,16 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
   it('cancels an active job (its outcome is dropped), retries the cancelled job, and deletes jobs', async () => {
     const caller = await admin();
     const { key, id } = await send(deps.current, { failTimes: 0, hold: true });
-    await expect.poll(() => holds.has(key), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => holds.has(key)).toBe(true);
     expect((await caller.jobs.list({ queue: 'test.flaky', state: 'active', limit: 100 })).items.map((job) => job.id)).toContain(id);
     expect(await caller.jobs.cancel({ queue: 'test.flaky', id })).toMatchObject({ id, state: 'cancelled' });
     holds.get(key)!();
-    await expect.poll(() => runs.get(key), { timeout: 20_000 }).toBe(1);
+    await expect.poll(() => runs.get(key)).toBe(1);
     expect((await caller.jobs.get({ queue: 'test.flaky', id })).state).toBe('cancelled');
     expect(await failure(caller.jobs.cancel({ queue: 'test.flaky', id }))).toMatchObject({ code: 'CONFLICT' });
 
     expect(await caller.jobs.retry({ queue: 'test.flaky', id })).toEqual({ retried: 1 });
-    await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state, { timeout: 20_000 }).toBe('completed');
+    await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state).toBe('completed');
     expect(runs.get(key)).toBe(2);
 
     expect(await caller.jobs.delete({ queue: 'test.flaky', id })).toEqual({ ok: true });
@@ -122,7 +122,7 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
     // Other tests' leftovers in the same dead-letter queue go too: at least these three.
     expect(retried).toBeGreaterThanOrEqual(3);
     for (const { key } of sent) {
-      await expect.poll(async () => (await deps.current.queue.find(flakyJob, { key })).map((job) => job.state).sort(), { timeout: 20_000 }).toEqual(['completed', 'failed']);
+      await expect.poll(async () => (await deps.current.queue.find(flakyJob, { key })).map((job) => job.state).sort()).toEqual(['completed', 'failed']);
     }
     expect((await caller.jobs.list({ queue: DEAD, state: 'created' })).items).toEqual([]);
     expect(await caller.jobs.retryDead({ queue: DEAD })).toEqual({ retried: 0 });
@@ -132,7 +132,7 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
     const caller = await admin();
     const sent = [];
     for (let i = 0; i < 5; i++) sent.push(await send(deps.current, { failTimes: 0 }));
-    for (const { id } of sent) await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state, { timeout: 20_000 }).toBe('completed');
+    for (const { id } of sent) await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state).toBe('completed');
     const seen: string[] = [];
     let after: string | undefined;
     for (let page = 0; page < 100; page++) {
@@ -171,7 +171,7 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
   it('keeps a failed query’s parameters out of the last error', async () => {
     const caller = await admin();
     const { id } = await send(deps.current, { failTimes: 1, queryError: true });
-    await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state, { timeout: 20_000 }).toBe('failed');
+    await expect.poll(async () => (await caller.jobs.get({ queue: 'test.flaky', id })).state).toBe('failed');
     const job = await caller.jobs.get({ queue: 'test.flaky', id });
     expect(job.lastError).toBe('Failed query: update "users" set "password_hash" = $1');
     expect(JSON.stringify(job)).not.toContain('secret-hash');
@@ -184,7 +184,7 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
     expect(queues.map((queue) => queue.name)).toEqual(definitions.flatMap((definition) => [definition.name, `${definition.name}.dead`]));
     expect(queues.find((queue) => queue.name === 'test.flaky')).toMatchObject({ deadLetter: DEAD });
     // A failed job stays failed: pg-boss's monitor counts it.
-    await expect.poll(async () => (await caller.jobs.queues()).find((queue) => queue.name === 'test.flaky')!.failed, { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => (await caller.jobs.queues()).find((queue) => queue.name === 'test.flaky')!.failed).toBeGreaterThan(0);
   });
 
   it('answers NOT_FOUND for unknown queues and jobs, and is for admins only', async () => {
@@ -217,7 +217,7 @@ describe.each(dialects)('job operations on %s', { timeout: 90_000 }, (dialect) =
   });
 });
 
-describe.each(dialects)('job operations over REST on %s', { timeout: 90_000 }, (dialect) => {
+describe.each(dialects)('job operations over REST on %s', (dialect) => {
   const app = useTestServer(dialect, { work: true, definitions });
 
   it('lists, reads, retries and deletes jobs as plain JSON; users get 403', async () => {
@@ -225,7 +225,7 @@ describe.each(dialects)('job operations over REST on %s', { timeout: 90_000 }, (
     const { key, id } = await send(app.deps, { failTimes: 1, resetToken: 'rest-reset-token-value' });
     type Page = { items: { id: string; state: string; data: Record<string, unknown>; lastError: string | null; createdOn: string; source: { id: string } | null }[]; next: string | null };
     const deadList = async () => (await rest<Page>(app.url, 'GET', `/api/admin/queues/${DEAD}/jobs`, { token: admin.token, query: { state: 'created', limit: 100 } })).body.items.find((job) => job.source?.id === id);
-    await expect.poll(deadList, { timeout: 20_000 }).toBeDefined();
+    await expect.poll(deadList).toBeDefined();
     const dead = (await deadList())!;
     expect(dead).toMatchObject({ state: 'created', lastError: `failure 1 of ${key}`, data: { key, resetToken: '[redacted]' } });
     expect(new Date(dead.createdOn).toISOString()).toBe(dead.createdOn);
@@ -237,7 +237,7 @@ describe.each(dialects)('job operations over REST on %s', { timeout: 90_000 }, (
 
     const retried = await rest(app.url, 'POST', `/api/admin/queues/${DEAD}/jobs/${dead.id}/retry`, { token: admin.token });
     expect(retried).toMatchObject({ status: 200, body: { retried: 1 } });
-    await expect.poll(async () => (await app.deps.queue.find(flakyJob, { key })).map((job) => job.state).sort(), { timeout: 20_000 }).toEqual(['completed', 'failed']);
+    await expect.poll(async () => (await app.deps.queue.find(flakyJob, { key })).map((job) => job.state).sort()).toEqual(['completed', 'failed']);
 
     expect((await rest(app.url, 'POST', `/api/admin/queues/test.flaky/jobs/${id}/cancel`, { token: admin.token })).status).toBe(409);
     expect((await rest(app.url, 'POST', '/api/admin/queues/test.flaky/retry-dead', { token: admin.token })).status).toBe(200);

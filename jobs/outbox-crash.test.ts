@@ -113,7 +113,7 @@ function startApi(deployment: Deployment, fault?: string): NodeProcess {
 }
 
 async function listening(api: NodeProcess): Promise<string> {
-  const line = await api.waitFor('listening', 180_000);
+  const line = await api.waitFor('listening');
   return line.url as string;
 }
 
@@ -124,7 +124,7 @@ async function listening(api: NodeProcess): Promise<string> {
  */
 async function queueUp(api: NodeProcess): Promise<string> {
   const url = await listening(api);
-  await api.waitFor('job queue started', 180_000);
+  await api.waitFor('job queue started');
   return url;
 }
 
@@ -191,10 +191,10 @@ describe('the embedded API process when sending to pg-boss fails after the commi
     api = startApi(deployment);
     base = await queueUp(api);
     expect(api.lines.find((line) => line.msg === 'job outbox: relayed what was left from before the start')).toMatchObject({ jobs: 1 });
-    await expect.poll(async () => (await deployment!.tasks()).map((task) => task.status), { timeout: 30_000 }).toEqual(['completed', 'completed']);
+    await expect.poll(async () => (await deployment!.tasks()).map((task) => task.status)).toEqual(['completed', 'completed']);
     const results = new Map((await deployment.tasks()).map((task) => [task.id, task.result]));
     expect(results).toEqual(new Map([[first.body.id, { sum: 3, count: 2 }], [second!.id, { sum: 7, count: 2 }]]));
-    await expect.poll(() => mailCounts(deployment!.mailDir).get('outbox_owner@example.com'), { timeout: 90_000 }).toBe(1);
+    await expect.poll(() => mailCounts(deployment!.mailDir).get('outbox_owner@example.com')).toBe(1);
     expect(await scrapeOutbox(base)).toBe(0);
     api.child.kill('SIGTERM');
     expect(await api.exited).toBe(0);
@@ -266,9 +266,9 @@ async function killLoop(deployment: Deployment): Promise<void> {
 
   // Interrupted attempts are retried once their heartbeat lapses (10 s): wait for every task to settle.
   await expect
-    .poll(async () => (await deployment.tasks()).filter((task) => task.status !== 'completed' && task.status !== 'failed').length, { timeout: 90_000, interval: 250 })
+    .poll(async () => (await deployment.tasks()).filter((task) => task.status !== 'completed' && task.status !== 'failed').length, { interval: 250 })
     .toBe(0);
-  await expect.poll(async () => (await deployment.users()).filter((user) => !user.welcomed).length, { timeout: 120_000, interval: 250 }).toBe(0);
+  await expect.poll(async () => (await deployment.users()).filter((user) => !user.welcomed).length, { interval: 250 }).toBe(0);
   api.child.kill('SIGTERM');
   expect(await api.exited).toBe(0);
 

@@ -27,7 +27,7 @@ describe.each(dialects)('the job outbox on %s (jobs in another database)', (dial
     });
     // pg-boss on a fresh PGlite takes a while to start: not inside the first test.
     await deps.queue.start();
-  }, 60_000);
+  });
   afterAll(async () => {
     if (deps) await closeDeps(deps);
   });
@@ -84,13 +84,13 @@ describe.each(dialects)('the job outbox on %s (jobs in another database)', (dial
       const stats = await deps.queue.outbox();
       expect(stats).toEqual({ pending: 2, oldestAgeSeconds: expect.any(Number) });
       // The sweep keeps trying, backing off, while pg-boss refuses.
-      await expect.poll(() => relayed.filter((entry) => entry.trigger === 'sweep').length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+      await expect.poll(() => relayed.filter((entry) => entry.trigger === 'sweep').length).toBeGreaterThanOrEqual(2);
       expect(logs.lines.some((line) => line.msg === 'job outbox: sending after the commit failed; the sweep retries')).toBe(true);
       for (const taskId of taskIds) expect(await deps.queue.find(runTaskJob, { taskId })).toEqual([]);
     } finally {
       failing.clear();
     }
-    await expect.poll(async () => (await outboxRows()).length, { timeout: 15_000 }).toBe(0);
+    await expect.poll(async () => (await outboxRows()).length).toBe(0);
     for (const taskId of taskIds) expect(await deps.queue.find(runTaskJob, { taskId })).toHaveLength(1);
     expect(await deps.queue.outbox()).toEqual({ pending: 0, oldestAgeSeconds: null });
   });
@@ -170,7 +170,7 @@ describe.each(dialects)('the job outbox on %s (jobs in another database)', (dial
     const good = { id: crypto.randomUUID(), queue: welcomeEmailJob.name, data: { userId: 'someone' }, createdAt: new Date() };
     await deps.db.orm.insert(outbox).values([refused, good]);
     try {
-      await expect.poll(async () => (await outboxRows()).map((row) => row.id), { timeout: 15_000 }).toEqual([refused.id]);
+      await expect.poll(async () => (await outboxRows()).map((row) => row.id)).toEqual([refused.id]);
       expect((await deps.queue.find(welcomeEmailJob, { userId: 'someone' })).map((job) => job.id)).toEqual([good.id]);
     } finally {
       await deps.db.orm.delete(outbox).where(eq(outbox.id, refused.id));
@@ -200,12 +200,12 @@ describe.each(dialects)('a commit while the queue is starting, on %s (jobs in an
       const [waiting] = await deps.db.orm.select().from(deps.db.tables.outbox);
       expect(waiting).toMatchObject({ queue: 'email.welcome' });
       await starting;
-      await expect.poll(() => deps.db.orm.select().from(deps.db.tables.outbox), { timeout: 30_000, interval: 20 }).toEqual([]);
+      await expect.poll(() => deps.db.orm.select().from(deps.db.tables.outbox), { interval: 20 }).toEqual([]);
       // Sent once, by the commit's own send (the start's drain left the row to it).
       expect(relayed).toEqual([{ trigger: 'commit', ids: [waiting.id] }]);
       expect((await deps.queue.find(welcomeEmailJob, { userId })).map((job) => job.id)).toEqual([waiting.id]);
     } finally {
       await closeDeps(deps);
     }
-  }, 60_000);
+  });
 });

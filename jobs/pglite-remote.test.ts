@@ -8,7 +8,7 @@ describe('PGlite on a worker thread', () => {
   let db: RemotePglite;
   beforeAll(async () => {
     db = await openPgliteThread({ dataDir: null, settings: PGLITE_SETTINGS });
-  }, 180_000);
+  });
   afterAll(async () => {
     await db?.close();
   });
@@ -46,7 +46,7 @@ describe('PGlite on a worker thread', () => {
     const bytes = new Uint8Array(await dump.arrayBuffer());
     expect(bytes.length).toBeGreaterThan(1000);
     expect([bytes[0], bytes[1]]).toEqual([0x1f, 0x8b]);
-  }, 60_000);
+  });
 });
 
 describe('PGlite on a worker thread, closed', () => {
@@ -54,5 +54,5 @@ describe('PGlite on a worker thread, closed', () => {
     const db = await openPgliteThread({ dataDir: null, settings: PGLITE_SETTINGS });
     await db.close();
     await expect(db.query('select 1')).rejects.toThrow(/exited/);
-  }, 180_000);
+  });
 });

@@ -19,16 +19,16 @@ const noopJob = defineJob({
 });
 const definitions = [...registeredJobs, register(noopJob)];
 
-describe.each(dialects)('the job queue vacuum beside %s', { timeout: 120_000 }, (dialect) => {
+describe.each(dialects)('the job queue vacuum beside %s', (dialect) => {
   const deps = useTestDeps(dialect, { work: true, definitions });
 
   /** Sends `count` jobs and waits until every one has run. */
   async function workJobs(count: number): Promise<string[]> {
     const keys = Array.from({ length: count }, () => uniqueName('vacuum'));
     await deps.current.queue.transaction(async (_tx, enqueue) => enqueue(noopJob, ...keys.map((key) => ({ key }))));
-    await expect.poll(() => keys.every((key) => done.has(key)), { timeout: 60_000 }).toBe(true);
+    await expect.poll(() => keys.every((key) => done.has(key)), { timeout: 240_000 }).toBe(true);
     // pg-boss marks a batch completed after its handlers return: wait for the rows' last change.
-    await expect.poll(async () => (await deps.current.queue.find(noopJob)).filter((job) => job.state !== 'completed').length, { timeout: 30_000 }).toBe(0);
+    await expect.poll(async () => (await deps.current.queue.find(noopJob)).filter((job) => job.state !== 'completed').length, { timeout: 240_000 }).toBe(0);
     return keys;
   }
 
@@ -47,7 +47,7 @@ describe.each(dialects)('the job queue vacuum beside %s', { timeout: 120_000 }, 
     expect(jobTable!.deadRows).toBeGreaterThan(50 + 0.2 * jobTable!.liveRows);
     // Nothing is left over the threshold once the statistics of the last transactions are in (Postgres reports
     // them up to a second late): a later pass has nothing to do. Without the vacuum the job table stays listed.
-    await expect.poll(() => queue.vacuum(), { timeout: 30_000 }).toEqual([]);
+    await expect.poll(() => queue.vacuum(), { timeout: 240_000 }).toEqual([]);
 
     const after = await workJobs(20);
     expect(after.every((key) => done.has(key))).toBe(true);

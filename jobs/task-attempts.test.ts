@@ -36,7 +36,7 @@ function handSettledAnalyzer(): TextAnalyzer & { calls: { resolve: (result: unkn
 
 const attempt = (jobId: string, retryCount: number): JobContext => ({ id: jobId, retryCount, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
 
-describe.each(dialects)('task attempts on %s', { timeout: 60_000 }, (dialect) => {
+describe.each(dialects)('task attempts on %s', (dialect) => {
   const logs = captureLogs('info');
   const deps = useTestDeps(dialect, { logger: logs.logger });
   // PGlite (beside SQLite) takes its time to start on a busy machine: in the hook, not in the first test.
@@ -64,10 +64,10 @@ describe.each(dialects)('task attempts on %s', { timeout: 60_000 }, (dialect) =>
     const analyzer = handSettledAnalyzer();
     await withAnalyzer(analyzer, async () => {
       const first = runTask(deps.current, id, attempt(jobId, 0));
-      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(1);
+      await expect.poll(() => analyzer.calls.length).toBe(1);
       // Its heartbeat lapsed: pg-boss retries the same job while the first attempt still runs.
       const retry = runTask(deps.current, id, attempt(jobId, 1));
-      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(2);
+      await expect.poll(() => analyzer.calls.length).toBe(2);
       analyzer.calls[0].reject(new TaskError('analysis cancelled'));
       await expect(first).rejects.toThrow('analysis cancelled');
       expect((await caller.tasks.get({ id })).status).toBe('running');
@@ -88,9 +88,9 @@ describe.each(dialects)('task attempts on %s', { timeout: 60_000 }, (dialect) =>
     const analyzer = handSettledAnalyzer();
     await withAnalyzer(analyzer, async () => {
       const first = runTask(deps.current, id, attempt(jobId, 0));
-      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(1);
+      await expect.poll(() => analyzer.calls.length).toBe(1);
       const retry = runTask(deps.current, id, attempt(jobId, 1));
-      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(2);
+      await expect.poll(() => analyzer.calls.length).toBe(2);
       analyzer.calls[0].resolve(resultOf(1));
       await first;
       expect((await caller.tasks.get({ id })).status).toBe('running');
@@ -107,7 +107,7 @@ describe.each(dialects)('task attempts on %s', { timeout: 60_000 }, (dialect) =>
     const analyzer = handSettledAnalyzer();
     await withAnalyzer(analyzer, async () => {
       const second = runTask(deps.current, id, attempt(jobId, 1));
-      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(1);
+      await expect.poll(() => analyzer.calls.length).toBe(1);
       analyzer.calls[0].reject(new TaskError('try again'));
       await expect(second).rejects.toThrow('try again');
       expect((await caller.tasks.get({ id })).status).toBe('queued');
@@ -115,7 +115,7 @@ describe.each(dialects)('task attempts on %s', { timeout: 60_000 }, (dialect) =>
       await runTask(deps.current, id, attempt(jobId, 0));
       expect(analyzer.calls).toHaveLength(1);
       const third = runTask(deps.current, id, attempt(jobId, 2));
-      await expect.poll(() => analyzer.calls.length, { timeout: 15_000 }).toBe(2);
+      await expect.poll(() => analyzer.calls.length).toBe(2);
       analyzer.calls[1].resolve(resultOf(3));
       await third;
     });
@@ -225,14 +225,14 @@ describe.each(dialects)('the task sweep beside a worker on %s', (dialect) => {
     const taskId = String(Date.now() * 1000 + Math.floor(Math.random() * 1000));
     await d.db.orm.insert(tasks).values({ id: taskId, userId: user.id, type: 'math.sum', input: { numbers: [1] }, status: 'running', jobId: 'lost', attempt: 0, attempts: 1, createdAt: new Date(Date.now() - 3600_000) });
     await d.queue.send(defineJob({ name: runTaskJob.name, options: runTaskJob.options, payload: z.object({ taskId: z.number() }), handler: async () => {} }), { taskId: Number(taskId) });
-    await expect.poll(async () => (await d.queue.find(deadLetterQueue(runTaskJob))).filter((job) => String((job.data as { taskId: unknown }).taskId) === taskId).map((job) => job.state), { timeout: 20_000, interval: 200 }).toEqual(['failed']);
+    await expect.poll(async () => (await d.queue.find(deadLetterQueue(runTaskJob))).filter((job) => String((job.data as { taskId: unknown }).taskId) === taskId).map((job) => job.state), { interval: 200 }).toEqual(['failed']);
     const [job] = await d.queue.find(runTaskJob, { taskId: Number(taskId) });
     expect({ state: job.state, retryCount: job.retryCount }).toEqual({ state: 'failed', retryCount: 0 });
     expect((await d.queue.jobsFor(runTaskJob, 'taskId', [taskId])).deadLettered).toEqual(new Set([taskId]));
     await sweepTasks(d);
     const [row] = await d.db.orm.select({ status: tasks.status, error: tasks.error }).from(tasks).where(eq(tasks.id, taskId));
     expect(row).toEqual({ status: 'failed', error: LOST_LAST_ATTEMPT });
-  }, 40_000);
+  });
 
   it('fails a task whose result does not validate at once, without dead-lettering its job', async () => {
     const d = deps.current;
@@ -241,12 +241,12 @@ describe.each(dialects)('the task sweep beside a worker on %s', (dialect) => {
     d.textAnalyzer = { analyze: () => Promise.resolve({ words: 'many' } as unknown as TextAnalyzeResult), close: async () => {} };
     try {
       const { id } = await caller.tasks.submit({ type: 'text.analyze', input: { text: 'whatever' } });
-      await expect.poll(async () => (await caller.tasks.get({ id })).status, { timeout: 20_000, interval: 100 }).toBe('failed');
+      await expect.poll(async () => (await caller.tasks.get({ id })).status, { interval: 100 }).toBe('failed');
       expect(await caller.tasks.get({ id })).toMatchObject({ error: internalFailure(id), attempts: 1 });
-      await expect.poll(async () => (await d.queue.find(runTaskJob, { taskId: id })).map((job) => job.state), { timeout: 10_000 }).toEqual(['completed']);
+      await expect.poll(async () => (await d.queue.find(runTaskJob, { taskId: id })).map((job) => job.state)).toEqual(['completed']);
       expect((await d.queue.find(deadLetterQueue(runTaskJob))).filter((job) => (job.data as { taskId: unknown }).taskId === id)).toEqual([]);
     } finally {
       d.textAnalyzer = original;
     }
-  }, 40_000);
+  });
 });

@@ -20,7 +20,7 @@ import { TaskError } from '../server/errors.ts';
 const TEXT = 'Ada Lovelace wrote the first program in 1843. It was brilliant and wonderful! Write to ada@example.com or see https://example.com/ada on 10 December 1815.';
 
 async function waitForStatus(caller: ReturnType<typeof callerFor>, id: string, statuses: string[]) {
-  await expect.poll(async () => (await caller.tasks.get({ id })).status, { timeout: 20_000, interval: 100 }).toSatisfy((status: string) => statuses.includes(status));
+  await expect.poll(async () => (await caller.tasks.get({ id })).status, { interval: 100 }).toSatisfy((status: string) => statuses.includes(status));
   return caller.tasks.get({ id });
 }
 
@@ -198,13 +198,13 @@ describe.each(dialects)('failing tasks on %s', (dialect) => {
       const task = await waitForStatus(caller, id, ['failed']);
       expect(task).toMatchObject({ status: 'failed', error: 'the analysis service is unavailable', attempts: 3 });
       expect(task.error).not.toMatch(/\n\s+at /);
-      await expect.poll(async () => (await deps.current.queue.find(deadLetterQueue(runTaskJob))).some((job) => (job.data as { taskId: string }).taskId === id), { timeout: 15_000 }).toBe(true);
+      await expect.poll(async () => (await deps.current.queue.find(deadLetterQueue(runTaskJob))).some((job) => (job.data as { taskId: string }).taskId === id)).toBe(true);
     } finally {
       deps.current.textAnalyzer = analyzer;
     }
     const { id } = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [5] } });
     expect((await waitForStatus(caller, id, ['completed'])).status).toBe('completed');
-  }, 60_000);
+  });
 
   it('whose last attempt was lost are failed by the dead-letter handler', async () => {
     const user = await createUser(deps.current);

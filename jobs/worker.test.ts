@@ -74,14 +74,14 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
     // Kill it the moment it starts the first one.
-    await expect.poll(async () => (await taskRow(ids[0])).status, { timeout: 20_000, interval: 5 }).toBe('running');
+    await expect.poll(async () => (await taskRow(ids[0])).status, { interval: 5 }).toBe('running');
     first.child.kill('SIGKILL');
     await first.exited;
     expect((await taskRow(ids[0])).status).toBe('running');
 
     const second = startWorker(databaseUrl());
     await working(second);
-    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 45_000, interval: 200 }).toBe('completed');
+    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { interval: 200 }).toBe('completed');
     const interrupted = await taskRow(ids[0]);
     expect(interrupted.attempts).toBe(2);
     expect(interrupted.result).toMatchObject({ characters: 100_000 });
@@ -89,7 +89,7 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     expect({ state: job.state, retryCount: job.retryCount }).toEqual({ state: 'completed', retryCount: 1 });
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);
-  }, 90_000);
+  });
 
   it('survives losing its database connections and goes on once Postgres is back', async () => {
     await open();
@@ -99,24 +99,24 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
       const worker = startWorker(proxiedUrl);
       await working(worker);
       const before = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 2] } });
-      await expect.poll(async () => (await taskRow(before.id)).status, { timeout: 20_000 }).toBe('completed');
+      await expect.poll(async () => (await taskRow(before.id)).status).toBe('completed');
 
       await proxy.cut();
       const during = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [3, 4] } });
       // The worker notices (its polls fail) and keeps running.
-      await expect.poll(() => worker.lines.some((line) => line.level === 50 || line.level === 40), { timeout: 20_000 }).toBe(true);
+      await expect.poll(() => worker.lines.some((line) => line.level === 50 || line.level === 40)).toBe(true);
       expect(worker.child.exitCode).toBeNull();
       await proxy.resume();
 
-      await expect.poll(async () => (await taskRow(during.id)).status, { timeout: 45_000, interval: 200 }).toBe('completed');
+      await expect.poll(async () => (await taskRow(during.id)).status, { interval: 200 }).toBe('completed');
       const after = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [5] } });
-      await expect.poll(async () => (await taskRow(after.id)).status, { timeout: 20_000 }).toBe('completed');
+      await expect.poll(async () => (await taskRow(after.id)).status).toBe('completed');
       worker.child.kill('SIGTERM');
       expect(await worker.exited).toBe(0);
     } finally {
       await proxy.close();
     }
-  }, 120_000);
+  });
 
   it('answers probes and serves metrics on WORKER_PORT, and nothing else', async () => {
     await open();
@@ -131,13 +131,13 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     expect((await fetch(`${base}/trpc/health.check`)).status).toBe(404);
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
     const task = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 2] } });
-    await expect.poll(async () => (await taskRow(task.id)).status, { timeout: 20_000 }).toBe('completed');
+    await expect.poll(async () => (await taskRow(task.id)).status).toBe('completed');
     const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
     expect(metrics).toMatch(/^job_duration_seconds_count\{queue="tasks\.run",outcome="completed"\} [1-9]/m);
     expect(metrics).toMatch(/^db_pool_connections\{state="total"\} /m);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-  }, 60_000);
+  });
 
   it('on SIGTERM finishes its active job, leaves the queued ones for others, and exits 0', async () => {
     await open();
@@ -146,7 +146,7 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     await working(worker);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
-    await expect.poll(async () => (await taskRow(ids[0])).status, { timeout: 20_000, interval: 5 }).toBe('running');
+    await expect.poll(async () => (await taskRow(ids[0])).status, { interval: 5 }).toBe('running');
     const stoppedAt = Date.now();
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
@@ -155,10 +155,10 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     expect((await taskRow(ids[0])).status).toBe('completed');
     // What it did not take is still there for the next worker.
     const next = startWorker(databaseUrl());
-    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 30_000, interval: 200 }).toBe('completed');
+    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { interval: 200 }).toBe('completed');
     next.child.kill('SIGTERM');
     expect(await next.exited).toBe(0);
-  }, 90_000);
+  });
   // Heartbeats of 10 s (pg-boss's least) and supervision every second: a silent worker loses its jobs in seconds.
   const quickRetries = { QUEUE_HEARTBEAT_SECONDS: 'tasks.run=10', QUEUE_MAINTENANCE_INTERVAL_SECONDS: '1' };
 
@@ -169,25 +169,25 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     await working(frozen);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
-    await expect.poll(async () => (await taskRow(ids[0])).status, { timeout: 20_000, interval: 5 }).toBe('running');
+    await expect.poll(async () => (await taskRow(ids[0])).status, { interval: 5 }).toBe('running');
     frozen.child.kill('SIGSTOP');
     try {
       const other = startWorker(databaseUrl(), quickRetries);
       await working(other);
       // The heartbeat lapses, pg-boss retries the job, and the other worker claims the task.
-      await expect.poll(async () => (await taskRow(ids[0])).attempts, { timeout: 60_000, interval: 100 }).toBe(2);
+      await expect.poll(async () => (await taskRow(ids[0])).attempts, { interval: 100 }).toBe(2);
     } finally {
       frozen.child.kill('SIGCONT');
     }
     // The woken attempt finds it lost the task (its job's claim is gone) and writes nothing.
     await expect
-      .poll(() => frozen.lines.some((line) => line.msg === 'task attempt superseded by a later attempt; its outcome is dropped' && line.taskId === ids[0]), { timeout: 30_000 })
+      .poll(() => frozen.lines.some((line) => line.msg === 'task attempt superseded by a later attempt; its outcome is dropped' && line.taskId === ids[0]))
       .toBe(true);
-    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 60_000, interval: 200 }).toBe('completed');
+    for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { interval: 200 }).toBe('completed');
     expect((await taskRow(ids[0])).result).toMatchObject({ characters: 100_000 });
     const [job] = await deps.queue.find(runTaskJob, { taskId: ids[0] });
     expect(job.state).toBe('completed');
-  }, 150_000);
+  });
 
   it('leaves each task one outcome when a worker’s database traffic stalls while retries take its tasks over', async () => {
     await open();
@@ -200,14 +200,14 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
       // thread when its traffic goes on, and the other worker some claimed but not yet run.
       const ids: string[] = [];
       for (let i = 0; i < 30; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
-      await expect.poll(async () => (await Promise.all(ids.map(taskRow))).filter((row) => row.status === 'running').length, { timeout: 30_000, interval: 20 }).toBeGreaterThan(2);
+      await expect.poll(async () => (await Promise.all(ids.map(taskRow))).filter((row) => row.status === 'running').length, { interval: 20 }).toBeGreaterThan(2);
       proxy.hold();
       const other = startWorker(databaseUrl(), { ...quickRetries, WORKER_CONCURRENCY: '15' });
       await working(other);
       // Held long enough for the heartbeats to lapse and the other worker to take the tasks over.
-      await expect.poll(async () => (await Promise.all(ids.map(taskRow))).filter((row) => row.attempts >= 2).length, { timeout: 60_000, interval: 200 }).toBeGreaterThan(0);
+      await expect.poll(async () => (await Promise.all(ids.map(taskRow))).filter((row) => row.attempts >= 2).length, { interval: 200 }).toBeGreaterThan(0);
       proxy.release();
-      for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { timeout: 120_000, interval: 200 }).toBe('completed');
+      for (const id of ids) await expect.poll(async () => (await taskRow(id)).status, { interval: 200 }).toBe('completed');
       for (const row of await Promise.all(ids.map(taskRow))) expect(row.result).toMatchObject({ characters: 100_000 });
     } finally {
       await proxy.close();

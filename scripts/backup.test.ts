@@ -32,7 +32,7 @@ describe('npm run backup and npm run restore on the embedded default (sqlite, PG
   const startApi = async (extra: Record<string, string> = {}) => {
     const api = startNode('server/main.ts', { ...env, ...extra });
     // Starting takes a while on a busy machine (PGlite beside SQLite): nothing here bounds it but the hang guard.
-    const { url } = (await api.waitFor('listening', 180_000)) as LogLine & { url: string };
+    const { url } = (await api.waitFor('listening')) as LogLine & { url: string };
     return { api, url };
   };
   const stop = async (api: ReturnType<typeof startNode>) => {
@@ -119,7 +119,7 @@ describe('npm run backup and npm run restore on the embedded default (sqlite, PG
     const sums = [3, 12, 10];
     for (const [index, id] of tasks.entries()) {
       await expect
-        .poll(async () => (await rest<{ status: string; result: unknown }>(again.url, 'GET', `/api/tasks/${id}`, { token })).body, { timeout: 120_000, interval: 100 })
+        .poll(async () => (await rest<{ status: string; result: unknown }>(again.url, 'GET', `/api/tasks/${id}`, { token })).body, { interval: 100 })
         .toMatchObject({ status: 'completed', result: { sum: sums[index] } });
     }
     await stop(again.api);

@@ -130,7 +130,7 @@ describe.each(targets)('the image commands on the host: $name', (target) => {
       await apiProcess.waitFor('listening');
       // Embedded, the API listens before its queue (PGlite) is up; a first run creates the queue's database,
       // which can outlast the shutdown deadline on a busy machine: stop it once it has started in full.
-      if (!postgres) await apiProcess.waitFor('job queue started', 120_000);
+      if (!postgres) await apiProcess.waitFor('job queue started');
       const health = onHost(healthCommand);
       const probe = (extra: Record<string, string>) => spawnSync(process.execPath, [...health.nodeArgs, health.script], { env: { PATH: process.env.PATH, ...extra }, encoding: 'utf8', timeout: 20_000 });
       expect(probe({ PORT: String(port) }).status).toBe(0);
@@ -155,5 +155,5 @@ describe.each(targets)('the image commands on the host: $name', (target) => {
     } finally {
       await database.close();
     }
-  }, 120_000);
+  });
 });

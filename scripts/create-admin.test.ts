@@ -59,5 +59,5 @@ describe('npm run create-admin', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 90_000);
+  });
 });

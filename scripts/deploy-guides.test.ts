@@ -269,7 +269,7 @@ describe.each(dialects)('the paths the guides name answer on %s', (dialect) => {
       await server.close();
     }
     // The first /metrics scrape starts the job queue (PGlite on SQLite): seconds alone, minutes on a loaded machine.
-  }, 240_000);
+  });
 
   it("the worker's server answers 200 on the probes and /metrics", async () => {
     const ops = await listen(createOpsApp(deps.current, { shuttingDown: false }), '127.0.0.1', 0);
@@ -282,5 +282,5 @@ describe.each(dialects)('the paths the guides name answer on %s', (dialect) => {
     } finally {
       await drain(ops.server, 1_000);
     }
-  }, 240_000);
+  });
 });

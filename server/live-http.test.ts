@@ -64,7 +64,7 @@ describe.each(dialects)('live updates over HTTP on %s', (dialect) => {
     });
     expect(seen.at(-1)).toMatchObject({ status: 'completed', sum: 5 });
     expect(seen.every((event) => /^\d+:/.test(event.id))).toBe(true);
-    await expect.poll(() => app.deps.live.count().tasks, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => app.deps.live.count().tasks).toBe(0);
   });
 
   it('tells the SDK NOT_FOUND for another user’s task and BAD_REQUEST for a malformed event id', async () => {
@@ -100,7 +100,7 @@ describe.each(dialects)('live updates over HTTP on %s', (dialect) => {
 
     // A reconnect with Last-Event-ID (all tasks): what finished since, in its current state.
     const second = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [6] } });
-    await expect.poll(async () => (await caller.tasks.get({ id: second.id })).status, { timeout: 20_000 }).toBe('completed');
+    await expect.poll(async () => (await caller.tasks.get({ id: second.id })).status).toBe('completed');
     const resumed = await fetch(`${app.url}/api/tasks/events`, { headers: { authorization: `Bearer ${token}`, 'last-event-id': events.at(-1)!.id! } });
     const replay = await readEvents(resumed, (seen) => seen.some((event) => dataOf(event).id === second.id));
     expect(replay.map(dataOf).find((task) => task.id === second.id)).toMatchObject({ status: 'completed', result: { sum: 6 } });
@@ -110,7 +110,7 @@ describe.each(dialects)('live updates over HTTP on %s', (dialect) => {
     expect({ status: malformed.status, code: malformed.body.error.code }).toEqual({ status: 400, code: 'BAD_REQUEST' });
     expect((await rest(app.url, 'GET', '/api/tasks/events')).status).toBe(401);
     expect((await rest(app.url, 'GET', '/api/admin/stats/events', { token })).status).toBe(403);
-    await expect.poll(() => app.deps.live.count().tasks, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => app.deps.live.count().tasks).toBe(0);
   });
 
   it('opens a stream with the session cookie only from our own or a CORS_ORIGINS origin', async () => {

@@ -67,7 +67,7 @@ describe.each(targets)('an API process with open live streams, on $name, told to
     try {
       const first = start();
       // Starting takes a while on a busy machine (a first PGlite initdb): nothing here bounds it tightly.
-      const { url: firstUrl } = (await first.waitFor('listening', 180_000)) as LogLine & { url: string };
+      const { url: firstUrl } = (await first.waitFor('listening')) as LogLine & { url: string };
       const registered = await rest<{ token: string }>(firstUrl, 'POST', '/api/auth/register', { json: { username: 'streamer', email: 'streamer@example.com', password: 'a long enough password' } });
       expect(registered.status).toBe(201);
       const { token } = registered.body;
@@ -82,13 +82,13 @@ describe.each(targets)('an API process with open live streams, on $name, told to
       const stream = await fetch(`${firstUrl}/api/tasks/events`, { headers: { authorization: `Bearer ${token}` } });
       expect(stream.status).toBe(200);
       const streamed = eventsUntilEnd(stream);
-      await expect.poll(() => liveSubscribers(firstUrl), { timeout: 60_000, interval: 100 }).toBe(2);
+      await expect.poll(() => liveSubscribers(firstUrl), { interval: 100 }).toBe(2);
 
       first.child.kill('SIGTERM');
       expect(await first.exited).toBe(0);
       // The /api stream ended with an error event that says to come back, not by being cut at the deadline.
       expect(await streamed).toEqual([{ event: 'error', data: expect.stringContaining('"code":"SERVICE_UNAVAILABLE"') }]);
-      await expect.poll(() => first.lines.map((line) => line.msg), { timeout: 10_000, interval: 20 }).toContain('stopped');
+      await expect.poll(() => first.lines.map((line) => line.msg), { interval: 20 }).toContain('stopped');
       const messages = first.lines.map((line) => line.msg);
       expect(messages.indexOf('shutting down')).toBeLessThan(messages.indexOf('stopped'));
       expect(messages).not.toContain('requests still in flight at the deadline were cut off');
@@ -97,12 +97,12 @@ describe.each(targets)('an API process with open live streams, on $name, told to
 
       // The next process: the SDK's subscription reconnects to it by itself and hears a task submitted there.
       const next = start();
-      const { url: nextUrl } = (await next.waitFor('listening', 180_000)) as LogLine & { url: string };
+      const { url: nextUrl } = (await next.waitFor('listening')) as LogLine & { url: string };
       current = nextUrl;
-      await expect.poll(() => liveSubscribers(nextUrl), { timeout: 60_000, interval: 100 }).toBe(1);
+      await expect.poll(() => liveSubscribers(nextUrl), { interval: 100 }).toBe(1);
       const submitted = await rest<{ id: string }>(nextUrl, 'POST', '/api/tasks', { token, json: { type: 'math.sum', input: { numbers: [1, 2] } } });
       expect(submitted.status).toBe(202);
-      await expect.poll(() => seen.get(submitted.body.id), { timeout: 120_000, interval: 50 }).toBe('completed');
+      await expect.poll(() => seen.get(submitted.body.id), { interval: 50 }).toBe('completed');
       expect(errors).toEqual([]);
       subscription.unsubscribe();
 

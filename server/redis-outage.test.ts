@@ -41,7 +41,7 @@ describe.skipIf(!redisUrl).each(dialects)('Redis outage and return on %s (TEST_R
   const ready = () => [first, second].every((server) => server.deps.redis?.status === 'ready');
 
   it('falls back to memory while it is gone and returns to Redis, with nothing stale in the cache', async () => {
-    await expect.poll(ready, { timeout: 10_000 }).toBe(true);
+    await expect.poll(ready).toBe(true);
     // Shared: one budget of 4 across both processes.
     expect(await budget('198.51.100.1')).toBe(4);
     const registered = await rest<{ token: string; user: { id: string } }>(first.url, 'POST', '/api/auth/register', {
@@ -53,7 +53,7 @@ describe.skipIf(!redisUrl).each(dialects)('Redis outage and return on %s (TEST_R
     let reads = 0;
     const profile = () => rest<{ fullName: string | null }>(first.url, 'GET', `/api/users/${user.id}`, { headers: { 'x-forwarded-for': `203.0.113.${++reads}` } });
     expect((await profile()).body.fullName).toBe('Before Outage');
-    await expect.poll(async () => (await direct.keys(`${prefix}*user:${user.id}`)).length, { timeout: 5_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => (await direct.keys(`${prefix}*user:${user.id}`)).length).toBeGreaterThan(0);
 
     await proxy.cut();
     // Requests still succeed; each process counts on its own meanwhile (4 each: 8 in all).
@@ -64,9 +64,9 @@ describe.skipIf(!redisUrl).each(dialects)('Redis outage and return on %s (TEST_R
     expect((await profile()).body.fullName).toBe('During Outage');
 
     await proxy.resume();
-    await expect.poll(ready, { timeout: 20_000, interval: 50 }).toBe(true);
+    await expect.poll(ready, { interval: 50 }).toBe(true);
     // The profile read from here on is the new one, never what Redis held from before the outage.
-    await expect.poll(async () => (await profile()).body.fullName, { timeout: 10_000, interval: 50 }).toBe('During Outage');
+    await expect.poll(async () => (await profile()).body.fullName, { interval: 50 }).toBe('During Outage');
     expect((await profile()).body.fullName).toBe('During Outage');
     const stored = await direct.keys(`${prefix}*user:${user.id}`);
     for (const key of stored) expect(await direct.get(key)).not.toContain('Before Outage');

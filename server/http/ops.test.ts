@@ -84,7 +84,7 @@ describe.each(dialects)('/metrics on %s', (dialect) => {
     server ??= await startTestServer(deps.current);
     // The registration above enqueued a welcome e-mail; nothing works the queues in this process.
     await expect
-      .poll(async () => sample(await scrape(server), 'job_queue_jobs', { queue: 'email.welcome', state: 'queued' }), { timeout: 15_000 })
+      .poll(async () => sample(await scrape(server), 'job_queue_jobs', { queue: 'email.welcome', state: 'queued' }))
       .toBeGreaterThanOrEqual(1);
     const text = await scrape(server);
     expect(sample(text, 'job_queue_jobs', { queue: 'email.welcome', state: 'active' })).toBe(0);
@@ -95,7 +95,7 @@ describe.each(dialects)('/metrics on %s', (dialect) => {
 
     await deps.current.queue.work(deps.current);
     await expect
-      .poll(async () => sample(await scrape(server), 'job_duration_seconds_count', { queue: 'email.welcome', outcome: 'completed' }), { timeout: 15_000 })
+      .poll(async () => sample(await scrape(server), 'job_duration_seconds_count', { queue: 'email.welcome', outcome: 'completed' }))
       .toBeGreaterThanOrEqual(1);
     expect(sample(await scrape(server), 'job_queue_jobs', { queue: 'email.welcome', state: 'queued' })).toBe(0);
   });

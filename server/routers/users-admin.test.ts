@@ -18,7 +18,7 @@ async function noActiveAdmins(deps: Deps) {
   await deps.db.orm.update(users).set({ role: 'user' }).where(eq(users.role, 'admin'));
 }
 
-describe.each(dialects)('admin user management on %s', { timeout: 60_000 }, (dialect) => {
+describe.each(dialects)('admin user management on %s', (dialect) => {
   const inbox = useSmtpServer();
   const deps = useTestDeps(dialect, { work: true, env: () => ({ SMTP_URL: inbox.current.url, PASSWORD_RESET_URL: 'https://app.example.com/reset' }) });
   const anonymous = () => callerFor(deps.current, { ip: '192.0.2.60' });
@@ -29,7 +29,7 @@ describe.each(dialects)('admin user management on %s', { timeout: 60_000 }, (dia
     const created = await admin.caller.users.create({ username: name, email: `${name}@EXAMPLE.com`, fullName: 'Made By Admin', role: 'user', password: 'a password of its own' });
     expect(created).toEqual({ id: expect.any(String), username: name, email: `${name}@example.com`.toLowerCase(), fullName: 'Made By Admin', role: 'user', isActive: true, createdAt: expect.any(Date) });
     expect((await anonymous().auth.login({ usernameOrEmail: name, password: 'a password of its own' })).user.id).toBe(created.id);
-    await expect.poll(() => inbox.current.to(created.email).map((mail) => mail.subject), { timeout: 15_000 }).toEqual(['Welcome to ai-backend-service']);
+    await expect.poll(() => inbox.current.to(created.email).map((mail) => mail.subject)).toEqual(['Welcome to ai-backend-service']);
   });
 
   it('creates a user without a password: nobody can sign in until the mailed set-password link is used', async () => {
@@ -37,7 +37,7 @@ describe.each(dialects)('admin user management on %s', { timeout: 60_000 }, (dia
     const name = uniqueName('invited');
     const created = await admin.caller.users.create({ username: name, email: `${name}@example.com`, role: 'admin' });
     expect(created).toMatchObject({ username: name, role: 'admin', isActive: true, fullName: null });
-    await expect.poll(() => inbox.current.to(created.email).length, { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => inbox.current.to(created.email).length).toBe(1);
     const [mail] = inbox.current.to(created.email);
     expect(mail.subject).toBe('Choose the password of your new account');
     const token = tokenIn(mail.text ?? '');
@@ -83,13 +83,13 @@ describe.each(dialects)('admin user management on %s', { timeout: 60_000 }, (dia
     const admin = await signedInUser(deps.current, { role: 'admin' });
     const user = await createUser(deps.current);
     await anonymous().auth.requestPasswordReset({ email: user.email });
-    await expect.poll(() => inbox.current.to(user.email).length, { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => inbox.current.to(user.email).length).toBe(1);
     const oldToken = tokenIn(inbox.current.to(user.email)[0].text ?? '')!;
 
     const email = `${uniqueName('moved')}@example.com`;
     const updated = await admin.caller.users.update({ id: user.id, fullName: 'Renamed', email, role: 'admin' });
     expect(updated).toMatchObject({ id: user.id, fullName: 'Renamed', email, role: 'admin', isActive: true });
-    await expect.poll(() => inbox.current.to(user.email).map((mail) => mail.subject), { timeout: 15_000 }).toContain('The e-mail address of your account changed');
+    await expect.poll(() => inbox.current.to(user.email).map((mail) => mail.subject)).toContain('The e-mail address of your account changed');
     expect(await failure(anonymous().auth.resetPassword({ token: oldToken, newPassword: 'taken over password' }))).toMatchObject({ message: 'invalid or expired token' });
     // Only what is sent changes; null clears the name.
     expect(await admin.caller.users.update({ id: user.id, fullName: null })).toMatchObject({ fullName: null, email, role: 'admin' });

@@ -77,7 +77,7 @@ describe('text analyzer', () => {
     } finally {
       await analyzer.close();
     }
-  }, 120_000);
+  });
 
   it('takes an analysis whose job is aborted while it waits out of the line, without stopping the one running', async () => {
     const analyzer = createTextAnalyzer();
