@@ -7,7 +7,7 @@ import type { Deps } from '../deps.ts';
 import { callerFor, dialects, failure, useTestServer } from '../testing/harness.ts';
 import { signedInUser } from '../testing/factories.ts';
 import { rest } from '../testing/http.ts';
-import { idempotently } from './idempotency.ts';
+import { IDEMPOTENCY_KEY_TTL_MS, IN_PROGRESS_LEASE_MS, hashOf, idempotently } from './idempotency.ts';
 
 async function postsOf(deps: Deps, userId: string): Promise<number> {
   const { posts } = deps.db.tables;
@@ -83,6 +83,35 @@ describe.each(dialects)('idempotency keys on %s', (dialect) => {
       .where(and(eq(idempotencyKeys.userId, user.id), eq(idempotencyKeys.key, 'short-lived')));
     await caller.posts.create({ title: 'After', body: '' });
     expect(await postsOf(app.deps, user.id)).toBe(2);
+  });
+
+  it('lets a repeat take over a key whose request died before it answered, once the claim is past its lease', async () => {
+    const { user, token } = await signedInUser(app.deps);
+    const { idempotencyKeys } = app.deps.db.tables;
+    const key = 'orphaned';
+    // What a request leaves when its process is killed between the claim and the response: a claim, no response.
+    const claimAged = (ageMs: number) =>
+      app.deps.db.orm.insert(idempotencyKeys).values({
+        userId: user.id,
+        procedure: 'posts.create',
+        key,
+        requestHash: hashOf({ title: 'Orphan', body: '' }),
+        createdAt: new Date(Date.now() - ageMs),
+        expiresAt: new Date(Date.now() - ageMs + IDEMPOTENCY_KEY_TTL_MS),
+      });
+    const caller = callerFor(app.deps, { token, idempotencyKey: key });
+    // Within the lease the first request may still be running: a repeat waits, then is told to try again later.
+    await claimAged(1000);
+    const waiting = await failure(caller.posts.create({ title: 'Orphan', body: '' }));
+    expect(waiting.code).toBe('CONFLICT');
+    expect(waiting.message).toContain('still in progress');
+    expect(await postsOf(app.deps, user.id)).toBe(0);
+    // Past it the claim is an orphan: the repeat runs once, and its answer is the key's from then on.
+    await app.deps.db.orm.update(idempotencyKeys).set({ createdAt: new Date(Date.now() - IN_PROGRESS_LEASE_MS - 1000) }).where(eq(idempotencyKeys.key, key));
+    const results = await Promise.all([caller.posts.create({ title: 'Orphan', body: '' }), caller.posts.create({ title: 'Orphan', body: '' })]);
+    expect(results[1]).toEqual(results[0]);
+    expect(await caller.posts.create({ title: 'Orphan', body: '' })).toEqual(results[0]);
+    expect(await postsOf(app.deps, user.id)).toBe(1);
   });
 
   it('reads the Idempotency-Key header on /api and /trpc', async () => {

@@ -1,7 +1,7 @@
 // Idempotency keys: a mutation repeated with the same key (a client retrying after a lost response) is answered with the first response instead of running again.
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { and, eq, lte } from 'drizzle-orm';
+import { and, eq, isNull, lte } from 'drizzle-orm';
 import superjson from 'superjson';
 import { findUniqueViolation } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
@@ -12,6 +12,14 @@ export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /** How long a repeat waits for the first request with its key to finish before it is told to try again. */
 export const IN_PROGRESS_WAIT_MS = 10_000;
+
+/**
+ * How long a claim without a response holds its key. A request that claimed a key and then lost its process (a
+ * crash, a SIGKILL, a deploy that cut it) never stores a response nor gives the key up: past this, a repeat takes
+ * the claim over and runs. Far longer than an idempotent procedure runs (a few statements, each bounded by
+ * DATABASE_STATEMENT_TIMEOUT_MS, 30 s by default), so a request still running is never run twice.
+ */
+export const IN_PROGRESS_LEASE_MS = 5 * 60 * 1000;
 
 /** 1–255 visible ASCII characters (a UUID, say), as the `Idempotency-Key` header carries it. */
 const KEY = /^[\x21-\x7e]{1,255}$/;
@@ -35,13 +43,15 @@ function canonical(value: unknown): string {
   );
 }
 
-const hashOf = (input: unknown) => createHash('sha256').update(canonical(input) ?? 'undefined').digest('base64url');
+/** The hash a key stores of its request's input. */
+export const hashOf = (input: unknown) => createHash('sha256').update(canonical(input) ?? 'undefined').digest('base64url');
 
 /**
  * Runs `run` once per (user, procedure, key): the first request claims the key and stores its response; a repeat
  * with the same input gets that response (the stored copy, without running again), one with a different input
  * CONFLICT, and one that comes while the first is still running waits for it (up to IN_PROGRESS_WAIT_MS, then
- * CONFLICT). A request that fails gives its key up, so a retry runs again.
+ * CONFLICT). A request that fails gives its key up, so a retry runs again; so does one whose process died, once its
+ * claim is older than IN_PROGRESS_LEASE_MS.
  */
 export async function idempotently<T>(deps: Deps, call: IdempotentCall, run: () => Promise<T>): Promise<T> {
   if (call.key === null) return run();
@@ -66,7 +76,7 @@ export async function idempotently<T>(deps: Deps, call: IdempotentCall, run: () 
       if (!findUniqueViolation(error)) throw error;
     }
     const [existing] = await orm
-      .select({ id: idempotencyKeys.id, requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response, expiresAt: idempotencyKeys.expiresAt })
+      .select({ id: idempotencyKeys.id, requestHash: idempotencyKeys.requestHash, response: idempotencyKeys.response, createdAt: idempotencyKeys.createdAt, expiresAt: idempotencyKeys.expiresAt })
       .from(idempotencyKeys)
       .where(same);
     // Gone since (a failed first request gave it up): claim it again.
@@ -79,6 +89,13 @@ export async function idempotently<T>(deps: Deps, call: IdempotentCall, run: () 
       throw new AppError('CONFLICT', 'this Idempotency-Key was used with a different request', { fieldErrors: { 'Idempotency-Key': ['was used with a different request'] } });
     }
     if (existing.response !== null) return superjson.parse<T>(existing.response);
+    // Claimed by a request that cannot still be running: its process died before it answered. Take the key over
+    // (the delete names the stale claim, so of several repeats one wins and the others wait for it).
+    const staleBefore = new Date(now.getTime() - IN_PROGRESS_LEASE_MS);
+    if (existing.createdAt <= staleBefore) {
+      await orm.delete(idempotencyKeys).where(and(eq(idempotencyKeys.id, existing.id), isNull(idempotencyKeys.response), lte(idempotencyKeys.createdAt, staleBefore)));
+      continue;
+    }
     if (Date.now() >= waitUntil) {
       throw new AppError('CONFLICT', 'a request with this Idempotency-Key is still in progress; try again later');
     }
