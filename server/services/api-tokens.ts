@@ -6,7 +6,7 @@ import { notFound } from '../errors.ts';
 import type { Role, User } from '../schemas.ts';
 import { ID_CHUNK, LAST_USED_GRANULARITY_MS } from './sessions.ts';
 import { generateToken, hashToken } from './tokens.ts';
-import { userColumns } from './users.ts';
+import { userColumns } from './user-columns.ts';
 
 /** Marks API tokens so a bearer credential is routed to the right table (session tokens never start so). */
 export const API_TOKEN_MARK = 'abs_';

@@ -8,21 +8,12 @@ import type { User } from '../schemas.ts';
 import { isApiToken, validateApiToken } from './api-tokens.ts';
 import { hashPassword, verifyNothing, verifyPassword } from './passwords.ts';
 import { endCredentials } from './credentials.ts';
-import { verifyAccountPassword } from './password-checks.ts';
+import { assertPasswordNotIdentity, verifyAccountPassword } from './password-checks.ts';
 import { createSession, validateSessionToken, type NewSession } from './sessions.ts';
-import { rethrowUserConflict, userColumns } from './users.ts';
+import { rethrowUserConflict, userColumns } from './user-columns.ts';
 
 export type ClientInfo = { ip: string | null; userAgent: string | null };
 export type LoggedIn = { user: User; session: NewSession };
-
-/** A password equal to the username or e-mail (ignoring case) is refused, as the first guess of any attacker. */
-export function assertPasswordNotIdentity(password: string, identity: { username: string; email: string }, field: string): void {
-  const lowered = password.toLowerCase();
-  if (lowered === identity.username.toLowerCase() || lowered === identity.email.toLowerCase()) {
-    const message = 'must not be your username or e-mail address';
-    throw new AppError('BAD_REQUEST', `${field} ${message}`, { fieldErrors: { [field]: [message] } });
-  }
-}
 
 export async function register(
   deps: Deps,

@@ -1,4 +1,5 @@
-// Checking a signed-in user's password before a sensitive change, within per-account and per-IP budgets.
+// Password checks: a signed-in user's password before a sensitive change, within per-account and per-IP budgets,
+// and what a new password may not be.
 import { eq } from 'drizzle-orm';
 import type { Deps } from '../deps.ts';
 import { AppError } from '../errors.ts';
@@ -26,5 +27,14 @@ export async function verifyAccountPassword(
   const [row] = await deps.db.orm.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, who.userId));
   if (!row || !(await verifyPassword(row.passwordHash, password))) {
     throw new AppError('BAD_REQUEST', wrong.message, { fieldErrors: { [wrong.field]: [wrong.message] } });
+  }
+}
+
+/** A password equal to the username or e-mail (ignoring case) is refused, as the first guess of any attacker. */
+export function assertPasswordNotIdentity(password: string, identity: { username: string; email: string }, field: string): void {
+  const lowered = password.toLowerCase();
+  if (lowered === identity.username.toLowerCase() || lowered === identity.email.toLowerCase()) {
+    const message = 'must not be your username or e-mail address';
+    throw new AppError('BAD_REQUEST', `${field} ${message}`, { fieldErrors: { [field]: [message] } });
   }
 }

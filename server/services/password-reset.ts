@@ -2,8 +2,8 @@
 import { and, eq, gt, isNull } from 'drizzle-orm';
 import { passwordResetJob } from '../../jobs/definitions/password-reset-email.ts';
 import type { Deps } from '../deps.ts';
+import { assertPasswordNotIdentity } from './password-checks.ts';
 import { AppError } from '../errors.ts';
-import { assertPasswordNotIdentity } from './auth.ts';
 import { hashPassword } from './passwords.ts';
 import { endCredentials } from './credentials.ts';
 import { hashToken } from './tokens.ts';

@@ -5,7 +5,7 @@ import type { Deps } from '../deps.ts';
 import { notFound } from '../errors.ts';
 import type { Role, User } from '../schemas.ts';
 import { generateToken, hashToken } from './tokens.ts';
-import { userColumns } from './users.ts';
+import { userColumns } from './user-columns.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** A session unused this long expires… */

@@ -1,41 +1,23 @@
 // Users: public profiles, self-service profile changes, and what admins do to accounts.
 import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
-import type { Tables, Tx } from '../../db/index.ts';
+import type { Tx } from '../../db/index.ts';
 import type { Enqueue } from '../../jobs/queue.ts';
 import type { Deps } from '../deps.ts';
-import { AppError, conflict, notFound } from '../errors.ts';
+import { AppError, notFound } from '../errors.ts';
 import type { PublicUser, Role, User, UserWithPosts } from '../schemas.ts';
-import { findUniqueViolation, usernameKey } from '../../db/index.ts';
+import { usernameKey } from '../../db/index.ts';
 import { emailChangedJob } from '../../jobs/definitions/email-changed-notice.ts';
 import { useUpResetTokens } from './credentials.ts';
-import { verifyAccountPassword } from './password-checks.ts';
+import { assertPasswordNotIdentity, verifyAccountPassword } from './password-checks.ts';
 import { hashPassword } from './passwords.ts';
 import { generateToken } from './tokens.ts';
-import { assertPasswordNotIdentity } from './auth.ts';
 import { passwordResetJob } from '../../jobs/definitions/password-reset-email.ts';
 import { welcomeEmailJob } from '../../jobs/definitions/welcome-email.ts';
 import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
+import { publicUserColumns, rethrowUserConflict, userColumns } from './user-columns.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
 import { after, cappedCount, decodeCursor, toPage, totalOf, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
-
-/** The columns of a User, for selects and returning clauses: never the password hash. */
-export const userColumns = (users: Tables['users']) => ({
-  id: users.id,
-  username: users.username,
-  email: users.email,
-  fullName: users.fullName,
-  role: users.role,
-  isActive: users.isActive,
-  createdAt: users.createdAt,
-});
-
-export const publicUserColumns = (users: Tables['users']) => ({
-  id: users.id,
-  username: users.username,
-  fullName: users.fullName,
-  createdAt: users.createdAt,
-});
 
 async function loadPublicUser(deps: Deps, id: string): Promise<PublicUser> {
   const { users } = deps.db.tables;
@@ -62,13 +44,6 @@ export async function getUserWithPosts(deps: Deps, id: string, postsLimit: numbe
     return { ...user, posts };
   });
   return { ...profile, posts: profile.posts.slice(0, postsLimit) };
-}
-
-/** Turns a unique violation on users into a CONFLICT naming the field; rethrows anything else. */
-export function rethrowUserConflict(error: unknown): never {
-  const violation = findUniqueViolation(error);
-  if (violation?.table === 'users' && violation.field) throw conflict(violation.field);
-  throw error;
 }
 
 /**

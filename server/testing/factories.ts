@@ -3,7 +3,7 @@ import type { Deps, Clock } from '../deps.ts';
 import type { Role, User } from '../schemas.ts';
 import { hashPassword } from '../services/passwords.ts';
 import { createSession } from '../services/sessions.ts';
-import { userColumns } from '../services/users.ts';
+import { userColumns } from '../services/user-columns.ts';
 import { callerFor } from './harness.ts';
 
 export const TEST_PASSWORD = 'correct horse battery staple';
