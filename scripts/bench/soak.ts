@@ -8,6 +8,29 @@ import { startBenchApi, type BenchApi } from './api-process.ts';
 const METRICS_TOKEN = 'soak-benchmark-metrics-token';
 const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
+/**
+ * Where the resident memory is (/proc/<pid>/smaps), in MiB: file-backed pages (code, mapped files), the main
+ * thread's malloc heap (`[heap]`: SQLite's page cache among the rest), and the other anonymous memory (V8's heaps,
+ * PGlite's WebAssembly memory, other threads' malloc arenas, stacks).
+ */
+function residentBy(pid: number): { file: number; mallocHeap: number; otherAnon: number } {
+  const kb = { file: 0, mallocHeap: 0, otherAnon: 0 };
+  let kind: keyof typeof kb = 'otherAnon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const header = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (header) {
+      const inode = header[1];
+      const name = header[2];
+      kind = inode !== '0' ? 'file' : name === '[heap]' ? 'mallocHeap' : 'otherAnon';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) kb[kind] += Number(rss[1]);
+  }
+  const mib = (value: number) => Math.round(value / 1024);
+  return { file: mib(kb.file), mallocHeap: mib(kb.mallocHeap), otherAnon: mib(kb.otherAnon) };
+}
+
 /** The TCP ports of each socket inode the process can see (/proc/<pid>/net/tcp and tcp6). */
 function socketPorts(pid: number): Map<string, { local: number; remote: number }> {
   const ports = new Map<string, { local: number; remote: number }>();
@@ -74,7 +97,7 @@ async function settledFiles(pid: number, apiPort: number, databasePort: number |
 }
 
 export type SoakTarget = { label: string; databaseUrl: string };
-type Minute = { minute: number; rps: number; p50: number; p99: number; errors: number; rssMiB: number; heapMiB: number; fds: number; fdKinds: string; pool: string };
+type Minute = { minute: number; rps: number; p50: number; p99: number; errors: number; rssMiB: number; heapMiB: number; fileMiB: number; mallocHeapMiB: number; otherAnonMiB: number; fds: number; fdKinds: string; pool: string };
 
 const startApi = (databaseUrl: string): Promise<BenchApi> =>
   // The worker runs in the API process on both dialects, so the tasks submitted are worked too.
@@ -146,7 +169,22 @@ export async function soakSuite(targets: SoakTarget[], { minutes = 10 } = {}): P
         const pid = api.child.pid!;
         const files = await settledFiles(pid, Number(new URL(api.url).port), databasePort);
         const { pool, heapMiB } = await processMetrics(api.url);
-        rows.push({ minute, rps: Math.round(result.requests.average), p50: result.latency.p50, p99: result.latency.p99, errors: result.errors + result.timeouts + result.non2xx, rssMiB: rssMiB(pid), heapMiB, fds: files.total, fdKinds: files.kinds, pool });
+        const resident = residentBy(pid);
+        rows.push({
+          minute,
+          rps: Math.round(result.requests.average),
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+          errors: result.errors + result.timeouts + result.non2xx,
+          rssMiB: rssMiB(pid),
+          heapMiB,
+          fileMiB: resident.file,
+          mallocHeapMiB: resident.mallocHeap,
+          otherAnonMiB: resident.otherAnon,
+          fds: files.total,
+          fdKinds: files.kinds,
+          pool,
+        });
         console.log(JSON.stringify(rows.at(-1)));
       }
       console.table(rows);
@@ -155,6 +193,7 @@ export async function soakSuite(targets: SoakTarget[], { minutes = 10 } = {}): P
       summary[target.label] = {
         'RSS MiB first → last': `${first.rssMiB} → ${last.rssMiB} (${(last.rssMiB / first.rssMiB).toFixed(2)}×)`,
         'heap MiB first → last': `${first.heapMiB} → ${last.heapMiB}`,
+        'resident MiB first → last (file, main malloc heap, other anon)': `${first.fileMiB}, ${first.mallocHeapMiB}, ${first.otherAnonMiB} → ${last.fileMiB}, ${last.mallocHeapMiB}, ${last.otherAnonMiB}`,
         'open fds first → last': `${first.fds} → ${last.fds} (${(last.fds / first.fds).toFixed(2)}×; ${first.fdKinds} → ${last.fdKinds})`,
         'pool first → last': `${first.pool} → ${last.pool}`,
         'p99 ms first → last': `${first.p99} → ${last.p99} (${(last.p99 / Math.max(1, first.p99)).toFixed(2)}×)`,
