@@ -142,16 +142,18 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
   it('on SIGTERM finishes its active job, leaves the queued ones for others, and exits 0', async () => {
     await open();
     const { caller } = await signedInUser(deps);
-    const worker = startWorker(databaseUrl());
+    // A deadline the job always beats, however busy the machine: finishing it is what this asserts (a job still
+    // running at WORKER_SHUTDOWN_TIMEOUT_MS is failed back for retry: a loaded run's analysis once outlasted 5 s).
+    const worker = startWorker(databaseUrl(), { WORKER_SHUTDOWN_TIMEOUT_MS: '240000' });
     await working(worker);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await caller.tasks.submit({ type: 'text.analyze', input: { text: HEAVY_TEXT } })).id);
     await expect.poll(async () => (await taskRow(ids[0])).status, { interval: 5 }).toBe('running');
-    const stoppedAt = Date.now();
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    expect(Date.now() - stoppedAt).toBeLessThan(8_000);
-    expect(worker.lines.map((line) => line.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    const said = worker.lines.map((line) => line.msg);
+    expect(said).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    expect(said.indexOf('shutting down')).toBeLessThan(said.indexOf('stopped'));
     expect((await taskRow(ids[0])).status).toBe('completed');
     // What it did not take is still there for the next worker.
     const next = startWorker(databaseUrl());
