@@ -149,7 +149,13 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
       const createdAt = new Date();
       const rows = payloads.map((data) => ({ id: newId(), queue, data, createdAt }));
       for (const row of rows) delivering.add(row.id);
-      for (let i = 0; i < rows.length; i += BATCH) await tx.insert(outbox).values(rows.slice(i, i + BATCH));
+      try {
+        for (let i = 0; i < rows.length; i += BATCH) await tx.insert(outbox).values(rows.slice(i, i + BATCH));
+      } catch (error) {
+        // Never returned, so the caller cannot release them: the claim ends here.
+        release(rows);
+        throw error;
+      }
       return rows;
     },
 
