@@ -2,8 +2,11 @@
 // rollback) and heard by listeners in any process (Postgres) or in this one (SQLite).
 import pg from 'pg';
 
-/** What a listener hears: each payload, and `resync` after notifications may have been lost (a reconnect). */
-export type NotificationListener = { message: (payload: string) => void; resync: () => void };
+/**
+ * What a listener hears: each payload, and `resync` after notifications may have been lost (a reconnect). `lost`,
+ * if given, is told as soon as the connection drops: until the next `resync`, announcements are not heard.
+ */
+export type NotificationListener = { message: (payload: string) => void; resync: () => void; lost?: () => void };
 
 /** Listeners per channel, and the fan-out to them. */
 export function createListenerSet() {
@@ -30,6 +33,9 @@ export function createListenerSet() {
     },
     resyncAll(): void {
       for (const set of channels.values()) for (const listener of set) listener.resync();
+    },
+    lostAll(): void {
+      for (const set of channels.values()) for (const listener of set) listener.lost?.();
     },
   };
 }
@@ -126,6 +132,7 @@ export function createPostgresListener(settings: PostgresListenerOptions) {
     connection.removeAllListeners('notification');
     void connection.end().catch(() => {});
     if (closed) return;
+    listeners.lostAll();
     settings.onError(error, true);
     reconnect();
   }

@@ -1,11 +1,13 @@
 // Read-through cache with exact invalidation: in-process LRU by default, Redis (shared by API processes) when
-// REDIS_URL is set. Concurrent misses for a key share one load; a Redis outage falls back to loading.
+// REDIS_URL is set. Concurrent misses for a key share one load; a Redis outage falls back to loading. Without
+// Redis on Postgres, processes tell each other what their writes invalidated (NOTIFY, see CachePeers).
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Redis } from 'ioredis';
 import superjson from 'superjson';
 import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
+import type { NotificationListener } from '../db/notifications.ts';
 
 export type Cache = {
   readonly backend: 'memory' | 'redis' | 'off';
@@ -14,13 +16,43 @@ export type Cache = {
   /**
    * Removes keys after a write, before its response. Each key has a version that invalidation replaces with
    * one never used before; a load stores its result only if the version it saw when it began is still
-   * current, so a load that read the old data before the write can never put it back.
+   * current, so a load that read the old data before the write can never put it back. Other processes that
+   * keep their own cache (CachePeers) are told before it resolves.
    */
   invalidate: (...keys: string[]) => Promise<void>;
+  /**
+   * Starts hearing other processes' invalidations (CachePeers), which the first read does too; until then reads
+   * load and store nothing. Resolves once it has tried (a failure is logged, and a later read tries again).
+   */
+  start: () => Promise<void>;
+  /** Stops hearing other processes' invalidations. */
+  close: () => Promise<void>;
 };
 
-/** A read: the value if cached, else the key's version for the load that follows. */
-type Lookup = { hit: true; value: unknown } | { hit: false; version: string };
+/**
+ * How processes that each keep the cache in memory (no Redis) hear one another's invalidations: on Postgres,
+ * NOTIFY on CACHE_CHANNEL (server/deps.ts). A process serves from its memory only while it listens: before its
+ * LISTEN is up, and from the moment that connection drops until it is back (when the memory is emptied, since
+ * what was announced meanwhile is lost), it reads the database. What remains is the time a notification takes
+ * to arrive, a few milliseconds after the write's response.
+ */
+export type CachePeers = {
+  /** Announces `payload` on CACHE_CHANNEL to every listening process. */
+  publish: (payload: string) => Promise<void>;
+  /** Hears CACHE_CHANNEL; resolves once listening. */
+  listen: (listener: NotificationListener) => Promise<() => Promise<void>>;
+};
+
+export const CACHE_CHANNEL = 'cache_invalidation';
+
+/** What travels on CACHE_CHANNEL: the keys, and which process sent them (it has already dropped them). */
+type PeerMessage = { from: string; keys: string[] };
+
+/** Postgres refuses a NOTIFY payload of 8,000 bytes or more: keys go in messages below this size. */
+const PEER_MESSAGE_BYTES = 7_000;
+
+/** A read: the value if cached, else the key's version for the load that follows (null: store nothing). */
+type Lookup = { hit: true; value: unknown } | { hit: false; version: string | null };
 
 type Store = {
   lookup: (key: string) => Promise<Lookup>;
@@ -47,7 +79,7 @@ function deepFreeze<T>(value: T): T {
  */
 
 /** Keeps the objects themselves (frozen): no serialization on the hot path. */
-function memoryStore(maxEntries: number, ttlMs: number): Store {
+function memoryStore(maxEntries: number, ttlMs: number): Store & { clear: () => void } {
   const values = new LRUCache<string, { value: unknown }>({ max: maxEntries });
   // Versions outlive values (a load may run after its value expired) and are bounded like them.
   const versions = new LRUCache<string, string>({ max: maxEntries * 4, ttl: ttlMs * 2 });
@@ -71,6 +103,113 @@ function memoryStore(maxEntries: number, ttlMs: number): Store {
         values.delete(key);
         versions.set(key, nextVersion());
       }
+    },
+    // Versions go too: a load under way finds none matching the one it began with, and stores nothing.
+    clear: () => {
+      values.clear();
+      versions.clear();
+    },
+  };
+}
+
+/**
+ * The in-process store of one of several processes (CachePeers): it answers from memory only while this process
+ * hears the others, and its invalidations reach them before they resolve. `dropped` is told of keys (all of them:
+ * null) that another process invalidated, for the loads under way to be left alone by later callers.
+ */
+function peeredStore(
+  local: Store & { clear: () => void },
+  peers: CachePeers,
+  logger: Logger,
+  dropped: (keys: string[] | null) => void,
+): Store & { start: () => Promise<void>; close: () => Promise<void> } {
+  const origin = randomUUID();
+  // idle: not listening yet, or the last try failed (tried again from `retryAt`); lost: the connection dropped and
+  // the listener is reconnecting by itself (its resync ends this).
+  let state: 'idle' | 'starting' | 'on' | 'lost' = 'idle';
+  let retryAt = 0;
+  let unlisten: (() => Promise<void>) | null = null;
+  let closed = false;
+  const forgetAll = () => {
+    local.clear();
+    dropped(null);
+  };
+  const listener: NotificationListener = {
+    message: (payload) => {
+      let message: PeerMessage;
+      try {
+        message = JSON.parse(payload) as PeerMessage;
+      } catch {
+        return;
+      }
+      if (message.from === origin || !Array.isArray(message.keys)) return;
+      const keys = message.keys.filter((key): key is string => typeof key === 'string');
+      void local.invalidate(keys);
+      dropped(keys);
+    },
+    resync: () => {
+      if (closed) return;
+      forgetAll();
+      state = 'on';
+    },
+    lost: () => {
+      state = 'lost';
+      forgetAll();
+    },
+  };
+  let attempt: Promise<void> | null = null;
+  /** Starts listening unless it is (or is reconnecting), or a failed try is too recent; resolves once it has tried. */
+  const startListening = (): Promise<void> => {
+    if (state !== 'idle' || closed || Date.now() < retryAt) return attempt ?? Promise.resolve();
+    state = 'starting';
+    attempt = peers.listen(listener).then(
+      (stop) => {
+        unlisten = stop;
+        if (closed) return void stop();
+        // Nothing was stored before: the memory is empty, and from now on every invalidation is heard.
+        if (state === 'starting') state = 'on';
+      },
+      (error: unknown) => {
+        state = 'idle';
+        retryAt = Date.now() + 5_000;
+        logger.warn({ err: error }, 'cache: cannot hear the other processes; reading from the database until it can');
+      },
+    );
+    return attempt;
+  };
+  const publish = async (keys: string[]) => {
+    let batch: string[] = [];
+    let bytes = 0;
+    const send = () => peers.publish(JSON.stringify({ from: origin, keys: batch } satisfies PeerMessage));
+    for (const key of keys) {
+      const size = Buffer.byteLength(key) + 3;
+      if (batch.length > 0 && bytes + size > PEER_MESSAGE_BYTES) {
+        await send();
+        batch = [];
+        bytes = 0;
+      }
+      batch.push(key);
+      bytes += size;
+    }
+    if (batch.length > 0) await send();
+  };
+  return {
+    lookup: async (key) => {
+      if (state === 'on') return local.lookup(key);
+      void startListening();
+      return { hit: false, version: null };
+    },
+    storeIfCurrent: async (key, version, value, ttl) => {
+      if (state === 'on') await local.storeIfCurrent(key, version, value, ttl);
+    },
+    invalidate: async (keys) => {
+      await local.invalidate(keys);
+      await publish(keys);
+    },
+    start: startListening,
+    close: async () => {
+      closed = true;
+      await unlisten?.();
     },
   };
 }
@@ -125,13 +264,28 @@ function redisStore(redis: Redis, prefix: string, ttlMs: number): Store {
   };
 }
 
-export function createCache(config: Pick<Config, 'CACHE_TTL_SECONDS' | 'CACHE_MAX_ENTRIES' | 'REDIS_KEY_PREFIX'>, redis: Redis | null, logger: Logger): Cache {
+/**
+ * `peers`: how this process hears other processes' invalidations when it keeps the cache in memory (Postgres
+ * without Redis); null where it is the only process (SQLite) or Redis is shared.
+ */
+export function createCache(
+  config: Pick<Config, 'CACHE_TTL_SECONDS' | 'CACHE_MAX_ENTRIES' | 'REDIS_KEY_PREFIX'>,
+  redis: Redis | null,
+  logger: Logger,
+  peers: CachePeers | null = null,
+): Cache {
   const ttlMs = config.CACHE_TTL_SECONDS * 1000;
   if (ttlMs === 0) {
-    return { backend: 'off', getOrLoad: (_key, load) => load(), invalidate: async () => {} };
+    return { backend: 'off', getOrLoad: (_key, load) => load(), invalidate: async () => {}, start: async () => {}, close: async () => {} };
   }
-  const store = redis ? redisStore(redis, config.REDIS_KEY_PREFIX, ttlMs) : memoryStore(config.CACHE_MAX_ENTRIES, ttlMs);
   const inflight = new Map<string, Promise<unknown>>();
+  const memory = redis ? null : memoryStore(config.CACHE_MAX_ENTRIES, ttlMs);
+  const dropInflight = (keys: string[] | null) => {
+    if (keys === null) inflight.clear();
+    else for (const key of keys) inflight.delete(key);
+  };
+  const peered = memory && peers ? peeredStore(memory, peers, logger, dropInflight) : null;
+  const store: Store = redis ? redisStore(redis, config.REDIS_KEY_PREFIX, ttlMs) : (peered ?? memory!);
   /**
    * Keys whose invalidation failed (the store was down): Redis may still hold their old values, so nothing is
    * read from the store until these are invalidated there too, which is tried first on every read.
@@ -167,6 +321,21 @@ export function createCache(config: Pick<Config, 'CACHE_TTL_SECONDS' | 'CACHE_MA
   redis?.on('ready', () => {
     if (unsent.size > 0) void replayInvalidations();
   });
+  // Without Redis there is no such event: tried again after a while (a process that never reads, a worker,
+  // would otherwise never tell the others), backing off to 5 s.
+  let replayDelay = 250;
+  let replayTimer: NodeJS.Timeout | null = null;
+  const replayLater = () => {
+    if (redis || replayTimer) return;
+    replayTimer = setTimeout(() => {
+      replayTimer = null;
+      void replayInvalidations().then((done) => {
+        replayDelay = done ? 250 : Math.min(replayDelay * 2, 5_000);
+        if (!done) replayLater();
+      });
+    }, replayDelay);
+    replayTimer.unref();
+  };
 
   async function loadAndStore<T>(key: string, version: string | null, load: () => Promise<T>): Promise<T> {
     const value = await load();
@@ -205,7 +374,15 @@ export function createCache(config: Pick<Config, 'CACHE_TTL_SECONDS' | 'CACHE_MA
       await store.invalidate(keys).then(storeWorked, (error: unknown) => {
         storeFailed(error);
         for (const key of keys) unsent.add(key);
+        replayLater();
       });
+    },
+    start: async () => {
+      await peered?.start();
+    },
+    close: async () => {
+      if (replayTimer) clearTimeout(replayTimer);
+      await peered?.close();
     },
   };
 }

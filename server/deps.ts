@@ -1,5 +1,6 @@
 // What every service and job receives: built once per process (or per test) and closed with it.
 import type { Redis } from 'ioredis';
+import { sql } from 'drizzle-orm';
 import pkg from '../package.json' with { type: 'json' };
 import { openDatabase, withoutAnnouncements, type Database } from '../db/index.ts';
 import type { Config } from './config.ts';
@@ -7,7 +8,7 @@ import type { Logger } from './logger.ts';
 import { openQueue, queueBackendFor, type Queue, type QueueBackend } from '../jobs/queue.ts';
 import type { RelayFault } from '../jobs/outbox.ts';
 import type { RegisteredJob } from '../jobs/define.ts';
-import { createCache, type Cache } from './cache.ts';
+import { CACHE_CHANNEL, createCache, type Cache, type CachePeers } from './cache.ts';
 import type { Mailer } from './mail/mailer.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createTextAnalyzer, type TextAnalyzer } from './tasks/analyzer.ts';
@@ -56,7 +57,7 @@ export async function buildDeps(config: Config, logger: Logger, role: DepsRole =
     statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
     startupTimeoutMs: config.DATABASE_STARTUP_TIMEOUT_MS,
     onPoolError: (err) => logger.warn({ err }, 'idle database connection failed'),
-    onListenError: (err) => logger.warn({ err }, 'the LISTEN connection for live updates failed; reconnecting'),
+    onListenError: (err) => logger.warn({ err }, 'the LISTEN connection (live updates, cache invalidations) failed; reconnecting'),
   });
   try {
     if (config.MIGRATE_ON_START) await db.migrate();
@@ -101,13 +102,26 @@ export async function assembleDeps(parts: {
     clock,
     redis,
     rateLimits: createRateLimits(config, redis, logger),
-    cache: createCache(config, redis, logger),
+    cache: createCache(config, redis, logger, redis || db.dialect !== 'postgres' ? null : cachePeers(db)),
     queue,
     mailer: lazyMailer(config, logger),
     textAnalyzer: createTextAnalyzer(),
     metrics: createMetrics({ config, logger, db, queue, queueUrl: queueBackend.kind === 'postgres' ? queueBackend.url : null, subscribers: live.count }),
     live,
     version,
+  };
+}
+
+/**
+ * Processes on one Postgres that keep the cache in memory tell each other what they invalidated. (On SQLite one
+ * process serves the database; with Redis the cache itself is shared.)
+ */
+function cachePeers(db: Database): CachePeers {
+  return {
+    publish: async (payload) => {
+      await db.orm.execute(sql`select pg_notify(${CACHE_CHANNEL}, ${payload})`);
+    },
+    listen: (listener) => db.listen(CACHE_CHANNEL, listener),
   };
 }
 
@@ -133,6 +147,7 @@ function lazyMailer(config: Config, logger: Logger): Mailer {
  */
 export async function closeDeps(deps: Deps, queueTimeoutMs = 1_000): Promise<void> {
   await deps.live.close();
+  await deps.cache.close();
   await deps.queue.stop(queueTimeoutMs);
   await deps.metrics.close();
   await deps.textAnalyzer.close();

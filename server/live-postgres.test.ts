@@ -46,7 +46,7 @@ describe.skipIf(!testDatabaseUrl)('live updates across processes on Postgres (TE
   async function apiDeps(url: string, env: Record<string, string> = {}) {
     const logs = captureLogs('warn');
     const config = testConfig({ DATABASE_URL: url, ...env });
-    const db = await openDatabase({ url, poolMax: 4, onListenError: (err) => logs.logger.warn({ err }, 'the LISTEN connection for live updates failed; reconnecting') });
+    const db = await openDatabase({ url, poolMax: 4, onListenError: (err) => logs.logger.warn({ err }, 'the LISTEN connection (live updates, cache invalidations) failed; reconnecting') });
     const deps = await assembleDeps({ config, logger: logs.logger, db, queueBackend: { kind: 'postgres', url } });
     return { deps, logs };
   }

@@ -58,6 +58,8 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
   const idleCollector = startIdleCollector();
   server.on('request', idleCollector.note);
+  // Without Redis on Postgres, the cache serves from memory once it hears the other processes' invalidations.
+  void deps.cache.start();
   if (!queueFirst) {
     startQueue().then(
       () => logger.info({ queue: deps.queue.backend, workerInProcess }, 'job queue started'),

@@ -94,7 +94,10 @@ export async function createTestDeps(dialect: Dialect, options: TestDepsOptions 
   const config = testConfig(options.env);
   const db = await openTestDatabase(dialect, { postgres: options.postgres });
   const logger = options.logger ?? createLogger({ level: config.LOG_LEVEL });
-  return assembleDeps({ config, logger, db, clock: options.clock, worker: options.worker ?? false, queueBackend: options.queueBackend ?? testQueueBackend(db), relayFault: options.relayFault, definitions: options.definitions });
+  const deps = await assembleDeps({ config, logger, db, clock: options.clock, worker: options.worker ?? false, queueBackend: options.queueBackend ?? testQueueBackend(db), relayFault: options.relayFault, definitions: options.definitions });
+  // As an API process does once it listens: reads are cached from the first (see CachePeers).
+  await deps.cache.start();
+  return deps;
 }
 
 export type UseTestDepsOptions = Omit<TestDepsOptions, 'env'> & {
