@@ -206,6 +206,41 @@ describe.each(dialects)('the SDK at run time on %s', (dialect) => {
     }
   });
 
+  it('times out a body that stalls, and calls a body that breaks off a NetworkError, which a retry gets past', async () => {
+    // The API's headers, then half of its body; then nothing more (stalls) or the connection ends (breaks off).
+    // Later requests get the whole response.
+    const half = (end: 'stall' | 'break') =>
+      front(app.url, async (_req, res, forward, index) => {
+        const response = await forward();
+        const body = Buffer.from(await response.arrayBuffer());
+        if (index > 0) return void res.writeHead(response.status, { 'content-type': 'application/json' }).end(body);
+        res.writeHead(response.status, { 'content-type': 'application/json', 'content-length': String(body.length) });
+        res.write(body.subarray(0, body.length >> 1));
+        if (end === 'break') setImmediate(() => res.destroy());
+      });
+    const stalls = await half('stall');
+    const breaks = await half('break');
+    try {
+      const timedOut = await failureOf(createClient({ url: stalls.url, timeoutMs: 300 }).posts.list.query({}));
+      expect(isNetworkError(timedOut)).toBe(true);
+      expect(timedOut).toMatchObject({ reason: 'timeout', status: null });
+      const brokenOff = await failureOf(createClient({ url: breaks.url }).posts.list.query({}));
+      expect(isNetworkError(brokenOff)).toBe(true);
+      expect(brokenOff).toMatchObject({ status: null });
+
+      const retried = await half('break');
+      try {
+        expect(await createClient({ url: retried.url, retries: 1 }).posts.list.query({})).toMatchObject({ items: expect.any(Array) });
+        expect(retried.requests).toHaveLength(2);
+      } finally {
+        await retried.close();
+      }
+    } finally {
+      await stalls.close();
+      await breaks.close();
+    }
+  });
+
   it('keeps the token on signUp, forgets it on signOut even when the session is gone, and shows the rate-limit budget', async () => {
     const authorizations: (string | null)[] = [];
     const links: string[] = [];

@@ -199,36 +199,43 @@ function readRateLimit(headers: Headers): RateLimit | null {
 /**
  * The fetch the query and mutation links use: adds the timeout, remembers the rate-limit headers, and turns every
  * failure that is not an answer from the API into a `NetworkError` (tRPC would otherwise read a 431's empty body as
- * JSON and fail with "Unexpected end of JSON input").
+ * JSON and fail with "Unexpected end of JSON input"). The timeout covers the body too: a body that stalls past it,
+ * or a connection that breaks off in the middle of one, is a `NetworkError` like a response that never came.
  */
 function transportFetch(send: PlatformFetch, timeoutMs: number | undefined, onRateLimit: (limit: RateLimit) => void): PlatformFetch {
   return async (input, init) => {
     const callerSignal = init?.signal ?? undefined;
     const timeout = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     const signal = timeout ? (callerSignal ? AbortSignal.any([callerSignal, timeout]) : timeout) : callerSignal;
+    /** What a failure to get the whole response is: the caller's abort as it is, anything else a NetworkError. */
+    const failure = (error: unknown): unknown => {
+      if (callerSignal?.aborted) return error;
+      if (timeout?.aborted) return new NetworkError(`no complete response within ${timeoutMs} ms`, { status: null, reason: 'timeout', cause: error });
+      const code = systemCodeOf(error);
+      return new NetworkError(`could not reach the API${code ? ` (${code})` : ''}`, { status: null, reason: code ?? 'fetch failed', cause: error });
+    };
     let response: Response;
+    let text: string;
     try {
       response = await send(input, { ...init, ...(signal ? { signal } : {}) });
+      text = await response.text();
     } catch (error) {
-      if (callerSignal?.aborted) throw error;
-      if (timeout?.aborted) throw new NetworkError(`no response within ${timeoutMs} ms`, { status: null, reason: 'timeout', cause: error });
-      const code = systemCodeOf(error);
-      throw new NetworkError(`could not reach the API${code ? ` (${code})` : ''}`, { status: null, reason: code ?? 'fetch failed', cause: error });
+      throw failure(error);
     }
     const limit = readRateLimit(response.headers);
     if (limit) onRateLimit(limit);
     const type = response.headers.get('content-type') ?? '';
-    if (response.ok && type.includes('json')) return response;
     // An error status (or no JSON): the API's own errors are tRPC envelopes; anything else came from elsewhere.
-    const text = await response.text().catch(() => '');
-    let body: unknown;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      body = undefined;
-    }
-    if (!isTrpcBody(body)) {
-      throw new NetworkError(`HTTP ${response.status} without an API response${text ? '' : ' (empty body)'}`, { status: response.status, reason: 'http' });
+    if (!response.ok || !type.includes('json')) {
+      let body: unknown;
+      try {
+        body = text ? JSON.parse(text) : undefined;
+      } catch {
+        body = undefined;
+      }
+      if (!isTrpcBody(body)) {
+        throw new NetworkError(`HTTP ${response.status} without an API response${text ? '' : ' (empty body)'}`, { status: response.status, reason: 'http' });
+      }
     }
     return new Response(text, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
