@@ -120,6 +120,7 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
       author: filter.authorId !== undefined,
       published: filter.published === undefined ? 'any' : filter.published ? 'yes' : 'no',
       cursor: key !== undefined,
+      skip: filter.skip > 0,
     };
     const { page, total } = listStatements(db, shape);
     const values = { viewer: viewer?.id ?? '', authorId: filter.authorId ?? '', createdAt: key?.createdAt ?? null, id: key?.id ?? '', limit: filter.limit + 1, offset: filter.skip };
@@ -167,12 +168,12 @@ function pageIds(orm: Orm, { posts }: Pick<Tables, 'posts'>, where: SQL | undefi
     .offset(offset);
 }
 
-/** Which statement a list without `q` runs: who sees what, and which filters it has. */
-type ListShape = { visibility: 'public' | 'own' | 'all'; author: boolean; published: 'any' | 'yes' | 'no'; cursor: boolean };
+/** Which statement a list without `q` runs: who sees what, which filters it has, and whether it skips rows. */
+type ListShape = { visibility: 'public' | 'own' | 'all'; author: boolean; published: 'any' | 'yes' | 'no'; cursor: boolean; skip: boolean };
 
 /** The page and the capped total of a list of this shape, prepared once per database. */
 function listStatements(db: Database, shape: ListShape) {
-  const name = `posts_list_${shape.visibility}_${shape.author ? 'author' : 'any'}_${shape.published}_${shape.cursor ? 'after' : 'first'}`;
+  const name = `posts_list_${shape.visibility}_${shape.author ? 'author' : 'any'}_${shape.published}_${shape.cursor ? 'after' : 'first'}_${shape.skip ? 'skip' : 'top'}`;
   const where = ({ posts }: Pick<Tables, 'posts'>) =>
     and(
       shape.visibility === 'all'
@@ -186,12 +187,12 @@ function listStatements(db: Database, shape: ListShape) {
   const page = db.prepared(`${name}_page`, (orm, tables) => {
     const { posts, users } = tables;
     const key = shape.cursor ? { createdAt: valueOf('createdAt', posts.createdAt), id: sql.placeholder('id') } : undefined;
-    return orm
-      .select(summaryColumns(tables))
-      .from(posts)
-      .innerJoin(users, eq(users.id, posts.authorId))
-      .where(inArray(posts.id, pageIds(orm, tables, where(tables), key, sql.placeholder('limit'), sql.placeholder('offset'))))
-      .orderBy(desc(posts.createdAt), desc(posts.id));
+    const select = orm.select(summaryColumns(tables)).from(posts).innerJoin(users, eq(users.id, posts.authorId));
+    const newestFirst = [desc(posts.createdAt), desc(posts.id)];
+    // Skipping, the page's ids come first (pageIds); else the walk down the index reads the page's rows and
+    // their authors as it goes, and stops there (a third less than the ids first, then the rows, then a sort).
+    if (shape.skip) return select.where(inArray(posts.id, pageIds(orm, tables, where(tables), key, sql.placeholder('limit'), sql.placeholder('offset')))).orderBy(...newestFirst);
+    return select.where(and(where(tables), after(posts, key))).orderBy(...newestFirst).limit(sql.placeholder('limit'));
   });
   // Every row of this kept count matches the list when it has no author and no draft filter (a signed-in
   // reader's list adds their drafts to the published posts): past the cap, nothing is counted.
