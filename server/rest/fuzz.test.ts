@@ -185,6 +185,15 @@ type Hostile = { envelope: unknown; hostility: Hostility };
  * A superjson envelope for `input`, made hostile one way: reference equalities (self-references and others, in both
  * of superjson's forms), type annotations of every kind, or a lone surrogate in a value or a key.
  */
+function serializable(input: Record<string, unknown>): boolean {
+  try {
+    superjson.serialize(input);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function envelopeFor(input: Record<string, unknown>): fc.Arbitrary<Hostile> {
   const keys = Object.keys(input);
   const path = fc.oneof(fc.constantFrom('', 'a', 'a.b', 'a.b.c', '0', ...keys, ...keys.map((key) => `${key}.x`)), fc.string({ maxLength: 8 }));
@@ -237,7 +246,9 @@ describe.each(dialects)('fuzzing /trpc on %s', (dialect) => {
       for (const parameter of operation.parameters) fields[parameter.name] = valid(parameter.schema);
       const body = operation.body ? (operation.body as Schema) : null;
       for (const [name, property] of Object.entries((body?.oneOf?.[0] ?? body)?.properties ?? {})) fields[name] = anyField(property);
-      return fc.record(fields, { requiredKeys: [] }).chain((input) =>
+      // superjson itself refuses to serialize some keys (`prototype` and the like, its pollution guard): such an
+      // input has no envelope to make hostile, and is left out.
+      return fc.record(fields, { requiredKeys: [] }).filter(serializable).chain((input) =>
         fc.record({
           operation: fc.constant(operation),
           hostile: envelopeFor(input),
