@@ -1,6 +1,6 @@
 // The data layer on both dialects: migrations, transactions, unique violations and query events.
 import { describe, expect, it } from 'vitest';
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import { findUniqueViolation, openDatabase } from './index.ts';
 import { dialects, useTestDeps } from '../server/testing/harness.ts';
 import { openTestDatabase } from '../server/testing/database.ts';
@@ -108,6 +108,29 @@ describe.each(dialects)('database on %s', (dialect) => {
     await orm.select({ id: tables.users.id }).from(tables.users).limit(1);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toMatch(/select .*"id".* from .*users/i);
+  });
+
+  it('commits a lone write lazily on Postgres, without the setting outliving its statement', async () => {
+    const { orm, tables, lazyCommit } = deps.current.db;
+    const rows = await orm.insert(tables.users).values(Array.from({ length: 12 }, (_, i) => user(`Lazy${i}`))).returning({ id: tables.users.id });
+    // Concurrent writes spread over the pool's connections.
+    const written = await Promise.all(
+      rows.map(({ id }) =>
+        orm
+          .update(tables.users)
+          .set({ fullName: 'Lazily' })
+          .where(and(eq(tables.users.id, id), lazyCommit))
+          .returning(dialect === 'postgres' ? { setting: sql<string>`current_setting('synchronous_commit')` } : { setting: sql<string>`'sqlite'` }),
+      ),
+    );
+    expect(written.map(([row]) => row.setting)).toEqual(rows.map(() => (dialect === 'postgres' ? 'off' : 'sqlite')));
+    const names = await orm.select({ fullName: tables.users.fullName }).from(tables.users).where(inArray(tables.users.id, rows.map(({ id }) => id)));
+    expect(names.map((row) => row.fullName)).toEqual(rows.map(() => 'Lazily'));
+    if (dialect === 'postgres') {
+      // Every connection the writes used is back to synchronous commits for whatever runs on it next.
+      const after = await Promise.all(rows.map(() => orm.execute<{ setting: string }>(sql`select current_setting('synchronous_commit') as setting, pg_sleep(0.01)`)));
+      expect(new Set(after.map((result) => (result as unknown as { rows: { setting: string }[] }).rows[0].setting))).toEqual(new Set(['on']));
+    } else expect(lazyCommit).toBeUndefined();
   });
 });
 

@@ -86,19 +86,27 @@ export type Database = {
    */
   announce: (channel: string, payload: SQL) => SQL;
   /**
+   * `rows` as a relation named `alias` for a statement's FROM (`update … from`), so one statement writes many rows,
+   * each with values of its own: `${alias}.${column}` in the statement reads them. Passed as one JSON parameter
+   * (Postgres `jsonb_to_recordset`, SQLite `json_each`); null and undefined values read as NULL. Column names
+   * must differ from the table's.
+   */
+  rowsOf: <C extends string>(alias: string, columns: Record<C, RowsOfType>, rows: Partial<Record<C, unknown>>[]) => SQL;
+  /**
    * Hears a channel's announcements until the returned function is called. Postgres: one LISTEN connection per
    * process for every channel, opened on the first call (which waits for it), reopened when it drops, after
    * which every listener's `resync` runs.
    */
   listen: (channel: string, listener: NotificationListener) => Promise<() => Promise<void>>;
   /**
-   * Runs `fn`'s statements in a transaction whose commit does not wait for the WAL flush (Postgres
-   * `synchronous_commit = off`): for writes a crash may lose because a later synchronous commit (which flushes
-   * the WAL in order, this one included) is what acknowledges them. Postgres serializes the commits of
-   * transactions that NOTIFY, WAL flush included: this keeps announcing writes from queueing behind each other's
-   * flushes. SQLite runs `fn` on the database as is.
+   * A condition to AND into the WHERE of a write that runs as a statement of its own (not inside `transaction`):
+   * its commit then does not wait for the WAL flush (Postgres `set_config('synchronous_commit', 'off', true)`,
+   * which holds for the statement's own transaction only; one round trip, where BEGIN / SET LOCAL / COMMIT took
+   * four). For writes a crash may lose because a later synchronous commit (which flushes the WAL in order, this
+   * one included) is what acknowledges them. Postgres serializes the commits of transactions that NOTIFY, WAL
+   * flush included: this keeps announcing writes from queueing behind each other's flushes. Undefined on SQLite.
    */
-  lazyCommit: <T>(fn: (db: Executor) => Promise<T>) => Promise<T>;
+  lazyCommit: SQL | undefined;
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /**
@@ -141,6 +149,25 @@ const noTasks = (): Record<TaskStatus, number> => Object.fromEntries(TASK_STATUS
 
 /** The shortest text a trigram index can find. */
 const TRIGRAM = 3;
+
+/** The types of `Database.rowsOf` columns: `json` is any JSON value, `timestamp` a Date. */
+export type RowsOfType = 'text' | 'integer' | 'json' | 'timestamp';
+
+/** Rows as one JSON text, timestamps encoded as `timestamp` says, and nulls left out (a missing key reads as NULL). */
+function rowsJson(columns: Record<string, RowsOfType>, rows: Partial<Record<string, unknown>>[], timestamp: (date: Date) => string | number): string {
+  const names = Object.keys(columns);
+  return JSON.stringify(
+    rows.map((row) => {
+      const out: Record<string, unknown> = {};
+      for (const name of names) {
+        const value = row[name];
+        if (value === null || value === undefined) continue;
+        out[name] = columns[name] === 'timestamp' ? timestamp(value as Date) : value;
+      }
+      return out;
+    }),
+  );
+}
 
 /** How long Postgres' counts are reused: they cost a scan of each table's smallest index. */
 const COUNTS_MAX_AGE_MS = 1000;
@@ -288,7 +315,14 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       },
       keptCount: (name) => sql`(select value from table_counts where name = ${name})`,
       announce: (channel, payload) => sql`app_announce(${channel}, ${payload})`,
-      lazyCommit: (fn) => fn(orm),
+      rowsOf: (alias, columns, rows) => {
+        // Timestamps as the columns store them (milliseconds); `->` keeps JSON as JSON text, `->>` reads scalars.
+        const fields = Object.entries<RowsOfType>(columns).map(
+          ([name, type]) => `value ${type === 'json' ? '->' : '->>'} '$.${name}' as ${name}`,
+        );
+        return sql`(select ${sql.raw(fields.join(', '))} from json_each(${rowsJson(columns, rows, (date) => date.getTime())})) as ${sql.raw(alias)}`;
+      },
+      lazyCommit: undefined,
       listen: bus.listen,
       poolStats: () => null,
       analyze: async () => {
@@ -452,11 +486,13 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
       }
     },
     announce: (channel, payload) => sql`pg_notify(${channel}, ${payload})`,
-    lazyCommit: (fn) =>
-      orm.transaction(async (tx) => {
-        await tx.execute(sql`set local synchronous_commit = off`);
-        return fn(tx);
-      }),
+    rowsOf: (alias, columns, rows) => {
+      const types: Record<RowsOfType, string> = { text: 'text', integer: 'integer', json: 'jsonb', timestamp: 'timestamptz' };
+      const fields = Object.entries<RowsOfType>(columns).map(([name, type]) => `${name} ${types[type]}`);
+      return sql`jsonb_to_recordset(${rowsJson(columns, rows, (date) => date.toISOString())}::jsonb) as ${sql.raw(`${alias}(${fields.join(', ')})`)}`;
+    },
+    // set_config is volatile: evaluated for the row the statement writes, so its own transaction commits lazily.
+    lazyCommit: sql`set_config('synchronous_commit', 'off', true) is not null`,
     pendingMigrations: async () => {
       // Two statements: Postgres resolves a missing table at parse time, even in a branch never taken.
       const table = await orm.execute<{ present: boolean }>("select to_regclass('drizzle.__drizzle_migrations') is not null as present");

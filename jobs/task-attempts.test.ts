@@ -25,11 +25,11 @@ const resultOf = (words: number): TextAnalyzeResult => ({
 });
 
 /** An analyzer each of whose analyses the test settles by hand, in the order it chooses. */
-function handSettledAnalyzer(): TextAnalyzer & { calls: { resolve: (result: unknown) => void; reject: (error: Error) => void }[] } {
-  const calls: { resolve: (result: unknown) => void; reject: (error: Error) => void }[] = [];
+function handSettledAnalyzer(): TextAnalyzer & { calls: { text: string; resolve: (result: unknown) => void; reject: (error: Error) => void }[] } {
+  const calls: { text: string; resolve: (result: unknown) => void; reject: (error: Error) => void }[] = [];
   return {
     calls,
-    analyze: () => new Promise((resolve, reject) => calls.push({ resolve: resolve as (result: unknown) => void, reject })),
+    analyze: (text) => new Promise((resolve, reject) => calls.push({ text, resolve: resolve as (result: unknown) => void, reject })),
     close: async () => {},
   };
 }
@@ -52,9 +52,9 @@ describe.each(dialects)('task attempts on %s', (dialect) => {
     }
   }
 
-  async function submitted() {
+  async function submitted(text = 'some text') {
     const { caller } = await signedInUser(deps.current);
-    const { id } = await caller.tasks.submit({ type: 'text.analyze', input: { text: 'some text' } });
+    const { id } = await caller.tasks.submit({ type: 'text.analyze', input: { text } });
     const [job] = await deps.current.queue.find(runTaskJob, { taskId: id });
     return { caller, id, jobId: job.id };
   }
@@ -120,6 +120,52 @@ describe.each(dialects)('task attempts on %s', (dialect) => {
       await third;
     });
     expect(await caller.tasks.get({ id })).toMatchObject({ status: 'completed', attempts: 2 });
+  });
+
+  it('attempts run together claim their tasks in one statement and settle in one, each under its own claim', async () => {
+    const [done, retried, failed, overlapped] = await Promise.all(['done', 'retried', 'failed', 'overlapped'].map((text) => submitted(text)));
+    const analyzer = handSettledAnalyzer();
+    const updates: string[] = [];
+    const stop = deps.current.db.onQuery((query) => {
+      if (/^update "tasks"/i.test(query)) updates.push(query);
+    });
+    try {
+      await withAnalyzer(analyzer, async () => {
+        // A fetched batch: four jobs, one of them twice (its first attempt still there when pg-boss retried it).
+        const runs = [
+          runTask(deps.current, done.id, attempt(done.jobId, 0)),
+          runTask(deps.current, retried.id, attempt(retried.jobId, 0)),
+          runTask(deps.current, failed.id, attempt(failed.jobId, 2)),
+          runTask(deps.current, overlapped.id, attempt(overlapped.jobId, 0)),
+          runTask(deps.current, overlapped.id, attempt(overlapped.jobId, 1)),
+        ].map((run) => run.then(() => 'ok', (error: Error) => error.message));
+        await expect.poll(() => analyzer.calls.length).toBe(4);
+        // Only the later attempt of the overlapped job runs it; the earlier one had nothing to claim.
+        expect(analyzer.calls.map((call) => call.text).sort()).toEqual(['done', 'failed', 'overlapped', 'retried']);
+        expect(await runs[3]).toBe('ok');
+        expect(updates).toHaveLength(1);
+        const call = (text: string) => analyzer.calls.find((entry) => entry.text === text)!;
+        call('done').resolve(resultOf(4));
+        call('retried').reject(new TaskError('try again later'));
+        call('failed').reject(new TaskError('gave up'));
+        call('overlapped').resolve(resultOf(9));
+        expect(await Promise.all(runs)).toEqual(['ok', 'try again later', 'gave up', 'ok', 'ok']);
+      });
+    } finally {
+      stop();
+    }
+    expect(updates).toHaveLength(2);
+    const { tasks } = deps.current.db.tables;
+    const rows = await deps.current.db.orm
+      .select({ id: tasks.id, status: tasks.status, error: tasks.error, result: tasks.result, attempts: tasks.attempts, attempt: tasks.attempt, finishedAt: tasks.finishedAt })
+      .from(tasks)
+      .where(inArray(tasks.id, [done.id, retried.id, failed.id, overlapped.id]));
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    expect(byId.get(done.id)).toMatchObject({ status: 'completed', error: null, result: resultOf(4), attempts: 1, attempt: 0, finishedAt: expect.any(Date) });
+    // Back in the queue for its retry: not finished.
+    expect(byId.get(retried.id)).toMatchObject({ status: 'queued', error: 'try again later', result: null, attempts: 1, finishedAt: null });
+    expect(byId.get(failed.id)).toMatchObject({ status: 'failed', error: 'gave up', result: null, attempts: 1, attempt: 2, finishedAt: expect.any(Date) });
+    expect(byId.get(overlapped.id)).toMatchObject({ status: 'completed', result: resultOf(9), attempts: 1, attempt: 1 });
   });
 
   it('shows the owner a runner’s own message, and only a generic one (logged with the task id) for anything else', async () => {

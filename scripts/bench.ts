@@ -13,6 +13,7 @@ import { freePort } from '../server/testing/ports.ts';
 import { SERVER_NODE_ARGS } from '../server/runtime/node-args.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { postgresCpuMicros } from './bench/proc.ts';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
@@ -544,8 +545,13 @@ async function jobsSuite(): Promise<void> {
     const idleRss = rssMiB(children.at(-1)!.pid!);
     await startWorker({ DATABASE_URL: postgresUrl, NODE_ENV: 'production', MIGRATE_ON_START: 'false', WORKER_CONCURRENCY: concurrency });
     const completed = async () => (await pool.query<{ n: number }>("select count(*)::int as n from tasks where status = 'completed'")).rows[0].n;
+    const workerPid = children.at(-1)!.pid;
+    const apiPid = pidOf.get(api);
     await tasksEndToEnd(api, 200, completed); // warm-up
+    const cpuBefore = { api: cpuMicros(apiPid), worker: cpuMicros(workerPid), postgres: postgresCpuMicros() };
     const ours = await tasksEndToEnd(api, count, completed);
+    const perTask = (before: number, after: number) => Math.round((after - before) / count);
+    const oursCpu = { api: perTask(cpuBefore.api, cpuMicros(apiPid)), worker: perTask(cpuBefore.worker, cpuMicros(workerPid)), postgres: perTask(cpuBefore.postgres, postgresCpuMicros()) };
     const bare = JSON.parse(
       await new Promise<string>((resolve, reject) => {
         const child = fork(join(root, 'scripts/bench/jobs-baseline.ts'), [postgresUrl, String(count), concurrency], { execArgv: SERVER_NODE_ARGS, stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
@@ -553,12 +559,27 @@ async function jobsSuite(): Promise<void> {
         child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
         child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`baseline exited with ${code}`))));
       }),
-    ) as { jobs: number; seconds: number };
-    rows['our tasks: API + 1 worker process (Postgres)'] = { 'tasks/s': Math.round(count / ours), seconds: Number(ours.toFixed(2)), 'of which submitting': Number(lastSubmitSeconds.toFixed(2)), 'API idle RSS MiB': idleRss };
-    rows['bare pg-boss send/work/complete'] = { 'tasks/s': Math.round(bare.jobs / bare.seconds), seconds: Number(bare.seconds.toFixed(2)), 'of which submitting': '', 'API idle RSS MiB': '' };
+    ) as { jobs: number; seconds: number; cpuMicros: number; postgresCpuMicros: number };
+    rows['our tasks: API + 1 worker process (Postgres)'] = {
+      'tasks/s': Math.round(count / ours),
+      seconds: Number(ours.toFixed(2)),
+      'of which submitting': Number(lastSubmitSeconds.toFixed(2)),
+      'CPU µs/task: node': oursCpu.api + oursCpu.worker,
+      'CPU µs/task: Postgres': oursCpu.postgres,
+      'API idle RSS MiB': idleRss,
+    };
+    rows['bare pg-boss send/work/complete'] = {
+      'tasks/s': Math.round(bare.jobs / bare.seconds),
+      seconds: Number(bare.seconds.toFixed(2)),
+      'of which submitting': '',
+      'CPU µs/task: node': Math.round(bare.cpuMicros / bare.jobs),
+      'CPU µs/task: Postgres': Math.round(bare.postgresCpuMicros / bare.jobs),
+      'API idle RSS MiB': '',
+    };
     console.log(`\nend-to-end tasks (submit → completed and visible), ${count} math.sum tasks, concurrency ${concurrency}`);
     console.table(rows);
     console.log(`  ours / bare = ${(count / ours / (bare.jobs / bare.seconds)).toFixed(2)}   target ≥ 0.85, and ≥ 600 tasks/s (issue 12)`);
+    console.log(`  our node CPU per task: API ${oursCpu.api} µs, worker ${oursCpu.worker} µs (main threads); Postgres: every postgres process on the machine`);
   }
   // The embedded default: SQLite app data, pg-boss on PGlite inside the API process.
   const embeddedDir = mkdtempSync(join(tmpdir(), 'bench-embedded-'));

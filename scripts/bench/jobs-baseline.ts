@@ -1,7 +1,9 @@
 // Bare pg-boss for the benchmark: `node jobs-baseline.ts <postgres url> <jobs> <concurrency>` sends the jobs,
-// works and completes them with a no-op handler, and prints {"jobs", "seconds"} once all are completed.
+// works and completes them with a no-op handler, and prints {"jobs", "seconds", "cpuMicros", "postgresCpuMicros"} once all
+// are completed: its own CPU time and Postgres' over the same span.
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
+import { postgresCpuMicros } from './proc.ts';
 
 const [url, jobsArg, concurrencyArg] = process.argv.slice(2);
 const jobs = Number(jobsArg);
@@ -19,6 +21,8 @@ await boss.work(
 );
 
 const started = performance.now();
+const cpuBefore = process.cpuUsage();
+const postgresBefore = postgresCpuMicros();
 for (let sent = 0; sent < jobs; sent += 50) {
   await Promise.all(Array.from({ length: Math.min(50, jobs - sent) }, (_, i) => boss.send('bench', { n: sent + i })));
 }
@@ -28,6 +32,7 @@ for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ jobs, seconds }));
+const cpu = process.cpuUsage(cpuBefore);
+console.log(JSON.stringify({ jobs, seconds, cpuMicros: cpu.user + cpu.system, postgresCpuMicros: postgresCpuMicros() - postgresBefore }));
 await boss.stop({ graceful: false });
 await pool.end();

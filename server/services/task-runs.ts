@@ -5,6 +5,7 @@ import type { Deps } from '../deps.ts';
 import { AppError, TaskError } from '../errors.ts';
 import { runners } from '../tasks/runners.ts';
 import { TASK_TYPES, type TaskType } from '../tasks/types.ts';
+import { createBatcher, type Batcher } from '../batcher.ts';
 import { taskAnnouncement } from './task-changes.ts';
 
 /** What the owner reads when a task failed for a reason that is not theirs to see (logged with the task id). */
@@ -20,6 +21,97 @@ function messageFor(deps: Deps, taskId: string, job: JobContext, error: unknown)
   return internalFailure(taskId);
 }
 
+type Claim = { taskId: string; jobId: string; attempt: number };
+type Claimed = { type: string; input: unknown };
+type Outcome = { status: 'completed'; result: unknown } | { status: 'failed'; error: string } | { status: 'queued'; error: string };
+type Settlement = { claim: Claim; outcome: Outcome };
+
+/**
+ * Claims for many job attempts in one statement, each row under the conditions of a claim on its own (see
+ * runTask). Of claims for the same task only the latest attempt goes in: run one after the other, it would
+ * have taken the task over from the others anyway.
+ */
+async function claimTasks(deps: Deps, claims: Claim[]): Promise<(Claimed | null)[]> {
+  const { tasks } = deps.db.tables;
+  const latest = new Map<string, Claim>();
+  for (const claim of claims) {
+    const seen = latest.get(claim.taskId);
+    if (!seen || claim.attempt > seen.attempt) latest.set(claim.taskId, claim);
+  }
+  const rows = [...latest.values()].map((claim) => ({ claim_task: claim.taskId, claim_job: claim.jobId, claim_attempt: claim.attempt }));
+  const job = sql`claim.claim_job`;
+  const attempt = sql`claim.claim_attempt`;
+  const earlierAttempt = or(isNull(tasks.attempt), lt(tasks.attempt, attempt));
+  // Claims and outcomes commit lazily (db.lazyCommit): pg-boss acknowledges the attempt afterwards in a synchronous
+  // commit, which flushes them too; a crash that loses one loses that acknowledgement as well, and the job's retry
+  // claims the task again (a claim lost: still queued; an outcome lost: still running under this attempt).
+  const written = await deps.db.orm
+    .update(tasks)
+    .set({ status: 'running', startedAt: deps.clock.now(), attempts: sql`${tasks.attempts} + 1`, jobId: job, attempt, error: null })
+    .from(deps.db.rowsOf('claim', { claim_task: 'text', claim_job: 'text', claim_attempt: 'integer' }, rows))
+    .where(
+      and(
+        eq(tasks.id, sql`claim.claim_task`),
+        or(
+          and(eq(tasks.status, 'queued'), or(isNull(tasks.jobId), ne(tasks.jobId, job), earlierAttempt)),
+          and(eq(tasks.status, 'running'), eq(tasks.jobId, job), earlierAttempt),
+        ),
+        deps.db.lazyCommit,
+      ),
+    )
+    .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) });
+  return claims.map((claim) => written.find((row) => row.id === claim.taskId && row.jobId === claim.jobId && row.attempt === claim.attempt) ?? null);
+}
+
+/** Outcomes of many attempts in one statement, each written only while its attempt still holds its task's claim. */
+async function settleTasks(deps: Deps, settlements: Settlement[]): Promise<boolean[]> {
+  const { tasks } = deps.db.tables;
+  const now = deps.clock.now();
+  const rows = settlements.map(({ claim, outcome }) => ({
+    outcome_task: claim.taskId,
+    outcome_job: claim.jobId,
+    outcome_attempt: claim.attempt,
+    outcome_status: outcome.status,
+    outcome_result: outcome.status === 'completed' ? outcome.result : null,
+    outcome_error: outcome.status === 'completed' ? null : outcome.error,
+    // A task going back to the queue for its retry has not finished.
+    outcome_finished: outcome.status === 'queued' ? null : now,
+  }));
+  const columns = { outcome_task: 'text', outcome_job: 'text', outcome_attempt: 'integer', outcome_status: 'text', outcome_result: 'json', outcome_error: 'text', outcome_finished: 'timestamp' } as const;
+  const written = await deps.db.orm
+    .update(tasks)
+    .set({ status: sql`outcome.outcome_status`, result: sql`outcome.outcome_result`, error: sql`outcome.outcome_error`, finishedAt: sql`outcome.outcome_finished` })
+    .from(deps.db.rowsOf('outcome', columns, rows))
+    .where(
+      and(
+        eq(tasks.id, sql`outcome.outcome_task`),
+        eq(tasks.jobId, sql`outcome.outcome_job`),
+        eq(tasks.attempt, sql`outcome.outcome_attempt`),
+        eq(tasks.status, 'running'),
+        deps.db.lazyCommit,
+      ),
+    )
+    .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, announced: taskAnnouncement(deps) });
+  return settlements.map(({ claim }) => written.some((row) => row.id === claim.taskId && row.jobId === claim.jobId && row.attempt === claim.attempt));
+}
+
+/**
+ * The attempts a worker runs together (a fetched batch) claim their tasks in one statement, and outcomes that come
+ * in together are written in one: two statements for a batch of trivial tasks, where each task took two of its own.
+ */
+const batchers = new WeakMap<Deps, { claim: Batcher<Claim, Claimed | null>; settle: Batcher<Settlement, boolean> }>();
+function batchersOf(deps: Deps) {
+  let found = batchers.get(deps);
+  if (!found) {
+    found = {
+      claim: createBatcher((claims: Claim[]) => claimTasks(deps, claims), { maxSize: 100 }),
+      settle: createBatcher((settlements: Settlement[]) => settleTasks(deps, settlements), { maxSize: 100 }),
+    };
+    batchers.set(deps, found);
+  }
+  return found;
+}
+
 /**
  * Runs a task for a job attempt. The attempt claims the task: a queued one, or one still `running` under an
  * earlier attempt of the same job (whose worker died or went silent, so pg-boss retried it). The claim
@@ -29,33 +121,15 @@ function messageFor(deps: Deps, taskId: string, job: JobContext, error: unknown)
  * retried; the last one leaves the task failed.
  */
 export async function runTask(deps: Deps, taskId: string, job: JobContext): Promise<void> {
-  const { tasks } = deps.db.tables;
-  const earlierAttempt = or(isNull(tasks.attempt), lt(tasks.attempt, job.retryCount));
-  // Claims and outcomes commit lazily (db.lazyCommit): pg-boss acknowledges the attempt afterwards in a synchronous
-  // commit, which flushes them too; a crash that loses one loses that acknowledgement as well, and the job's retry
-  // claims the task again (a claim lost: still queued; an outcome lost: still running under this attempt).
-  const [claimed] = await deps.db.lazyCommit((db) =>
-    db
-      .update(tasks)
-      .set({ status: 'running', startedAt: deps.clock.now(), attempts: sql`${tasks.attempts} + 1`, jobId: job.id, attempt: job.retryCount, error: null })
-      .where(
-        and(
-          eq(tasks.id, taskId),
-          or(
-            and(eq(tasks.status, 'queued'), or(isNull(tasks.jobId), ne(tasks.jobId, job.id), earlierAttempt)),
-            and(eq(tasks.status, 'running'), eq(tasks.jobId, job.id), earlierAttempt),
-          ),
-        ),
-      )
-      .returning({ type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) }),
-  );
+  const batch = batchersOf(deps);
+  const claim: Claim = { taskId, jobId: job.id, attempt: job.retryCount };
+  const claimed = await batch.claim.add(claim);
   if (!claimed) return;
-  const mine = and(eq(tasks.id, taskId), eq(tasks.jobId, job.id), eq(tasks.attempt, job.retryCount), eq(tasks.status, 'running'));
   /** Writes under the claim; false when a later attempt took the task over (this one then changes nothing). */
-  const settle = async (values: Partial<typeof tasks.$inferInsert>): Promise<boolean> => {
-    const written = await deps.db.lazyCommit((db) => db.update(tasks).set(values).where(mine).returning({ id: tasks.id, announced: taskAnnouncement(deps) }));
-    if (written.length === 0) deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
-    return written.length > 0;
+  const settle = async (outcome: Outcome): Promise<boolean> => {
+    const written = await batch.settle.add({ claim, outcome });
+    if (!written) deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
+    return written;
   };
 
   const type = claimed.type as TaskType;
@@ -63,7 +137,7 @@ export async function runTask(deps: Deps, taskId: string, job: JobContext): Prom
   const input = definition?.input.safeParse(claimed.input);
   if (!definition || !input?.success) {
     const reason = input?.error?.issues[0]?.message;
-    await settle({ status: 'failed', error: definition ? `invalid input for ${claimed.type}${reason ? `: ${reason}` : ''}` : `unknown task type ${claimed.type}`, finishedAt: deps.clock.now() });
+    await settle({ status: 'failed', error: definition ? `invalid input for ${claimed.type}${reason ? `: ${reason}` : ''}` : `unknown task type ${claimed.type}` });
     return;
   }
   let output: unknown;
@@ -73,7 +147,7 @@ export async function runTask(deps: Deps, taskId: string, job: JobContext): Prom
   } catch (error) {
     const last = job.retryCount >= job.retryLimit;
     const message = messageFor(deps, taskId, job, error);
-    await settle(last ? { status: 'failed', error: message, finishedAt: deps.clock.now() } : { status: 'queued', error: message });
+    await settle({ status: last ? 'failed' : 'queued', error: message });
     throw error;
   }
   // A result that does not match its schema will not on a retry either: the task fails now, and its job
@@ -81,10 +155,10 @@ export async function runTask(deps: Deps, taskId: string, job: JobContext): Prom
   const result = definition.result.safeParse(output);
   if (!result.success) {
     deps.logger.error({ taskId, jobId: job.id, type, issues: result.error.issues }, 'task produced a result that does not match its schema');
-    await settle({ status: 'failed', error: internalFailure(taskId), finishedAt: deps.clock.now() });
+    await settle({ status: 'failed', error: internalFailure(taskId) });
     return;
   }
-  await settle({ status: 'completed', result: result.data, finishedAt: deps.clock.now() });
+  await settle({ status: 'completed', result: result.data });
 }
 
 export const LOST_LAST_ATTEMPT = 'the task did not finish: its last attempt was lost';
