@@ -154,8 +154,10 @@ const TRIGRAM = 3;
 export type RowsOfType = 'text' | 'integer' | 'json' | 'timestamp';
 
 /** Rows as one JSON text, timestamps encoded as `timestamp` says, and nulls left out (a missing key reads as NULL). */
-function rowsJson(columns: Record<string, RowsOfType>, rows: Partial<Record<string, unknown>>[], timestamp: (date: Date) => string | number): string {
+function rowsJson(alias: string, columns: Record<string, RowsOfType>, rows: Partial<Record<string, unknown>>[], timestamp: (date: Date) => string | number): string {
   const names = Object.keys(columns);
+  // The alias and the column names go into the SQL as they are: plain identifiers only.
+  for (const name of [alias, ...names]) if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`rowsOf: "${name}" is not a plain lower-case identifier`);
   return JSON.stringify(
     rows.map((row) => {
       const out: Record<string, unknown> = {};
@@ -320,7 +322,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
         const fields = Object.entries<RowsOfType>(columns).map(
           ([name, type]) => `value ${type === 'json' ? '->' : '->>'} '$.${name}' as ${name}`,
         );
-        return sql`(select ${sql.raw(fields.join(', '))} from json_each(${rowsJson(columns, rows, (date) => date.getTime())})) as ${sql.raw(alias)}`;
+        return sql`(select ${sql.raw(fields.join(', '))} from json_each(${rowsJson(alias, columns, rows, (date) => date.getTime())})) as ${sql.raw(alias)}`;
       },
       lazyCommit: undefined,
       listen: bus.listen,
@@ -489,7 +491,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     rowsOf: (alias, columns, rows) => {
       const types: Record<RowsOfType, string> = { text: 'text', integer: 'integer', json: 'jsonb', timestamp: 'timestamptz' };
       const fields = Object.entries<RowsOfType>(columns).map(([name, type]) => `${name} ${types[type]}`);
-      return sql`jsonb_to_recordset(${rowsJson(columns, rows, (date) => date.toISOString())}::jsonb) as ${sql.raw(`${alias}(${fields.join(', ')})`)}`;
+      return sql`jsonb_to_recordset(${rowsJson(alias, columns, rows, (date) => date.toISOString())}::jsonb) as ${sql.raw(`${alias}(${fields.join(', ')})`)}`;
     },
     // set_config is volatile: evaluated for the row the statement writes, so its own transaction commits lazily.
     lazyCommit: sql`set_config('synchronous_commit', 'off', true) is not null`,

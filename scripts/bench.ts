@@ -13,7 +13,6 @@ import { freePort } from '../server/testing/ports.ts';
 import { SERVER_NODE_ARGS } from '../server/runtime/node-args.ts';
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { postgresCpuMicros } from './bench/proc.ts';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
@@ -35,6 +34,7 @@ import { overloadSuite } from './bench/overload.ts';
 import { soakSuite } from './bench/soak.ts';
 import { startupSuite } from './bench/startup.ts';
 import { memorySuite } from './bench/memory.ts';
+import { postgresCpuMicros } from './bench/proc.ts';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split(/=(.*)/s).slice(0, 2) as [string, string]));
 const SUITE = args.get('suite') ?? 'all';

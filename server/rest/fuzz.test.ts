@@ -181,10 +181,7 @@ const superjsonTypes = fc.constantFrom<unknown>('undefined', 'number', 'Date', '
 type Hostility = 'references' | 'types' | 'surrogate value' | 'surrogate key' | 'none';
 type Hostile = { envelope: unknown; hostility: Hostility };
 
-/**
- * A superjson envelope for `input`, made hostile one way: reference equalities (self-references and others, in both
- * of superjson's forms), type annotations of every kind, or a lone surrogate in a value or a key.
- */
+/** Whether superjson serializes `input` at all (its pollution guard refuses keys such as `prototype`). */
 function serializable(input: Record<string, unknown>): boolean {
   try {
     superjson.serialize(input);
@@ -194,6 +191,10 @@ function serializable(input: Record<string, unknown>): boolean {
   }
 }
 
+/**
+ * A superjson envelope for `input`, made hostile one way: reference equalities (self-references and others, in both
+ * of superjson's forms), type annotations of every kind, or a lone surrogate in a value or a key.
+ */
 function envelopeFor(input: Record<string, unknown>): fc.Arbitrary<Hostile> {
   const keys = Object.keys(input);
   const path = fc.oneof(fc.constantFrom('', 'a', 'a.b', 'a.b.c', '0', ...keys, ...keys.map((key) => `${key}.x`)), fc.string({ maxLength: 8 }));

@@ -26,6 +26,10 @@ type Claimed = { type: string; input: unknown };
 type Outcome = { status: 'completed'; result: unknown } | { status: 'failed'; error: string } | { status: 'queued'; error: string };
 type Settlement = { claim: Claim; outcome: Outcome };
 
+/** Whether a row a statement wrote (RETURNING id, job_id, attempt) is this attempt's. */
+const wroteFor = (row: { id: string; jobId: string | null; attempt: number | null }, claim: Claim) =>
+  row.id === claim.taskId && row.jobId === claim.jobId && row.attempt === claim.attempt;
+
 /**
  * Claims for many job attempts in one statement, each row under the conditions of a claim on its own (see
  * runTask). Of claims for the same task only the latest attempt goes in: run one after the other, it would
@@ -60,7 +64,7 @@ async function claimTasks(deps: Deps, claims: Claim[]): Promise<(Claimed | null)
       ),
     )
     .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) });
-  return claims.map((claim) => written.find((row) => row.id === claim.taskId && row.jobId === claim.jobId && row.attempt === claim.attempt) ?? null);
+  return claims.map((claim) => written.find((row) => wroteFor(row, claim)) ?? null);
 }
 
 /** Outcomes of many attempts in one statement, each written only while its attempt still holds its task's claim. */
@@ -92,7 +96,7 @@ async function settleTasks(deps: Deps, settlements: Settlement[]): Promise<boole
       ),
     )
     .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, announced: taskAnnouncement(deps) });
-  return settlements.map(({ claim }) => written.some((row) => row.id === claim.taskId && row.jobId === claim.jobId && row.attempt === claim.attempt));
+  return settlements.map(({ claim }) => written.some((row) => wroteFor(row, claim)));
 }
 
 /**
