@@ -132,9 +132,11 @@ describe.skipIf(!testDatabaseUrl)('worker processes on Postgres (TEST_DATABASE_U
     expect((await fetch(`${base}/metrics`)).status).toBe(401);
     const task = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 2] } });
     await expect.poll(async () => (await taskRow(task.id)).status).toBe('completed');
-    const metrics = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
-    expect(metrics).toMatch(/^job_duration_seconds_count\{queue="tasks\.run",outcome="completed"\} [1-9]/m);
-    expect(metrics).toMatch(/^db_pool_connections\{state="total"\} /m);
+    // The attempt's duration is observed when its handler returns, which is after the task's row is written
+    // (the outcome commits inside the attempt): a scrape in between is right not to have it yet.
+    const scrape = async () => (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
+    await expect.poll(scrape).toMatch(/^job_duration_seconds_count\{queue="tasks\.run",outcome="completed"\} [1-9]/m);
+    expect(await scrape()).toMatch(/^db_pool_connections\{state="total"\} /m);
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
   });
