@@ -61,8 +61,9 @@ export type Database = {
    * Posts whose title or body contains `text` (case-insensitive, literal). `scan` is the condition tested row by
    * row, for walks down another index that stop early. `indexed(cap)` asks the trigram index (pg_trgm on
    * Postgres; the FTS5 table posts_fts on SQLite) which posts match: if at most `cap` do, a condition on `posts`
-   * that selects exactly them, else null (as for text under 3 characters, which trigrams cannot find). On SQLite
-   * the condition lists the rowids the index gave.
+   * that selects exactly them, else null (as for text under 3 characters, which trigrams cannot find). The
+   * condition lists the keys the index gave (rowids on SQLite, ids on Postgres), so the statements that use it
+   * do not search the index again.
    */
   postsSearch: (text: string) => { scan: SQL; indexed: (cap: number) => Promise<SQL | null> };
   /**
@@ -445,12 +446,19 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     postsSearch: (text) => {
       const matches = sql`${pgSchema.posts.search} like lower(${likePattern(text)}) escape '\\'`;
       return {
-        scan: matches,
+        // The same test in a form pg_trgm's index cannot serve: a walk reads a short range of the created_at
+        // index and tests its rows (0.5–0.9 ms at 100,000 posts), where the planner would otherwise AND that range
+        // with a bitmap of the text's trigrams (1.5–3 ms, and more for commoner trigrams).
+        scan: sql`strpos(${pgSchema.posts.search}, lower(${text})) > 0`,
         indexed: async (cap) => {
           // pg_trgm's index cannot narrow text under three characters either.
           if ([...text].length < TRIGRAM) return null;
-          const result = await orm.execute<{ n: number }>(sql`select count(*)::int as n from (select 1 from ${pgSchema.posts} where ${matches} limit ${cap + 1}) as hits`);
-          return result.rows[0].n > cap ? null : matches;
+          // The ids, as on SQLite: the page and its count then read those rows by key, where the condition itself
+          // would have the trigram index searched (and its candidates rechecked) once for each of them again.
+          const { posts } = pgSchema;
+          const found = await orm.select({ id: posts.id }).from(posts).where(matches).limit(cap + 1);
+          if (found.length > cap) return null;
+          return sql`${posts.id} = any(${sql.param(found.map((row) => row.id))}::text[])`;
         },
       };
     },
