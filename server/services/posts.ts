@@ -124,8 +124,10 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
     };
     const { page, total } = listStatements(db, shape);
     const values = { viewer: viewer?.id ?? '', authorId: filter.authorId ?? '', createdAt: key?.createdAt ?? null, id: key?.id ?? '', limit: filter.limit + 1, offset: filter.skip };
-    const [rows, [{ n }]] = await Promise.all([page.execute(values), total.execute(values)]);
-    return toPage(rows, filter.limit, totalOf(n));
+    const rows = await page.execute(values);
+    // Each row carries the list's capped total; an empty page past the start counts on its own.
+    const n = rows.length > 0 ? rows[0].total : shape.cursor || shape.skip ? (await total.execute(values))[0].n : 0;
+    return toPage(rows.map(({ total: _, ...item }) => item), filter.limit, totalOf(n));
   }
 
   const base = and(
@@ -184,19 +186,22 @@ function listStatements(db: Database, shape: ListShape) {
       shape.author ? eq(posts.authorId, sql.placeholder('authorId')) : undefined,
       shape.published === 'any' ? undefined : eq(posts.published, shape.published === 'yes'),
     );
+  // Every row of this kept count matches the list when it has no author and no draft filter (a signed-in
+  // reader's list adds their drafts to the published posts): past the cap, nothing is counted.
+  const kept = shape.author || shape.published === 'no' ? null : db.keptCount(shape.visibility === 'all' && shape.published === 'any' ? 'posts' : 'posts.published');
   const page = db.prepared(`${name}_page`, (orm, tables) => {
     const { posts, users } = tables;
     const key = shape.cursor ? { createdAt: valueOf('createdAt', posts.createdAt), id: sql.placeholder('id') } : undefined;
-    const select = orm.select(summaryColumns(tables)).from(posts).innerJoin(users, eq(users.id, posts.authorId));
+    // The capped total rides along as a column: a subquery that does not depend on the row, so both databases
+    // count once per statement, and the list costs one round trip, not two.
+    const columns = { ...summaryColumns(tables), total: sql<number>`(${cappedCountQuery(orm, posts, where(tables), kept)})`.mapWith(Number) };
+    const select = orm.select(columns).from(posts).innerJoin(users, eq(users.id, posts.authorId));
     const newestFirst = [desc(posts.createdAt), desc(posts.id)];
     // Skipping, the page's ids come first (pageIds); else the walk down the index reads the page's rows and
     // their authors as it goes, and stops there (a third less than the ids first, then the rows, then a sort).
     if (shape.skip) return select.where(inArray(posts.id, pageIds(orm, tables, where(tables), key, sql.placeholder('limit'), sql.placeholder('offset')))).orderBy(...newestFirst);
     return select.where(and(where(tables), after(posts, key))).orderBy(...newestFirst).limit(sql.placeholder('limit'));
   });
-  // Every row of this kept count matches the list when it has no author and no draft filter (a signed-in
-  // reader's list adds their drafts to the published posts): past the cap, nothing is counted.
-  const kept = shape.author || shape.published === 'no' ? null : db.keptCount(shape.visibility === 'all' && shape.published === 'any' ? 'posts' : 'posts.published');
   const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, tables.posts, where(tables), kept));
   return { page, total };
 }
