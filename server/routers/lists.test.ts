@@ -259,6 +259,18 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
     expect(userIds.sort()).toEqual(users.map((user) => user.id).sort());
     const everyone = await admin.caller.users.list({ limit: 1 });
     expect(everyone.nextCursor).not.toBeNull();
+
+    // Totals ride in the page's statement; a page past the end, with no row to carry one, still has it.
+    const totals = (page: { items: unknown[]; total: number; totalIsLowerBound: boolean }) => ({ items: page.items.length, total: page.total, lowerBound: page.totalIsLowerBound });
+    const taskCount = (await admin.caller.tasks.list({ userId: admin.user.id, limit: 100 })).items.length;
+    expect(taskCount).toBeGreaterThan(9);
+    expect(totals(await admin.caller.tasks.list({ userId: admin.user.id, limit: 2 }))).toEqual({ items: 2, total: taskCount, lowerBound: false });
+    expect(totals(await admin.caller.tasks.list({ userId: admin.user.id, skip: taskCount }))).toEqual({ items: 0, total: taskCount, lowerBound: false });
+    const lastTask = await admin.caller.tasks.list({ userId: admin.user.id, skip: taskCount - 1, limit: 1 });
+    expect(totals(lastTask)).toEqual({ items: 1, total: taskCount, lowerBound: false });
+    const admins = await admin.caller.users.list({ role: 'admin', limit: 100 });
+    expect(totals(await admin.caller.users.list({ role: 'admin', skip: admins.items.length }))).toEqual({ items: 0, total: admins.total, lowerBound: false });
+    expect(admins.total).toBe(admins.items.length);
   });
 
   it('keeps the search index in step with edits, unpublishing, deletes and deleted authors', async () => {

@@ -62,6 +62,28 @@ export function cappedCountQuery(orm: Orm, table: PgTable, where: SQL | undefine
     .from(sql`(select 1) as one_row`);
 }
 
+/**
+ * cappedCount as a column of the page's own statement: the subquery does not depend on the row, so both databases
+ * count once per statement, and a page with its total costs one round trip.
+ */
+export function cappedCountColumn(orm: Orm, table: PgTable, where: SQL | undefined, atLeast?: SQL | null): SQL<number> {
+  return sql<number>`(${cappedCountQuery(orm, table, where, atLeast)})`.mapWith(Number);
+}
+
+/**
+ * toPage for rows that carry the list's capped total (cappedCountColumn). A page with no row has nothing to carry
+ * it: at the start the list is empty, past it (`pastStart`: a cursor or a skip) the total is counted on its own.
+ */
+export async function toCountedPage<T extends { createdAt: Date; id: string; total: number }>(
+  rows: T[],
+  limit: number,
+  pastStart: boolean,
+  countAlone: () => Promise<number>,
+): Promise<Page<Omit<T, 'total'>>> {
+  const counted = rows.length > 0 ? rows[0].total : pastStart ? await countAlone() : 0;
+  return toPage(rows.map(({ total: _, ...item }) => item), limit, totalOf(counted));
+}
+
 /** A page from `limit` + 1 rows read: the extra row only says whether there is a next page. */
 export function toPage<T extends { createdAt: Date; id: string }>(rows: T[], limit: number, total: { total: number; totalIsLowerBound: boolean }): Page<T> {
   const items = rows.slice(0, limit);

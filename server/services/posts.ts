@@ -5,7 +5,7 @@ import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Post, PostSummary, Role } from '../schemas.ts';
 import { userCacheKeys } from './cache-keys.ts';
-import { after, cappedCount, cappedCountQuery, decodeCursor, toPage, totalOf, TOTAL_CAP, walkNewestFirst, walkTotal, type Page, type PageKeyOf, type PageRequest } from './pages.ts';
+import { after, cappedCount, cappedCountColumn, cappedCountQuery, decodeCursor, toCountedPage, toPage, TOTAL_CAP, walkNewestFirst, walkTotal, type Page, type PageKeyOf, type PageRequest } from './pages.ts';
 
 /** Who is asking: visibility of unpublished posts depends on it. */
 export type Viewer = { id: string; role: Role } | null;
@@ -124,10 +124,7 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
     };
     const { page, total } = listStatements(db, shape);
     const values = { viewer: viewer?.id ?? '', authorId: filter.authorId ?? '', createdAt: key?.createdAt ?? null, id: key?.id ?? '', limit: filter.limit + 1, offset: filter.skip };
-    const rows = await page.execute(values);
-    // Each row carries the list's capped total; an empty page past the start counts on its own.
-    const n = rows.length > 0 ? rows[0].total : shape.cursor || shape.skip ? (await total.execute(values))[0].n : 0;
-    return toPage(rows.map(({ total: _, ...item }) => item), filter.limit, totalOf(n));
+    return toCountedPage(await page.execute(values), filter.limit, shape.cursor || shape.skip, async () => (await total.execute(values))[0].n);
   }
 
   const base = and(
@@ -145,12 +142,15 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
   if (first.answered) return toPage(await walked(first), filter.limit, walkTotal(first));
   const indexed = await search.indexed(TOTAL_CAP);
   if (indexed) {
+    // The index's few matches: the page and, riding along as in a list without `q`, their capped count.
     const where = and(base, indexed);
-    const [rows, counted] = await Promise.all([
-      select().where(inArray(posts.id, pageIds(db.orm, db.tables, where, key, filter.limit + 1, filter.skip))).orderBy(desc(posts.createdAt), desc(posts.id)),
-      cappedCount(db.orm, posts, where),
-    ]);
-    return toPage(rows, filter.limit, totalOf(counted));
+    const rows = await db.orm
+      .select({ ...summaryColumns(db.tables), total: cappedCountColumn(db.orm, posts, where) })
+      .from(posts)
+      .innerJoin(users, eq(users.id, posts.authorId))
+      .where(inArray(posts.id, pageIds(db.orm, db.tables, where, key, filter.limit + 1, filter.skip)))
+      .orderBy(desc(posts.createdAt), desc(posts.id));
+    return toCountedPage(rows, filter.limit, key !== undefined || filter.skip > 0, () => cappedCount(db.orm, posts, where));
   }
   const walk = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter);
   return toPage(await walked(walk), filter.limit, walkTotal(walk));
@@ -192,9 +192,7 @@ function listStatements(db: Database, shape: ListShape) {
   const page = db.prepared(`${name}_page`, (orm, tables) => {
     const { posts, users } = tables;
     const key = shape.cursor ? { createdAt: valueOf('createdAt', posts.createdAt), id: sql.placeholder('id') } : undefined;
-    // The capped total rides along as a column: a subquery that does not depend on the row, so both databases
-    // count once per statement, and the list costs one round trip, not two.
-    const columns = { ...summaryColumns(tables), total: sql<number>`(${cappedCountQuery(orm, posts, where(tables), kept)})`.mapWith(Number) };
+    const columns = { ...summaryColumns(tables), total: cappedCountColumn(orm, posts, where(tables), kept) };
     const select = orm.select(columns).from(posts).innerJoin(users, eq(users.id, posts.authorId));
     const newestFirst = [desc(posts.createdAt), desc(posts.id)];
     // Skipping, the page's ids come first (pageIds); else the walk down the index reads the page's rows and

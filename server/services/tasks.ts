@@ -8,7 +8,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { Role } from '../schemas.ts';
 import type { TaskType } from '../tasks/types.ts';
 import { taskAnnouncement } from './task-changes.ts';
-import { after, cappedCount, decodeCursor, toPage, totalOf, type PageRequest } from './pages.ts';
+import { after, cappedCount, cappedCountColumn, decodeCursor, toCountedPage, type PageRequest } from './pages.ts';
 
 export type Viewer = { id: string; role: Role };
 export type Submission = { type: TaskType; input: unknown };
@@ -84,17 +84,14 @@ export async function listTasks(deps: Deps, viewer: Viewer, filter: TaskFilter) 
     filter.status === undefined ? undefined : eq(tasks.status, filter.status),
     filter.type === undefined ? undefined : eq(tasks.type, filter.type),
   );
-  const [rows, counted] = await Promise.all([
-    deps.db.orm
-      .select(summaryColumns(deps.db.tables))
-      .from(tasks)
-      .where(and(where, after(tasks, key)))
-      .orderBy(desc(tasks.createdAt), desc(tasks.id))
-      .limit(filter.limit + 1)
-      .offset(filter.skip),
-    cappedCount(deps.db.orm, tasks, where),
-  ]);
-  const page = toPage(rows, filter.limit, totalOf(counted));
+  const rows = await deps.db.orm
+    .select({ ...summaryColumns(deps.db.tables), total: cappedCountColumn(deps.db.orm, tasks, where) })
+    .from(tasks)
+    .where(and(where, after(tasks, key)))
+    .orderBy(desc(tasks.createdAt), desc(tasks.id))
+    .limit(filter.limit + 1)
+    .offset(filter.skip);
+  const page = await toCountedPage(rows, filter.limit, key !== undefined || filter.skip > 0, () => cappedCount(deps.db.orm, tasks, where));
   return { ...page, items: page.items.map(typed) };
 }
 

@@ -17,7 +17,7 @@ import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
 import { publicUserColumns, rethrowUserConflict, userColumns } from './user-columns.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
-import { after, cappedCount, decodeCursor, toPage, totalOf, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
+import { after, cappedCount, cappedCountColumn, decodeCursor, toCountedPage, toPage, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
 
 async function loadPublicUser(deps: Deps, id: string): Promise<PublicUser> {
   const { users } = deps.db.tables;
@@ -235,15 +235,14 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
   const base = and(filter.role ? eq(users.role, filter.role) : undefined, filter.isActive === undefined ? undefined : eq(users.isActive, filter.isActive));
   const select = () => deps.db.orm.select(userColumns(users)).from(users);
   if (!q) {
-    const [rows, counted] = await Promise.all([
-      select()
-        .where(and(base, after(users, key)))
-        .orderBy(desc(users.createdAt), desc(users.id))
-        .limit(filter.limit + 1)
-        .offset(filter.skip),
-      cappedCount(deps.db.orm, users, base),
-    ]);
-    return toPage(rows, filter.limit, totalOf(counted));
+    const rows = await deps.db.orm
+      .select({ ...userColumns(users), total: cappedCountColumn(deps.db.orm, users, base) })
+      .from(users)
+      .where(and(base, after(users, key)))
+      .orderBy(desc(users.createdAt), desc(users.id))
+      .limit(filter.limit + 1)
+      .offset(filter.skip);
+    return toCountedPage(rows, filter.limit, key !== undefined || filter.skip > 0, () => cappedCount(deps.db.orm, users, base));
   }
   // No index serves a substring of three columns: walk the newest users in chunks (see walkNewestFirst).
   const matches = or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q));
