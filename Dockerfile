@@ -49,9 +49,10 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends tini \
     && rm -rf /var/lib/apt/lists/*
 # What npm start and npm run worker pass too: --expose-gc lets the API run one memory-reducing collection when
-# a busy spell ends (server/runtime/idle-gc.ts), which V8 does not do by itself for a process that goes quiet.
+# a busy spell ends (server/runtime/idle-gc.ts), which V8 does not do by itself for a process that goes quiet;
+# --v8-pool-size=1 keeps one V8 background thread, not four, each holding a malloc arena (server/runtime/node-args.ts).
 ENV NODE_ENV=production \
-    NODE_OPTIONS="--expose-gc" \
+    NODE_OPTIONS="--expose-gc --v8-pool-size=1" \
     HOST=0.0.0.0 \
     PORT=3000 \
     TINI_SUBREAPER=1
@@ -74,4 +75,4 @@ EXPOSE 3000
 # The worker's probe answers on WORKER_PORT: run it with HEALTHCHECK_PORT=3001 (see scripts/healthcheck.ts).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["node", "scripts/healthcheck.ts"]
 ENTRYPOINT ["tini", "--"]
-CMD ["node", "--expose-gc", "--import", "./server/preload.mjs", "server/main.ts"]
+CMD ["node", "--expose-gc", "--v8-pool-size=1", "--import", "./server/preload.mjs", "server/main.ts"]

@@ -62,7 +62,7 @@ describe('the image, as written', () => {
     expect(last('USER')).toBe('node');
     expect(execForm(last('ENTRYPOINT'))).toEqual(['tini', '--']);
     // node directly (npm would swallow SIGTERM), with tracing loaded before the app.
-    expect(apiCommand).toEqual(['node', '--expose-gc', '--import', './server/preload.mjs', 'server/main.ts']);
+    expect(apiCommand).toEqual(['node', '--expose-gc', '--v8-pool-size=1', '--import', './server/preload.mjs', 'server/main.ts']);
     expect(healthCommand).toEqual(['node', 'scripts/healthcheck.ts']);
   });
 
