@@ -102,7 +102,7 @@ export async function deletePost(deps: Deps, viewer: NonNullable<Viewer>, id: st
 export type PostFilter = PageRequest & { q?: string | undefined; authorId?: string | undefined; published?: boolean | undefined };
 
 /**
- * Newest first, each with its author, without bodies. Without `q`: the page and a capped total, side by side.
+ * Newest first, each with its author, without bodies. Without `q`: the page with its capped total, in one statement.
  * With `q` (title or body contains it, case-insensitively and literally): the newest chunk of posts is tested
  * first, where common text fills the page; else text found in at most TOTAL_CAP posts is read from the trigram
  * index and sorted; commoner text, and text too short for trigrams (1–2 characters), is found by walking on
