@@ -72,16 +72,16 @@ export function cappedCountColumn(orm: Orm, table: PgTable, where: SQL | undefin
 
 /**
  * toPage for rows that carry the list's capped total (cappedCountColumn). A page with no row has nothing to carry
- * it: at the start the list is empty, past it (`pastStart`: a cursor or a skip) the total is counted on its own.
+ * it: at the start the list is empty, past it (a cursor or a skip) the total is counted on its own.
  */
 export async function toCountedPage<T extends { createdAt: Date; id: string; total: number }>(
   rows: T[],
-  limit: number,
-  pastStart: boolean,
+  request: PageRequest,
   countAlone: () => Promise<number>,
 ): Promise<Page<Omit<T, 'total'>>> {
+  const pastStart = request.cursor !== undefined || request.skip > 0;
   const counted = rows.length > 0 ? rows[0].total : pastStart ? await countAlone() : 0;
-  return toPage(rows.map(({ total: _, ...item }) => item), limit, totalOf(counted));
+  return toPage(rows.map(({ total: _, ...item }) => item), request.limit, totalOf(counted));
 }
 
 /** A page from `limit` + 1 rows read: the extra row only says whether there is a next page. */

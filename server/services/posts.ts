@@ -124,7 +124,7 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
     };
     const { page, total } = listStatements(db, shape);
     const values = { viewer: viewer?.id ?? '', authorId: filter.authorId ?? '', createdAt: key?.createdAt ?? null, id: key?.id ?? '', limit: filter.limit + 1, offset: filter.skip };
-    return toCountedPage(await page.execute(values), filter.limit, shape.cursor || shape.skip, async () => (await total.execute(values))[0].n);
+    return toCountedPage(await page.execute(values), filter, async () => (await total.execute(values))[0].n);
   }
 
   const base = and(
@@ -150,7 +150,7 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
       .innerJoin(users, eq(users.id, posts.authorId))
       .where(inArray(posts.id, pageIds(db.orm, db.tables, where, key, filter.limit + 1, filter.skip)))
       .orderBy(desc(posts.createdAt), desc(posts.id));
-    return toCountedPage(rows, filter.limit, key !== undefined || filter.skip > 0, () => cappedCount(db.orm, posts, where));
+    return toCountedPage(rows, filter, () => cappedCount(db.orm, posts, where));
   }
   const walk = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter);
   return toPage(await walked(walk), filter.limit, walkTotal(walk));

@@ -91,7 +91,7 @@ export async function listTasks(deps: Deps, viewer: Viewer, filter: TaskFilter) 
     .orderBy(desc(tasks.createdAt), desc(tasks.id))
     .limit(filter.limit + 1)
     .offset(filter.skip);
-  const page = await toCountedPage(rows, filter.limit, key !== undefined || filter.skip > 0, () => cappedCount(deps.db.orm, tasks, where));
+  const page = await toCountedPage(rows, filter, () => cappedCount(deps.db.orm, tasks, where));
   return { ...page, items: page.items.map(typed) };
 }
 

@@ -242,7 +242,7 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
       .orderBy(desc(users.createdAt), desc(users.id))
       .limit(filter.limit + 1)
       .offset(filter.skip);
-    return toCountedPage(rows, filter.limit, key !== undefined || filter.skip > 0, () => cappedCount(deps.db.orm, users, base));
+    return toCountedPage(rows, filter, () => cappedCount(deps.db.orm, users, base));
   }
   // No index serves a substring of three columns: walk the newest users in chunks (see walkNewestFirst).
   const matches = or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q));
