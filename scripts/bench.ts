@@ -823,8 +823,8 @@ async function startup(): Promise<void> {
   await startApi(`file:${join(warmDir, 'app.db')}`);
   await stopAll();
   cases.push(
-    { label: 'API, embedded warm', script: 'server/main.ts', env: () => ({ DATABASE_URL: `file:${join(warmDir, 'app.db')}` }) },
-    { label: 'API, embedded first run', script: 'server/main.ts', env: (fresh) => ({ DATABASE_URL: `file:${join(fresh(), 'app.db')}` }) },
+    { label: 'API, embedded warm', script: 'server/main.ts', env: () => ({ DATABASE_URL: `file:${join(warmDir, 'app.db')}` }), queue: true },
+    { label: 'API, embedded first run', script: 'server/main.ts', env: (fresh) => ({ DATABASE_URL: `file:${join(fresh(), 'app.db')}` }), queue: true },
   );
   await startupSuite(cases, { starts: Number(args.get('starts') ?? 5) });
 }
