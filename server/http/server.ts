@@ -1,8 +1,15 @@
 // Listening and draining: the HTTP half of graceful shutdown.
-import { createServer, type Server } from 'node:http';
+import type * as Http from 'node:http';
+import type { Server } from 'node:http';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import type { Express } from 'express';
+
+// Required, not imported: an ES import of node:http builds its module namespace, which reads the module's lazy
+// WebSocket getters and so loads undici (60-80 ms of every start here, for nothing we use). Tracing's http
+// instrumentation patches the module through require as well.
+const { createServer } = createRequire(import.meta.url)('node:http') as typeof Http;
 
 export async function listen(app: Express, host: string, port: number): Promise<{ server: Server; url: string }> {
   const server = createServer(app);

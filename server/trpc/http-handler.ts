@@ -12,7 +12,6 @@ import {
   type TRPCErrorShape,
   type TRPCProcedureType,
 } from '@trpc/server';
-import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { getHTTPStatusCode } from '@trpc/server/http';
 import { invokeProcedure } from './invoke.ts';
 
@@ -58,13 +57,21 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
   const { router, maxBatchSize, onError } = opts;
   const config = router._def._config as RootConfig;
   const procedures = router._def.procedures as Record<string, AnyTRPCProcedure>;
-  const fallback = createExpressMiddleware({
-    router,
-    createContext: opts.createContext,
-    maxBatchSize,
-    onError,
-    responseMeta: opts.errorHeaders ? ({ errors }) => ({ headers: opts.errorHeaders!(errors) }) : undefined,
-  });
+  // tRPC's adapter is loaded on its first request: its module imports node:http as an ES module, and building that
+  // module's namespace reads node:http's lazy WebSocket getters, which load undici (60-80 ms of every start here).
+  let adapter: Promise<RequestHandler> | undefined;
+  const fallback = (req: Request, res: Response, next: NextFunction) => {
+    adapter ??= import('@trpc/server/adapters/express').then(({ createExpressMiddleware }) =>
+      createExpressMiddleware({
+        router,
+        createContext: opts.createContext,
+        maxBatchSize,
+        onError,
+        responseMeta: opts.errorHeaders ? ({ errors }) => ({ headers: opts.errorHeaders!(errors) }) : undefined,
+      }),
+    );
+    adapter.then((handler) => handler(req, res, next), next);
+  };
 
   async function handle(req: Request, res: Response): Promise<void> {
     const queryStart = req.url.indexOf('?');
