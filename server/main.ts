@@ -25,12 +25,11 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
     await deps.queue.start();
     if (workerInProcess) await deps.queue.work(deps);
   };
-  // Where jobs commit with the app's rows in pg-boss (one Postgres), requests need the queue: it starts before the
-  // server listens. Where they commit as job outbox rows (the embedded default, QUEUE_DATABASE_URL), a request
-  // needs no queue to enqueue, so the server listens first and the queue (PGlite's start is most of the embedded
-  // start-up) comes up behind it; its start relays whatever requests wrote meanwhile. Either way a broken queue
-  // setup stops the process.
-  let queueFirst = true;
+  // The server listens first and the queue comes up behind it; either way a broken queue setup stops the process.
+  // Where jobs commit as job outbox rows (the embedded default, QUEUE_DATABASE_URL), a request needs no queue to
+  // enqueue, and the queue's start relays whatever requests wrote meanwhile. Where they commit with the app's rows in
+  // pg-boss (one Postgres), a request that enqueues waits for the start (jobs/queue.ts `ready`: pg-boss's start and
+  // its queues, ~0.2 s), and every other request is served at once.
   // The embedded default's files are this process's alone (PGlite serves one process): a second server (or a
   // restore) on them refuses to start, and `npm run backup` asks this process for a copy through the same socket.
   const embedded = embeddedPaths(config);
@@ -41,8 +40,6 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
       if (!claim) logger.warn({ dataDir: embedded.dataDir }, 'data directory path too long for its control socket: npm run backup needs the server stopped');
     }
     deps = await buildDeps(config, logger, { worker: workerInProcess, relayFault: options.relayFault });
-    queueFirst = deps.queue.sharesAppDatabase;
-    if (queueFirst) await startQueue();
   } catch (error) {
     failedToStart(logger, error);
   }
@@ -60,14 +57,12 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   server.on('request', idleCollector.note);
   // Without Redis on Postgres, the cache serves from memory once it hears the other processes' invalidations.
   void deps.cache.start();
-  if (!queueFirst) {
-    startQueue().then(
-      () => logger.info({ queue: deps.queue.backend, workerInProcess }, 'job queue started'),
-      (error: unknown) => {
-        if (!lifecycle.shuttingDown) failedToStart(logger, error);
-      },
-    );
-  }
+  startQueue().then(
+    () => logger.info({ queue: deps.queue.backend, workerInProcess }, 'job queue started'),
+    (error: unknown) => {
+      if (!lifecycle.shuttingDown) failedToStart(logger, error);
+    },
+  );
 
   // Readiness turns 503 → live streams end → no new connections → in-flight requests finish (idle keep-alive connections close at
   // once, the rest are cut at the deadline) while in-process jobs finish or go back for retry; requests still
