@@ -34,7 +34,7 @@ import { overloadSuite } from './bench/overload.ts';
 import { soakSuite } from './bench/soak.ts';
 import { startupSuite } from './bench/startup.ts';
 import { memorySuite } from './bench/memory.ts';
-import { postgresCpuMicros } from './bench/proc.ts';
+import { postgresCpuMicros, stopChild } from './bench/proc.ts';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split(/=(.*)/s).slice(0, 2) as [string, string]));
 const SUITE = args.get('suite') ?? 'all';
@@ -526,8 +526,12 @@ async function tasksEndToEnd(base: string, count: number, completed: () => Promi
   };
   for (let i = 0; i < batches.length; i += 4) await Promise.all(batches.slice(i, i + 4).map(submitBatch));
   lastSubmitSeconds = (performance.now() - started) / 1000;
+  // A queue that never works them (one whose start hung) fails the run instead of holding it forever.
+  const deadline = Date.now() + 300_000;
   for (;;) {
-    if ((await completed()) - already >= count) break;
+    const done = (await completed()) - already;
+    if (done >= count) break;
+    if (Date.now() > deadline) throw new Error(`${done} of ${count} tasks completed within 300 s`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   return (performance.now() - started) / 1000;
@@ -603,9 +607,6 @@ async function jobsSuite(): Promise<void> {
     },
   });
 }
-
-/** A child killed by a signal has a null exit code too: only one with neither is still running. */
-const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
 
 /** Resident memory of a process in KiB, from /proc (Linux). */
 function rssKiB(pid: number): number {
@@ -797,10 +798,7 @@ async function liveThroughput(): Promise<void> {
 
 /** Each suite's servers keep running (idle) through the next ones: stop them between suites instead. */
 async function stopAll(): Promise<void> {
-  for (const child of children.splice(0)) {
-    child.kill('SIGTERM');
-    if (running(child)) await new Promise((resolve) => child.once('exit', resolve));
-  }
+  for (const child of children.splice(0)) await stopChild(child);
 }
 
 /** Start-up time and idle memory of each process, on Postgres and embedded (warm and first run). */
@@ -892,8 +890,7 @@ try {
     await overloadSuite({ thresholds: (args.get('thresholds') ?? '').split(',').filter(Boolean).map(Number) });
   }
 } finally {
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(children.map((child) => (running(child) ? new Promise((resolve) => child.once('exit', resolve)) : Promise.resolve())));
+  await Promise.all(children.map(stopChild));
   for (const cleanup of cleanups) await cleanup().catch((error: unknown) => console.error(error));
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { SERVER_NODE_ARGS } from '../../server/runtime/node-args.ts';
+import { stopChild } from './proc.ts';
 import { freePort } from '../../server/testing/ports.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -33,9 +34,5 @@ export async function startBenchApi(env: Record<string, string>): Promise<BenchA
     if (child.exitCode !== null || Date.now() > deadline) throw new Error('the API did not become ready');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const stop = async () => {
-    child.kill('SIGTERM');
-    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
-  };
-  return { url, child, stop };
+  return { url, child, stop: () => stopChild(child) };
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { freePort } from '../../server/testing/ports.ts';
 import { SERVER_NODE_ARGS } from '../../server/runtime/node-args.ts';
+import { stopChild } from './proc.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
@@ -92,8 +93,7 @@ async function measure({ label, env }: MemoryCase, options: MemoryOptions): Prom
       'non-2xx': result.non2xx + result.errors,
     };
   } finally {
-    child.kill('SIGTERM');
-    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    await stopChild(child);
   }
 }
 

@@ -1,5 +1,22 @@
-// What the benchmark reads about processes from /proc (Linux; elsewhere these read 0).
+// What the benchmark reads about processes from /proc (Linux; elsewhere these read 0), and how it stops them.
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+
+/**
+ * SIGTERM, then SIGKILL for a child still running 30 s later: a hung process (one whose main thread spins in native
+ * code never runs its SIGTERM handler) would otherwise outlive the bench and take a core from every later run.
+ */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    console.error(`pid ${child.pid} still running 30 s after SIGTERM: killed`);
+    child.kill('SIGKILL');
+  }, 30_000);
+  await exited;
+  clearTimeout(timer);
+}
 
 /**
  * CPU time Postgres has spent so far on this machine, in µs: every `postgres` process's own time plus that of its

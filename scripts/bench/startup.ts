@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../server/testing/ports.ts';
 import { SERVER_NODE_ARGS } from '../../server/runtime/node-args.ts';
+import { stopChild } from './proc.ts';
 
 const root = join(import.meta.dirname, '..', '..');
 const WAYS: Record<'before' | 'preload', string[]> = {
@@ -58,8 +59,7 @@ async function startOnce(way: Way, { script, queue }: StartupCase, env: Record<s
     }
     return { readyMs, rssMiB: rss, queueMs };
   } finally {
-    child.kill('SIGTERM');
-    if (child.exitCode === null && child.signalCode === null) await new Promise((resolve) => child.once('exit', resolve));
+    await stopChild(child);
   }
 }
 
