@@ -70,7 +70,7 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
         responseMeta: opts.errorHeaders ? ({ errors }) => ({ headers: opts.errorHeaders!(errors) }) : undefined,
       }),
     );
-    adapter.then((handler) => handler(req, res, next), next);
+    adapter.then((handler) => handler(req, res, next)).catch(next);
   };
 
   async function handle(req: Request, res: Response): Promise<void> {
