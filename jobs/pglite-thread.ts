@@ -36,12 +36,11 @@ const unlisteners = new Map<number, () => Promise<void>>();
  * memory and 2 in 4 on disk; an API it hung kept its tasks queued with its main thread spinning at full CPU.
  * The parent sends nothing before `ready`: a request is answered once the start has settled all the same.
  */
-let opened: PGlite | null = null;
 const opening = PGlite.create({ dataDir: options.dataDir ?? undefined, startParams: [...PGlite.defaultStartParams, ...options.settings] });
 port.on('message', (request: PgliteRequest) => {
   void (async () => {
     try {
-      const client = opened ?? (await opening);
+      const client = await opening;
       switch (request.op) {
         case 'query': {
           const result = await client.query(request.text, request.values);
@@ -81,7 +80,7 @@ port.on('message', (request: PgliteRequest) => {
 });
 
 try {
-  opened = await opening;
+  await opening;
   // The start leaves tens of megabytes of garbage (the WASM build's bytes, the data directory's archive); this
   // thread then idles between statements, so V8 would keep that heap resident: collected once, now.
   (globalThis as { gc?: () => void }).gc?.();

@@ -29,7 +29,7 @@ async function startOnce(way: Way, { script, queue }: StartupCase, env: Record<s
   const child = spawn(process.execPath, [...WAYS[way], script], {
     cwd: root,
     // The old way had no compile cache; the preload keeps one (a fresh directory per bench run).
-    // At info the process logs when its queue has started (a few lines at start, nothing per request).
+    // At info the process logs when its queue has started (a few lines at start; its probes log at debug).
     env: { PATH: process.env.PATH, LOG_LEVEL: queue ? 'info' : 'warn', NODE_ENV: 'production', ...env, [portVariable]: String(port), ...(way === 'preload' ? { NODE_COMPILE_CACHE: compileCache } : {}) },
     stdio: ['ignore', queue ? 'pipe' : 'ignore', 'inherit'],
   });

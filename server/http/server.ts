@@ -1,6 +1,5 @@
 // Listening and draining: the HTTP half of graceful shutdown.
 import type * as Http from 'node:http';
-import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
@@ -11,7 +10,7 @@ import type { Express } from 'express';
 // instrumentation patches the module through require as well.
 const { createServer } = createRequire(import.meta.url)('node:http') as typeof Http;
 
-export async function listen(app: Express, host: string, port: number): Promise<{ server: Server; url: string }> {
+export async function listen(app: Express, host: string, port: number): Promise<{ server: Http.Server; url: string }> {
   const server = createServer(app);
   // Longer than the usual load balancer idle timeout (60 s), so the balancer closes idle connections first.
   server.keepAliveTimeout = 65_000;
@@ -27,7 +26,7 @@ export async function listen(app: Express, host: string, port: number): Promise<
  * Stops accepting connections, closes idle keep-alive ones, lets in-flight requests finish, and at the
  * deadline cuts whatever is left. Resolves true when everything finished in time.
  */
-export async function drain(server: Server, deadlineMs: number): Promise<boolean> {
+export async function drain(server: Http.Server, deadlineMs: number): Promise<boolean> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
   // Connections that finish a request during the drain become idle; close them as they do.

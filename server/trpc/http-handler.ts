@@ -60,7 +60,7 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
   // tRPC's adapter is loaded on its first request: its module imports node:http as an ES module, and building that
   // module's namespace reads node:http's lazy WebSocket getters, which load undici (60-80 ms of every start here).
   let adapter: Promise<RequestHandler> | undefined;
-  const fallback = (req: Request, res: Response, next: NextFunction) => {
+  const fallback = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     adapter ??= import('@trpc/server/adapters/express').then(({ createExpressMiddleware }) =>
       createExpressMiddleware({
         router,
@@ -70,7 +70,8 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
         responseMeta: opts.errorHeaders ? ({ errors }) => ({ headers: opts.errorHeaders!(errors) }) : undefined,
       }),
     );
-    adapter.then((handler) => handler(req, res, next)).catch(next);
+    const handler = await adapter;
+    await handler(req, res, next);
   };
 
   async function handle(req: Request, res: Response): Promise<void> {
@@ -90,8 +91,8 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
     const calls = paths.map((path) => ({ path, procedure: Object.hasOwn(procedures, path) ? procedures[path] : undefined }));
     const types = new Set(calls.flatMap((call) => (call.procedure ? [call.procedure._def.type] : [])));
     if (types.has('subscription')) {
-      fallback(req, res, () => {});
-      return;
+      // Inside handle: a failure to load the adapter reaches express's error handler through handle's catch.
+      return fallback(req, res, () => {});
     }
     if (types.size > 1) {
       return send(req, res, { error: new TRPCError({ code: 'BAD_REQUEST', message: `Cannot mix procedure types in call: ${[...types].join(', ')}` }) });
@@ -202,7 +203,7 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
   }
 
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!isPlainCall(req)) return fallback(req, res, next);
+    if (!isPlainCall(req)) return void fallback(req, res, next).catch(next);
     handle(req, res).catch(next);
   };
 }
