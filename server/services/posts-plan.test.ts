@@ -3,24 +3,11 @@
 // through both indexes (an OR), the planners merged every published post and every post of the reader and
 // sorted them all, so each page cost in proportion to the table (23 ms at 40,000 posts in the soak's runs).
 import { describe, expect, it } from 'vitest';
-import { sql, type SQL } from 'drizzle-orm';
-import type { SqliteRemoteDatabase } from 'drizzle-orm/sqlite-proxy';
 import { newId } from '../../db/index.ts';
 import { dialects, useTestDeps } from '../testing/harness.ts';
 import { createUser } from '../testing/factories.ts';
+import { planOf } from '../testing/plans.ts';
 import { listPosts } from './posts.ts';
-
-/** The statement as it ran: its text with its parameters bound again (`?` on SQLite, `$n` on Postgres). */
-function bound(text: string, params: unknown[]): SQL {
-  let next = 0;
-  return sql.join(
-    text.split(/(\?|\$\d+)/).map((part) => {
-      if (part === '?') return sql`${params[next++]}`;
-      if (/^\$\d+$/.test(part)) return sql`${params[Number(part.slice(1)) - 1]}`;
-      return sql.raw(part);
-    }),
-  );
-}
 
 describe.each(dialects)('a signed-in reader’s list on %s', (dialect) => {
   const deps = useTestDeps(dialect);
@@ -53,11 +40,7 @@ describe.each(dialects)('a signed-in reader’s list on %s', (dialect) => {
     const statements = ran.filter((statement) => /from "posts"/.test(statement.text));
     expect(statements.length).toBeGreaterThan(0);
     for (const { text, params } of statements) {
-      const statement = bound(text, params);
-      const plan =
-        dialect === 'sqlite'
-          ? (await (db.orm as unknown as SqliteRemoteDatabase).values<[number, number, number, string]>(sql`explain query plan ${statement}`)).map((row) => row[3]).join('\n')
-          : (await db.orm.execute<{ 'QUERY PLAN': string }>(sql`explain ${statement}`)).rows.map((row) => row['QUERY PLAN']).join('\n');
+      const plan = await planOf(db, text, params);
       expect(plan, text).toMatch(dialect === 'sqlite' ? /SCAN|SEARCH/ : /Scan/);
       expect(plan, text).not.toMatch(dialect === 'sqlite' ? /MULTI-INDEX OR/ : /BitmapOr/);
     }
