@@ -4,8 +4,6 @@
 import type { Worker } from 'node:worker_threads';
 
 export type ThreadCalls = {
-  /** An id for a call not yet made (a subscription named by the call that opens it). */
-  nextId(): number;
   /** Posts `message` with `id` (a fresh one unless given) and resolves with what `settle` is given for it. */
   call<T>(message: object, id?: number): Promise<T>;
   /** Ends the call `id` with its value, or its error; an unknown id (a call already failed) is ignored. */
@@ -19,7 +17,6 @@ export function threadCalls(worker: Worker): ThreadCalls {
   let lastId = 0;
   let failed: Error | null = null;
   return {
-    nextId: () => ++lastId,
     call: <T>(message: object, id = ++lastId) => {
       if (failed) return Promise.reject(failed);
       if (pending.size === 0) worker.ref();

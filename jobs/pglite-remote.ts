@@ -3,7 +3,7 @@
 // first run's initdb) and each pg-boss statement would otherwise hold the event loop that serves requests.
 import { Worker } from 'node:worker_threads';
 import type { PGliteLike } from 'pg-boss';
-import { threadCalls } from '../db/thread-calls.ts';
+import { threadCalls, type ThreadCalls } from '../db/thread-calls.ts';
 
 export type ThreadOptions = { dataDir: string | null; settings: readonly string[] };
 
@@ -32,9 +32,27 @@ export type RemotePglite = PGliteLike & {
   query<T = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: T[]; affectedRows?: number | undefined }>;
   exec(text: string): Promise<QueryResult[]>;
   listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
+  /** Called each time a new thread has replaced one that died (pg-boss's adapter then treats it as a new session). */
+  onLeaderChange(callback: () => void): () => void;
   dumpDataDir(compression: 'gzip' | 'none'): Promise<Blob>;
   close(): Promise<void>;
 };
+
+/** What the owner hears of the thread's deaths, and (tests) which module runs as the thread. */
+export type ThreadSupervision = {
+  /** A thread died and a new one has opened the same data directory: `restarts` within the last minute. */
+  onRestart?: (error: Error, restarts: number) => void;
+  /** The thread died too often, or its replacement could not open: every call fails from here on with `error`. */
+  onGiveUp?: (error: Error) => void;
+  /** The thread's module: jobs/pglite-thread.ts unless a test wraps it. */
+  script?: URL | undefined;
+};
+
+/** More deaths than this within RESTART_WINDOW_MS end the restarts: a thread that dies as it opens would loop. */
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+
+type Thread = { worker: Worker; calls: ThreadCalls };
 
 function revive(error: SerializedError): Error {
   const revived = Object.assign(new Error(error.message), error.fields);
@@ -46,64 +64,130 @@ function revive(error: SerializedError): Error {
 /**
  * Starts PGlite on a worker thread (in `dataDir`, or in memory) and resolves once it is open; `signal` ends a start
  * still under way. The thread keeps the process alive only while a call is in flight.
+ *
+ * A thread that dies once open (a WebAssembly abort, a bug of ours in it) fails the calls it had in flight and is
+ * replaced by a new one on the same data directory, which Postgres' crash recovery brings back to its last commit;
+ * calls made meanwhile wait for it, listeners are subscribed again, and pg-boss's adapter hears of it as a leader
+ * change. Before this, the queue stayed dead until the process restarted while readiness said all was well.
  */
-export async function openPgliteThread(options: ThreadOptions, signal?: AbortSignal): Promise<RemotePglite> {
-  signal?.throwIfAborted();
-  // Type stripping needs no flags; the parent's --import preload (tracing, the version check) is not for this thread.
-  // V8 flags are the process's: under `npm start`'s --expose-gc the thread has gc() too (see pglite-thread.ts).
-  const worker = new Worker(new URL('./pglite-thread.ts', import.meta.url), { workerData: options, execArgv: [] });
-  const calls = threadCalls(worker);
-  const listeners = new Map<number, (payload: string) => void>();
-  let exited: Error | null = null;
+export async function openPgliteThread(options: ThreadOptions, signal?: AbortSignal, supervision: ThreadSupervision = {}): Promise<RemotePglite> {
+  const listeners = new Map<number, { channel: string; callback: (payload: string) => void }>();
+  const leaderChanges = new Set<() => void>();
+  /** Ids for every call to every thread, so a subscription keeps its id on the thread that replaces its own. */
+  let lastId = 0;
+  let thread: Thread | null = null;
+  let replacing: Promise<Thread> | null = null;
+  let down: Error | null = null;
+  let closed = false;
+  const closing = new AbortController();
+  const deaths: number[] = [];
 
-  let started: { resolve: () => void; reject: (error: Error) => void } | null = null;
-  const opened = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
-  const failAll = (error: Error) => {
-    exited = error;
-    started?.reject(error);
-    calls.failAll(error);
+  const spawn = async (startSignal: AbortSignal | undefined): Promise<Thread> => {
+    startSignal?.throwIfAborted();
+    // Type stripping needs no flags; the parent's --import preload (tracing, the version check) is not for this thread.
+    // V8 flags are the process's: under `npm start`'s --expose-gc the thread has gc() too (see pglite-thread.ts).
+    const worker = new Worker(supervision.script ?? new URL('./pglite-thread.ts', import.meta.url), { workerData: options, execArgv: [] });
+    const calls = threadCalls(worker);
+    let started: { resolve: () => void; reject: (error: Error) => void } | null = null;
+    const opened = new Promise<void>((resolve, reject) => (started = { resolve, reject }));
+    const fail = (error: Error) => {
+      started?.reject(error);
+      calls.failAll(error);
+    };
+    worker.on('error', (error: Error) => fail(error));
+    worker.on('exit', (code) => {
+      const error = new Error(`the PGlite thread exited (${code})`);
+      fail(error);
+      if (thread?.worker === worker) replace(error);
+    });
+    worker.on('message', (message: PgliteResponse) => {
+      if (message.kind === 'ready') return started?.resolve();
+      if (message.kind === 'failed') return started?.reject(revive(message.error));
+      if (message.kind === 'notification') return listeners.get(message.subscription)?.callback(message.payload);
+      calls.settle(message.id, message.kind === 'result' ? { value: message.value } : { error: revive(message.error) });
+    });
+    // A shutdown while PGlite still starts (a first run's initdb can take a while) ends the thread instead of waiting.
+    const onAbort = () => void worker.terminate();
+    startSignal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await opened;
+    } finally {
+      startSignal?.removeEventListener('abort', onAbort);
+    }
+    started = null;
+    worker.unref();
+    return { worker, calls };
   };
-  worker.on('error', (error: Error) => failAll(error));
-  worker.on('exit', (code) => failAll(new Error(`the PGlite thread exited (${code})`)));
-  worker.on('message', (message: PgliteResponse) => {
-    if (message.kind === 'ready') return started?.resolve();
-    if (message.kind === 'failed') return started?.reject(revive(message.error));
-    if (message.kind === 'notification') return listeners.get(message.subscription)?.(message.payload);
-    calls.settle(message.id, message.kind === 'result' ? { value: message.value } : { error: revive(message.error) });
-  });
-  // A shutdown while PGlite still starts (a first run's initdb can take a while) ends the thread instead of waiting.
-  const onAbort = () => void worker.terminate();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    await opened;
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-  started = null;
-  worker.unref();
 
-  const call = <T>(request: { op: PgliteRequest['op'] } & Record<string, unknown>, id?: number): Promise<T> => calls.call<T>(request, id);
+  const giveUp = (error: Error) => {
+    down = new Error(`the job queue's PGlite thread stopped and could not be restarted: ${error.message}`, { cause: error });
+    supervision.onGiveUp?.(down);
+  };
+
+  function replace(error: Error): void {
+    thread = null;
+    if (closed) return;
+    const now = Date.now();
+    deaths.push(now);
+    while (deaths[0] < now - RESTART_WINDOW_MS) deaths.shift();
+    if (deaths.length > MAX_RESTARTS) return giveUp(error);
+    replacing = (async () => {
+      const next = await spawn(closing.signal);
+      for (const [subscription, { channel }] of listeners) await next.calls.call<null>({ op: 'listen', channel }, subscription);
+      return next;
+    })();
+    replacing.then(
+      (next) => {
+        replacing = null;
+        thread = next;
+        supervision.onRestart?.(error, deaths.length);
+        for (const callback of leaderChanges) callback();
+      },
+      (failure: unknown) => {
+        replacing = null;
+        if (!closed) giveUp(failure instanceof Error ? failure : new Error(String(failure)));
+      },
+    );
+  }
+
+  thread = await spawn(signal);
+  const current = async (): Promise<Thread> => {
+    if (replacing) await replacing.catch(() => {});
+    if (down) throw down;
+    if (!thread) throw new Error('the PGlite thread exited');
+    return thread;
+  };
+  const call = async <T>(request: { op: PgliteRequest['op'] } & Record<string, unknown>, id = ++lastId): Promise<T> => (await current()).calls.call<T>(request, id);
 
   return {
     query: <T>(text: string, values?: unknown[]) => call<{ rows: T[]; affectedRows?: number }>({ op: 'query', text, values }),
     exec: (text) => call<QueryResult[]>({ op: 'exec', text }),
     listen: async (channel, callback) => {
-      const subscription = calls.nextId();
-      listeners.set(subscription, callback);
+      const subscription = ++lastId;
+      listeners.set(subscription, { channel, callback });
       await call<null>({ op: 'listen', channel }, subscription);
       return async () => {
         listeners.delete(subscription);
-        if (!exited) await call<null>({ op: 'unlisten', subscription });
+        if (thread && !closed) await call<null>({ op: 'unlisten', subscription });
       };
+    },
+    onLeaderChange: (callback) => {
+      leaderChanges.add(callback);
+      return () => leaderChanges.delete(callback);
     },
     dumpDataDir: async (compression) => {
       const bytes = await call<ArrayBuffer>({ op: 'dump', compression });
       return new Blob([bytes], { type: compression === 'gzip' ? 'application/x-gzip' : 'application/x-tar' });
     },
     close: async () => {
-      if (exited) return;
-      await call<null>({ op: 'close' });
-      await worker.terminate();
+      if (closed) return;
+      closed = true;
+      closing.abort();
+      await replacing?.catch(() => {});
+      const last = thread;
+      if (!last) return;
+      await last.calls.call<null>({ op: 'close' }, ++lastId).catch(() => {});
+      await last.worker.terminate();
     },
   };
 }

@@ -23,7 +23,14 @@ import { registeredJobs } from './registry.ts';
 export type QueueBackend =
   | { kind: 'postgres'; url: string }
   /** `template`: a dump (`snapshot()`) of a queue database to start an in-memory one from, instead of creating it (tests). */
-  | { kind: 'pglite'; dataDir: string | null; client?: PGlite; template?: Blob };
+  | {
+      kind: 'pglite';
+      dataDir: string | null;
+      client?: PGlite;
+      template?: Blob;
+      /** The PGlite thread's module, for a data directory (tests: one they can kill); jobs/pglite-thread.ts unless set. */
+      threadScript?: URL;
+    };
 
 /**
  * QUEUE_DATABASE_URL if set; else the app's Postgres; else PGlite in a `queue` directory beside the SQLite
@@ -72,6 +79,11 @@ export type Queue = {
   outbox: () => Promise<OutboxStats>;
   /** Works every queue in this process, and registers the schedules. */
   work: (deps: Deps) => Promise<void>;
+  /**
+   * Why the queue cannot work at all, else null: the embedded queue's PGlite thread died more often than it is
+   * restarted (see openPgliteThread), until the process restarts. Readiness reports it; jobs wait in the outbox.
+   */
+  failure: () => Error | null;
   /** Exact per-queue counts, straight from pg-boss's job table. */
   depths: () => Promise<Record<string, QueueDepth>>;
   /**
@@ -160,6 +172,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
   const opening = new AbortController();
   let vacuumTimer: NodeJS.Timeout | null = null;
   let vacuuming: Promise<VacuumedTable[]> | null = null;
+  let failure: Error | null = null;
 
   /** The embedded queue's PGlite (its own or the one it was given), else null. */
   const queuePglite = (): PGlite | RemotePglite | null => (backend.kind === 'pglite' ? (backend.client ?? pglite) : null);
@@ -200,7 +213,15 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
         mkdirSync(backend.dataDir, { recursive: true });
         // The embedded default's queue, on a thread of its own: PGlite's start (initdb on a first run) and pg-boss's
         // statements never hold the event loop requests are served on.
-        client = await openPgliteThread({ dataDir: backend.dataDir, settings: PGLITE_SETTINGS }, opening.signal);
+        client = await openPgliteThread({ dataDir: backend.dataDir, settings: PGLITE_SETTINGS }, opening.signal, {
+          script: backend.threadScript,
+          onRestart: (error, restarts) =>
+            logger.error({ err: error, restartsInLastMinute: restarts }, 'job queue: its PGlite thread died; a new one has opened the same data directory'),
+          onGiveUp: (error) => {
+            failure = error;
+            logger.fatal({ err: error }, 'job queue: its PGlite thread keeps dying; jobs wait in the outbox until the process restarts');
+          },
+        });
       } else {
         // In memory (tests, tools, an in-memory SQLite): in this thread, where PGlites share one compiled WASM module.
         const { PGlite } = await import('@electric-sql/pglite');
@@ -334,6 +355,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
         },
 
     outbox: () => relay.stats(),
+    failure: () => failure,
 
     work: async (deps) => {
       const instance = await ready();

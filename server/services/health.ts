@@ -13,7 +13,8 @@ export const OUTBOX_WARNING_AGE_SECONDS = 60;
  * Ready when the database answers and no committed migration is pending. Once migrations are known to be
  * current they stay current for this process, so later probes cost one trivial query (and, with a queue, one
  * look at the job outbox: a backlog older than a minute is logged, at most once a minute, but does not make
- * the process unready: it still takes requests, and restarting it would not send the jobs any sooner).
+ * the process unready: it still takes requests, and restarting it would not send the jobs any sooner). Unready
+ * when the embedded queue's PGlite thread died more often than it is restarted: only a restart brings it back.
  */
 export function createReadinessCheck(deps: Pick<Deps, 'db'> & Partial<Pick<Deps, 'queue' | 'logger'>>) {
   let migrationsCurrent = false;
@@ -39,6 +40,7 @@ export function createReadinessCheck(deps: Pick<Deps, 'db'> & Partial<Pick<Deps,
       if (pending > 0) return { ready: false, reason: `${pending} database migration(s) pending` };
       migrationsCurrent = true;
     }
+    if (deps.queue?.failure()) return { ready: false, reason: 'job queue unavailable' };
     await checkOutbox();
     return { ready: true };
   };
