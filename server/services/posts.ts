@@ -29,7 +29,7 @@ function visibleTo(viewer: Viewer, { posts }: Pick<Tables, 'posts'>): SQL | unde
 
 /**
  * `published OR author_id = viewer`, written as a CASE so that no planner reads it through both indexes: as an OR,
- * SQLite without statistics (a new database, before its hourly `PRAGMA optimize`) merged every published post and
+ * SQLite without statistics (a new database, before its first `PRAGMA optimize`) merged every published post and
  * every post of the reader from the two indexes and sorted them all for each page, so a signed-in reader's list
  * grew with the table (0.7 ms at 1,000 posts, 23 ms at 40,000). As a CASE it is a filter on the walk down
  * (created_at, id), which stops at the page.
