@@ -46,11 +46,12 @@ export type ThreadSupervision = {
   onGiveUp?: (error: Error) => void;
   /** The thread's module: jobs/pglite-thread.ts unless a test wraps it. */
   script?: URL | undefined;
+  /** How many deaths within `windowMs` are restarted; the next one is given up. Default: 3 within a minute. */
+  restarts?: { max: number; windowMs: number } | undefined;
 };
 
-/** More deaths than this within RESTART_WINDOW_MS end the restarts: a thread that dies as it opens would loop. */
-const MAX_RESTARTS = 3;
-const RESTART_WINDOW_MS = 60_000;
+/** A thread that dies as it opens would otherwise be restarted for ever. */
+const RESTARTS = { max: 3, windowMs: 60_000 };
 
 type Thread = { worker: Worker; calls: ThreadCalls };
 
@@ -129,8 +130,9 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
     if (closed) return;
     const now = Date.now();
     deaths.push(now);
-    while (deaths[0] < now - RESTART_WINDOW_MS) deaths.shift();
-    if (deaths.length > MAX_RESTARTS) return giveUp(error);
+    const { max, windowMs } = supervision.restarts ?? RESTARTS;
+    while (deaths[0] < now - windowMs) deaths.shift();
+    if (deaths.length > max) return giveUp(error);
     replacing = (async () => {
       const next = await spawn(closing.signal);
       for (const [subscription, { channel }] of listeners) await next.calls.call<null>({ op: 'listen', channel }, subscription);

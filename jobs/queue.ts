@@ -16,7 +16,7 @@ import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJo
 import { lazyQueueDashboard, type QueueDashboard } from './dashboard.ts';
 import { createJobOperations, type JobOperations } from './operations.ts';
 import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from './outbox.ts';
-import { openPgliteThread, type RemotePglite } from './pglite-remote.ts';
+import { openPgliteThread, type RemotePglite, type ThreadSupervision } from './pglite-remote.ts';
 import { registeredJobs } from './registry.ts';
 
 /** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */
@@ -28,8 +28,8 @@ export type QueueBackend =
       dataDir: string | null;
       client?: PGlite;
       template?: Blob;
-      /** The PGlite thread's module, for a data directory (tests: one they can kill); jobs/pglite-thread.ts unless set. */
-      threadScript?: URL;
+      /** Tests, for a data directory: the PGlite thread's module (one they can kill) and its restart budget. */
+      thread?: Pick<ThreadSupervision, 'script' | 'restarts'>;
     };
 
 /**
@@ -214,7 +214,7 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
         // The embedded default's queue, on a thread of its own: PGlite's start (initdb on a first run) and pg-boss's
         // statements never hold the event loop requests are served on.
         client = await openPgliteThread({ dataDir: backend.dataDir, settings: PGLITE_SETTINGS }, opening.signal, {
-          script: backend.threadScript,
+          ...backend.thread,
           onRestart: (error, restarts) =>
             logger.error({ err: error, restartsInLastMinute: restarts }, 'job queue: its PGlite thread died; a new one has opened the same data directory'),
           onGiveUp: (error) => {
