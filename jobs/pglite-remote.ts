@@ -170,7 +170,8 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
       await call<null>({ op: 'listen', channel }, subscription);
       return async () => {
         listeners.delete(subscription);
-        if (thread && !closed) await call<null>({ op: 'unlisten', subscription });
+        // While a replacement opens, this waits for it: it may have subscribed again already.
+        if (!closed && !down) await call<null>({ op: 'unlisten', subscription });
       };
     },
     onLeaderChange: (callback) => {
