@@ -155,7 +155,8 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
   thread = await spawn(signal);
   const current = async (): Promise<Thread> => {
     if (replacing) await replacing.catch(() => {});
-    if (down) throw down;
+    // A new error per call: callers annotate what they catch (pg-boss appends its queue to the message).
+    if (down) throw new Error(down.message, { cause: down.cause });
     if (!thread) throw new Error('the PGlite thread exited');
     return thread;
   };
