@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import type { ReaderRequest, ReaderResponse } from './sqlite-reader.ts';
+import { planOnce } from './sqlite-plan-once.ts';
 
 const port = parentPort!;
 const { path } = workerData as { path: string };
@@ -19,7 +20,7 @@ const statements = new Map<string, BetterSqlite3.Statement<unknown[]>>();
 function prepared(text: string): BetterSqlite3.Statement<unknown[]> {
   let statement = statements.get(text);
   if (!statement) {
-    statement = db.prepare<unknown[]>(text);
+    statement = db.prepare<unknown[]>(planOnce(text));
     if (statement.reader) statement.raw(true);
     if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
     statements.set(text, statement);

@@ -7,6 +7,7 @@ import { drizzle, type SqliteRemoteDatabase } from 'drizzle-orm/sqlite-proxy';
 import { migrate } from 'drizzle-orm/sqlite-proxy/migrator';
 import type { Logger as DrizzleLogger } from 'drizzle-orm';
 import * as sqliteSchema from './schema/sqlite.ts';
+import { planOnce } from './sqlite-plan-once.ts';
 
 type SqliteOrm = SqliteRemoteDatabase<typeof sqliteSchema>;
 type Method = 'run' | 'all' | 'values' | 'get';
@@ -77,7 +78,7 @@ export function openSqlite(path: string, logger: DrizzleLogger): SqliteHandle {
       // Refresh its position so the map's insertion order doubles as least-recently-used order.
       statements.delete(text);
     } else {
-      statement = raw.prepare<unknown[]>(text);
+      statement = raw.prepare<unknown[]>(planOnce(text));
       if (statement.reader) statement.raw(true);
       if (statements.size >= STATEMENT_CACHE_SIZE) statements.delete(statements.keys().next().value as string);
     }
