@@ -2,6 +2,7 @@
 //   express         (a) a plain express route returning the same JSON as health.check
 //   trpc            (b) tRPC's own express adapter, no other middleware, a trivial query
 //   me-sqlite FILE  auth.me done by hand: hash the bearer token, one query with better-sqlite3, JSON out
+//   me-sqlite-once FILE  the same, its parameter written +? as our SQLite driver writes them (db/sqlite-plan-once.ts)
 //   me-pg URL       the same with a pg Pool
 import express, { type Request, type Response } from 'express';
 import { initTRPC } from '@trpc/server';
@@ -10,6 +11,7 @@ import superjson from 'superjson';
 import BetterSqlite3 from 'better-sqlite3';
 import pg from 'pg';
 import { hashToken } from '../../server/services/tokens.ts';
+import { planOnce } from '../../db/sqlite-plan-once.ts';
 
 const [kind, portArg, database] = process.argv.slice(2);
 const started = Date.now();
@@ -39,9 +41,9 @@ if (kind === 'express') {
   const t = initTRPC.create({ transformer: superjson });
   const router = t.router({ health: t.router({ check: t.procedure.query(health) }) });
   app.use('/trpc', createExpressMiddleware({ router }));
-} else if (kind === 'me-sqlite') {
+} else if (kind === 'me-sqlite' || kind === 'me-sqlite-once') {
   const db = new BetterSqlite3(database, { readonly: true });
-  const statement = db.prepare(`${ME_SQL}?`);
+  const statement = db.prepare(kind === 'me-sqlite' ? `${ME_SQL}?` : planOnce(`${ME_SQL}?`));
   app.get('/trpc/auth.me', meRoute(async (id) => statement.get(id) as Record<string, unknown> | undefined));
 } else if (kind === 'me-pg') {
   const pool = new pg.Pool({ connectionString: database, max: 10 });
