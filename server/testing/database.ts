@@ -16,7 +16,7 @@ let sequence = 0;
 export type PostgresVariant = { locale?: string; settings?: Record<string, string> };
 
 /** A Postgres database of its own, cloned from the migrated template; dropped again on close. */
-async function clonePostgres(baseUrl: string, template: string, migrated: boolean, variant: PostgresVariant = {}): Promise<Database> {
+async function clonePostgres(baseUrl: string, template: string, migrated: boolean, variant: PostgresVariant = {}, poolMax = 5): Promise<Database> {
   const name = `${template.replace('abs_tpl_', 'abs_t_')}_${process.pid}_${++sequence}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();
@@ -41,7 +41,7 @@ async function clonePostgres(baseUrl: string, template: string, migrated: boolea
   } finally {
     await admin.end();
   }
-  const db = await openDatabase({ url: databaseUrlFor(baseUrl, name), poolMax: 5, startupTimeoutMs: 5000 });
+  const db = await openDatabase({ url: databaseUrlFor(baseUrl, name), poolMax, startupTimeoutMs: 5000 });
   if (variant.locale && migrated) await db.migrate();
   return {
     ...db,
@@ -63,9 +63,12 @@ export const canVaryPostgres = () => postgresKind() === 'postgres server';
 
 /**
  * A database of the dialect's own, migrated unless `migrated: false` (for tests of start-up states).
- * `postgres` applies to a Postgres server only (see `canVaryPostgres`).
+ * `postgres` applies to a Postgres server only (see `canVaryPostgres`); so does `poolMax` (PGlite is one connection).
  */
-export async function openTestDatabase(dialect: Dialect, { migrated = true, postgres }: { migrated?: boolean; postgres?: PostgresVariant } = {}): Promise<Database> {
+export async function openTestDatabase(
+  dialect: Dialect,
+  { migrated = true, postgres, poolMax }: { migrated?: boolean; postgres?: PostgresVariant; poolMax?: number } = {},
+): Promise<Database> {
   if (dialect === 'sqlite') {
     const db = await openDatabase({ url: ':memory:' });
     if (migrated) await db.migrate();
@@ -73,7 +76,7 @@ export async function openTestDatabase(dialect: Dialect, { migrated = true, post
   }
   const baseUrl = process.env.TEST_DATABASE_URL;
   const template = inject('pgTemplate');
-  if (baseUrl && template) return clonePostgres(baseUrl, template, migrated, postgres);
+  if (baseUrl && template) return clonePostgres(baseUrl, template, migrated, postgres, poolMax);
   if (baseUrl) throw new Error('TEST_DATABASE_URL is set but the global setup made no template database');
   return openPgliteDatabase({ migrate: migrated });
 }
