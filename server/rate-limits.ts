@@ -53,7 +53,8 @@ function ipv6Groups(address: string): number[] | null {
 export function clientKey(ip: string | null | undefined, ipv6Prefix: number): string {
   if (!ip) return 'unknown';
   const address = ip.split('%', 1)[0];
-  if (!isIPv6(address)) return address;
+  // No colon, no IPv6 (node's isIPv6 is one long regular expression, run on every request's address).
+  if (!address.includes(':') || !isIPv6(address)) return address;
   const groups = ipv6Groups(address.toLowerCase());
   if (!groups) return address;
   if (groups.slice(0, 5).every((group) => group === 0) && groups[5] === 0xffff) {

@@ -179,7 +179,11 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
     });
     if (allow) res.setHeader('allow', allow);
     const body = isBatch ? untransformed : untransformed[0];
-    write(res, getHTTPStatusCode(body, results.map((result) => (result.ok ? undefined : result.error))), transformTRPCResponse(config, body), errors);
+    // transformTRPCResponse's work for these two shapes, in object literals: its build copies each item with a
+    // Babel spread helper (~1% of an auth.me request's CPU).
+    const serialize = (value: unknown): unknown => config.transformer.output.serialize(value);
+    const serialized = untransformed.map((item) => ('error' in item ? { error: serialize(item.error) } : { result: { data: serialize(item.result.data) } }));
+    write(res, getHTTPStatusCode(body, results.map((result) => (result.ok ? undefined : result.error))), isBatch ? serialized : serialized[0], errors);
   }
 
   /** An error about the request as a whole: one error object, not one per call. */
