@@ -10,8 +10,9 @@
  * the SQLite time of `auth.me` under load (perf: `sqlite3_step` → `sqlite3Reprepare`). The planner looks only at
  * a parameter that stands alone; one inside an expression is a value it cannot know, so the plan is made once,
  * from the statistics, like a generic plan on Postgres: what SQLite's query planner stability guarantee
- * (`SQLITE_DBCONFIG_ENABLE_QPSG`, which better-sqlite3 does not expose) gives. Quoted text, identifiers and
- * comments are left as they are.
+ * (`SQLITE_DBCONFIG_ENABLE_QPSG`, which better-sqlite3 does not expose) gives. New statistics still reach a cached
+ * statement: ANALYZE (and so `PRAGMA optimize`) expires every prepared statement, which is planned again at its
+ * next run. Quoted text, identifiers and comments are left as they are.
  */
 export function planOnce(text: string): string {
   let out = '';
