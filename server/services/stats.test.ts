@@ -1,6 +1,6 @@
 // admin.stats' row counts on both dialects: what db.tableCounts() says equals count(*) after every kind of write.
 import { describe, expect, it } from 'vitest';
-import { count, eq, sql } from 'drizzle-orm';
+import { and, count, eq, sql } from 'drizzle-orm';
 import { TASK_STATUSES } from '../../db/index.ts';
 import { dialects, useTestDeps } from '../testing/harness.ts';
 import { createUser, signedInUser } from '../testing/factories.ts';
@@ -61,6 +61,17 @@ describe.each(dialects)('admin.stats counts on %s', (dialect) => {
       .returning({ id: tasks.id });
     await deps.current.db.orm.update(tasks).set({ status: 'running' }).where(eq(tasks.id, task.id));
     await deps.current.db.orm.update(tasks).set({ attempts: sql`${tasks.attempts} + 1` }).where(eq(tasks.id, task.id));
+    await expectCountsMatch(deps.current);
+
+    // Statements that write many posts at once, from several connections at a time (Postgres keeps its counts
+    // per statement, in shards by connection).
+    const { posts } = deps.current.db.tables;
+    const many = (n: number, published: boolean) =>
+      Array.from({ length: n }, (_, i) => ({ authorId: admin.user.id, title: `bulk ${i}`, body: 'b', published, createdAt: new Date(), updatedAt: new Date() }));
+    await Promise.all([true, false, true, true].map((published, i) => deps.current.db.orm.insert(posts).values(many(3 + i, published))));
+    await deps.current.db.orm.update(posts).set({ published: sql`not ${posts.published}` }).where(eq(posts.authorId, admin.user.id));
+    await expectCountsMatch(deps.current);
+    await deps.current.db.orm.delete(posts).where(and(eq(posts.authorId, admin.user.id), eq(posts.published, true)));
     await expectCountsMatch(deps.current);
 
     await author.caller.posts.delete({ id: second.id });

@@ -19,8 +19,8 @@ export type Stats = {
 
 /**
  * Never counts a large table while the caller waits: row counts come from db.tableCounts() (kept by triggers on
- * SQLite, recounted at most once a second on Postgres); sessions, stranded tasks, queues and the outbox are
- * bounded or indexed reads.
+ * SQLite, and for posts on Postgres; users and tasks recounted at most once a second there); sessions, stranded
+ * tasks, queues and the outbox are bounded or indexed reads.
  */
 export async function getStats(deps: Deps): Promise<Stats> {
   const { orm, tables } = deps.db;
