@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq, inArray } from 'drizzle-orm';
-import { newId, openDatabase, type Database } from './index.ts';
+import { newId, openDatabase, SEARCH_CANDIDATES, wordBoundaryWindows, type Database } from './index.ts';
 import { openSqliteReader } from './sqlite-reader.ts';
 import { dialects } from '../server/testing/harness.ts';
 import { openTestDatabase } from '../server/testing/database.ts';
@@ -60,6 +60,26 @@ describe.each(dialects)('the trigram index read for a search on %s', (dialect) =
     expect(await found('no such words')).toEqual([]);
   });
 
+  it('reads candidates from the word boundaries, tests the text on them, and asks for the whole phrase when those are common', async () => {
+    const tag = `zq${dialect}`;
+    const text = `quokka xylophone ${tag}`;
+    // Each holds every boundary of the text ("ka xy", "ne zq"), in one column or across both, but not the text.
+    await insert('bazooka xylem', `one ${tag}`);
+    await insert('the quokka', `bazooka xylophone ${tag}`);
+    await insert(`${tag} found`, `the ${text}`);
+    expect(await found(text)).toEqual([`${tag} found`]);
+    // More posts share the boundaries than a search reads as candidates: the text's phrase answers instead.
+    const { posts } = db.tables;
+    const now = new Date();
+    const common = Array.from({ length: SEARCH_CANDIDATES + 1 }, (_, i) => ({ id: newId(), authorId, title: `bazooka xylem ${i}`, body: `one ${tag}`, published: true, createdAt: now, updatedAt: now }));
+    await db.orm.insert(posts).values(common);
+    expect(await found(text)).toEqual([`${tag} found`]);
+    await insert(`${tag} second`, `${text} again`);
+    expect(await found(text, 1)).toBeNull();
+    expect(await found(text, 2)).toEqual([`${tag} found`, `${tag} second`]);
+    await db.orm.delete(posts).where(inArray(posts.id, common.map((post) => post.id)));
+  });
+
   it('answers many searches at once, each with its own answer', async () => {
     const words = Array.from({ length: 20 }, (_, i) => `marsupial${String(i).padStart(2, '0')}`);
     for (const word of words) await insert(`about ${word}`, `${word} lives here`);
@@ -85,5 +105,18 @@ describe('the SQLite reader thread', () => {
     expect(await reader.values('select count(*) from users', [])).toEqual([[0]]);
     await reader.close();
     await expect(reader.values('select 1', [])).rejects.toThrow(/closed/);
+  });
+});
+
+describe('word boundary windows', () => {
+  it('are the text two characters either side of each run of spaces, or none', () => {
+    expect(wordBoundaryWindows('quokka xylophone')).toEqual(['ka xy']);
+    expect(wordBoundaryWindows('the data  model')).toEqual(['he da', 'ta  mo']);
+    expect(wordBoundaryWindows('a b')).toEqual(['a b']);
+    expect(wordBoundaryWindows('heisenbug')).toEqual([]);
+    expect(wordBoundaryWindows(' leading and trailing ')).toEqual(['ng an', 'nd tr']);
+    expect(wordBoundaryWindows('ab c d')).toEqual(['ab c ', ' c d']);
+    // A quote (FTS5's phrase delimiter) near a boundary: the whole text's phrase, where quotes are escaped.
+    expect(wordBoundaryWindows('say "hi" there')).toEqual([]);
   });
 });
