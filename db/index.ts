@@ -142,7 +142,7 @@ export const valueOf = (name: string, column: Column): SQL => sql`${new Param(sq
 /** A statement's text and its parameters, as drizzle sends them. */
 export type QueryListener = (sql: string, params: unknown[]) => void;
 
-/** The names of table_counts' rows (migration 0009) that lists use. */
+/** The names of table_counts' rows (migrations: SQLite 0009, Postgres 0010) that lists use. */
 export type KeptCount = 'posts' | 'posts.published';
 
 export type TableCounts = { users: { total: number; active: number }; posts: { total: number; published: number }; tasks: Record<TaskStatus, number> };
@@ -173,13 +173,6 @@ export function wordBoundaryWindows(text: string): string[] {
     windows.push(window);
   }
   return windows;
-}
-
-/** A statement written with `?` placeholders, as drizzle SQL with those parameters bound. */
-function withParams(text: string, params: unknown[]): SQL {
-  const parts = text.split('?');
-  if (parts.length !== params.length + 1) throw new Error('withParams: one parameter per ?');
-  return sql.join(parts.flatMap((part, i) => (i === 0 ? [sql.raw(part)] : [sql`${params[i - 1]}`, sql.raw(part)])));
 }
 
 /** The types of `Database.rowsOf` columns: `json` is any JSON value, `timestamp` a Date. */
@@ -308,6 +301,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     // Long read-only statements (see postsSearch) go to a second connection on a thread; an in-memory database
     // is this connection's alone, so there they run here.
     const reader = path === ':memory:' ? null : (await import('./sqlite-reader.ts')).openSqliteReader(path);
+    // Writes a statement's text and parameters for the reader, as the connection's own drizzle would.
+    const sqliteDialect = new (await import('drizzle-orm/sqlite-core')).SQLiteAsyncDialect();
     return {
       dialect: 'sqlite',
       source: { kind: 'sqlite', path },
@@ -328,9 +323,12 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
           scan: ascii ? sql`instr(${posts.search}, ${text.toLowerCase()}) > 0` : sql`instr(lower_unicode(${posts.search}), ${text.toLowerCase()}) > 0`,
           indexed: async (cap) => {
             if ([...text].length < TRIGRAM) return null;
-            // Long statements run on the reader's thread; an in-memory database reads in process, through drizzle.
-            const read = async (statement: string, params: unknown[]) =>
-              reader ? await reader.values(statement, params) : await sqlite.orm.values(withParams(statement, params));
+            // Long statements run on the reader's thread; an in-memory database reads in process.
+            const read = async (query: SQL): Promise<unknown[][]> => {
+              if (!reader) return sqlite.orm.values(query);
+              const { sql: text, params } = sqliteDialect.sqlToQuery(query);
+              return reader.values(text, params);
+            };
             const inAll = (rowids: unknown[]) => sql`${posts}.rowid in (select value from json_each(${JSON.stringify(rowids)}))`;
             const windows = ascii ? wordBoundaryWindows(text) : [];
             if (windows.length > 0) {
@@ -340,17 +338,17 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
               // phrase: at 1,000,000 posts about 2 ms instead of 9. Boundaries common themselves (more than
               // SEARCH_CANDIDATES candidates) fall back to the whole phrase.
               const match = windows.map((window) => `"${window}"`).join(' AND ');
-              const candidates = await read(`select rowid from posts_fts where posts_fts match ? limit ${SEARCH_CANDIDATES + 1}`, [match]);
+              const candidates = await read(sql`select rowid from posts_fts where posts_fts match ${match} limit ${sql.raw(String(SEARCH_CANDIDATES + 1))}`);
               if (candidates.length <= SEARCH_CANDIDATES) {
-                const tested = 'select rowid from posts where rowid in (select value from json_each(?)) and instr(search, ?) > 0';
-                const rowids = candidates.length === 0 ? [] : await read(tested, [JSON.stringify(candidates.map(([rowid]) => rowid)), text.toLowerCase()]);
+                const ids = JSON.stringify(candidates.map(([rowid]) => rowid));
+                const rowids = candidates.length === 0 ? [] : await read(sql`select rowid from posts where rowid in (select value from json_each(${ids})) and instr(search, ${text.toLowerCase()}) > 0`);
                 return rowids.length > cap ? null : inAll(rowids.map(([rowid]) => rowid));
               }
             }
             // The text's phrase: its trigrams' lists intersected. FTS5 does not seek to a rowid bound inside a
             // phrase's doclists, so reading the index in rowid ranges costs each range as much as the whole. A
             // text in more than `cap` posts stops at cap + 1.
-            const found = await read('select rowid from posts_fts where posts_fts match ? limit ?', [phrase, cap + 1]);
+            const found = await read(sql`select rowid from posts_fts where posts_fts match ${phrase} limit ${cap + 1}`);
             return found.length > cap ? null : inAll(found.map(([rowid]) => rowid));
           },
         };
