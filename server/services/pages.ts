@@ -2,7 +2,7 @@
 import { setImmediate } from 'node:timers/promises';
 import { and, count, desc, eq, gt, gte, lt, lte, or, sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
 import type { PgTable } from 'drizzle-orm/pg-core';
-import type { Orm } from '../../db/index.ts';
+import { valueOf, type Orm } from '../../db/index.ts';
 import { AppError } from '../errors.ts';
 
 /**
@@ -43,6 +43,32 @@ export function decodeCursor(cursor: string | undefined): PageKey | undefined {
  * `.offset()` as a number or a placeholder; at run time it writes any SQL it is given there as it is.
  */
 export const plannedOnce = (value: Placeholder): Placeholder => sql`(select cast(${value} as bigint))` as unknown as Placeholder;
+
+/**
+ * Where a prepared newest-first list's page starts and how long it is, as placeholders (the values come at each run,
+ * from pageValues): after the key (createdAt, id) when the shape has a cursor, LIMIT and OFFSET planned once.
+ */
+export function pagePlaceholders(columns: { createdAt: Column }) {
+  return {
+    key: { createdAt: valueOf('createdAt', columns.createdAt), id: sql.placeholder('id') } satisfies PageKeyOf,
+    limit: plannedOnce(sql.placeholder('limit')),
+    offset: plannedOnce(sql.placeholder('offset')),
+  };
+}
+
+/** pagePlaceholders' values for a request: one row more than the page, to tell whether there is a next one. */
+export const pageValues = (request: PageRequest, key: PageKey | undefined) => ({ createdAt: key?.createdAt ?? null, id: key?.id ?? '', limit: request.limit + 1, offset: request.skip });
+
+/**
+ * A filter's value written into a prepared statement as a constant, one statement per value: for a column of a few
+ * values whose rows are unevenly spread (a task's status, a user's role), Postgres' plan without the value would
+ * guess an average share, dearer than its plans with the value, and so plan every run anew (plannedOnce). Only for
+ * values from a closed list the schema checks (never text from a request as such).
+ */
+export function fixedValue<V extends string | boolean>(column: Column, value: V, allowed: readonly V[]): SQL {
+  if (!allowed.includes(value)) throw new Error(`not a value of ${column.name}: ${String(value)}`);
+  return sql`${column} = ${sql.raw(typeof value === 'boolean' ? String(value) : `'${value}'`)}`;
+}
 
 /** The count's cap as a constant of the statement, not a parameter: the same value at every run (plannedOnce). */
 const countCap = sql.raw(String(TOTAL_CAP + 1)) as unknown as Placeholder;

@@ -1,11 +1,11 @@
 // Posts: create, edit, delete, read and search, with visibility rules and no per-row queries.
 import { and, desc, eq, inArray, sql, type Placeholder, type SQL } from 'drizzle-orm';
-import { valueOf, type Database, type Orm, type Tables } from '../../db/index.ts';
+import type { Database, Orm, Tables } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Post, PostSummary, Role } from '../schemas.ts';
 import { userCacheKeys } from './cache-keys.ts';
-import { after, cappedCount, cappedCountColumn, cappedCountQuery, decodeCursor, plannedOnce, toCountedPage, toPage, TOTAL_CAP, walkNewestFirst, walkTotal, type Page, type PageKeyOf, type PageRequest } from './pages.ts';
+import { after, cappedCount, cappedCountColumn, cappedCountQuery, decodeCursor, fixedValue, pagePlaceholders, pageValues, toCountedPage, toPage, TOTAL_CAP, walkNewestFirst, walkTotal, type Page, type PageKeyOf, type PageRequest } from './pages.ts';
 
 /** Who is asking: visibility of unpublished posts depends on it. */
 export type Viewer = { id: string; role: Role } | null;
@@ -123,7 +123,7 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
       skip: filter.skip > 0,
     };
     const { page, total } = listStatements(db, shape);
-    const values = { viewer: viewer?.id ?? '', authorId: filter.authorId ?? '', createdAt: key?.createdAt ?? null, id: key?.id ?? '', limit: filter.limit + 1, offset: filter.skip };
+    const values = { viewer: viewer?.id ?? '', authorId: filter.authorId ?? '', ...pageValues(filter, key) };
     return toCountedPage(await page.execute(values), filter, async () => (await total.execute(values))[0].n);
   }
 
@@ -171,11 +171,10 @@ function pageIds(orm: Orm, { posts }: Pick<Tables, 'posts'>, where: SQL | undefi
 }
 
 /**
- * A published filter that is the same at every run of a prepared list statement, written into it as a constant: as
- * a parameter, Postgres' plan without values guessed half the posts published, dearer than its plans with the value
- * (plannedOnce), and so planned every run anew.
+ * The published filter as a constant of the statement (fixedValue): as a parameter, Postgres' plan without values
+ * guessed half the posts published, dearer than its plans with the value, and so planned every run anew.
  */
-const publishedIs = (posts: Tables['posts'], value: boolean): SQL => sql`${posts.published} = ${sql.raw(value ? 'true' : 'false')}`;
+const publishedIs = (posts: Tables['posts'], value: boolean): SQL => fixedValue(posts.published, value, [true, false]);
 
 /** Which statement a list without `q` runs: who sees what, which filters it has, and whether it skips rows. */
 type ListShape = { visibility: 'public' | 'own' | 'all'; author: boolean; published: 'any' | 'yes' | 'no'; cursor: boolean; skip: boolean };
@@ -198,14 +197,15 @@ function listStatements(db: Database, shape: ListShape) {
   const kept = shape.author || shape.published === 'no' ? null : db.keptCount(shape.visibility === 'all' && shape.published === 'any' ? 'posts' : 'posts.published');
   const page = db.prepared(`${name}_page`, (orm, tables) => {
     const { posts, users } = tables;
-    const key = shape.cursor ? { createdAt: valueOf('createdAt', posts.createdAt), id: sql.placeholder('id') } : undefined;
+    const placeholders = pagePlaceholders(posts);
+    const key = shape.cursor ? placeholders.key : undefined;
     const columns = { ...summaryColumns(tables), total: cappedCountColumn(orm, posts, where(tables), kept) };
     const select = orm.select(columns).from(posts).innerJoin(users, eq(users.id, posts.authorId));
     const newestFirst = [desc(posts.createdAt), desc(posts.id)];
     // Skipping, the page's ids come first (pageIds); else the walk down the index reads the page's rows and
     // their authors as it goes, and stops there (a third less than the ids first, then the rows, then a sort).
-    if (shape.skip) return select.where(inArray(posts.id, pageIds(orm, tables, where(tables), key, plannedOnce(sql.placeholder('limit')), plannedOnce(sql.placeholder('offset'))))).orderBy(...newestFirst);
-    return select.where(and(where(tables), after(posts, key))).orderBy(...newestFirst).limit(plannedOnce(sql.placeholder('limit')));
+    if (shape.skip) return select.where(inArray(posts.id, pageIds(orm, tables, where(tables), key, placeholders.limit, placeholders.offset))).orderBy(...newestFirst);
+    return select.where(and(where(tables), after(posts, key))).orderBy(...newestFirst).limit(placeholders.limit);
   });
   const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, tables.posts, where(tables), kept));
   return { page, total };

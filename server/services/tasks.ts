@@ -1,6 +1,6 @@
 // User tasks through the API: submit (the row and its job commit together), read, list, cancel.
-import { and, desc, eq, type SQL } from 'drizzle-orm';
-import { newId, type TaskStatus } from '../../db/index.ts';
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { newId, TASK_STATUSES, type Database, type Tables, type TaskStatus } from '../../db/index.ts';
 import { runTaskJob } from '../../jobs/definitions/run-task.ts';
 import { createBatcher, type Batcher } from '../batcher.ts';
 import type { Deps } from '../deps.ts';
@@ -8,7 +8,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { Role } from '../schemas.ts';
 import type { TaskType } from '../tasks/types.ts';
 import { taskAnnouncement } from './task-changes.ts';
-import { after, cappedCount, cappedCountColumn, decodeCursor, toCountedPage, type PageRequest } from './pages.ts';
+import { after, cappedCountColumn, cappedCountQuery, decodeCursor, fixedValue, pagePlaceholders, pageValues, toCountedPage, type PageRequest } from './pages.ts';
 
 export type Viewer = { id: string; role: Role };
 export type Submission = { type: TaskType; input: unknown };
@@ -73,26 +73,56 @@ export async function getTask(deps: Deps, viewer: Viewer, id: string) {
 
 export type TaskFilter = PageRequest & { status?: TaskStatus | undefined; type?: TaskType | undefined; userId?: string | undefined };
 
-/** Newest first, keyset-paged, with a capped total; every filter combination walks a (…, created_at, id) index. */
+/**
+ * Newest first, keyset-paged, with a capped total; every filter combination walks a (…, created_at, id) index. One
+ * statement for the page and its total, of a few shapes each prepared once per database (taskListStatements).
+ */
 export async function listTasks(deps: Deps, viewer: Viewer, filter: TaskFilter) {
-  const { tasks } = deps.db.tables;
   if (filter.userId !== undefined && viewer.role !== 'admin') throw new AppError('FORBIDDEN', 'only admins may list other users’ tasks');
   const key = decodeCursor(filter.cursor);
-  const where = and(
-    visibleTo(viewer, deps.db.tables),
-    filter.userId === undefined ? undefined : eq(tasks.userId, filter.userId),
-    filter.status === undefined ? undefined : eq(tasks.status, filter.status),
-    filter.type === undefined ? undefined : eq(tasks.type, filter.type),
-  );
-  const rows = await deps.db.orm
-    .select({ ...summaryColumns(deps.db.tables), total: cappedCountColumn(deps.db.orm, tasks, where) })
-    .from(tasks)
-    .where(and(where, after(tasks, key)))
-    .orderBy(desc(tasks.createdAt), desc(tasks.id))
-    .limit(filter.limit + 1)
-    .offset(filter.skip);
-  const page = await toCountedPage(rows, filter, () => cappedCount(deps.db.orm, tasks, where));
-  return { ...page, items: page.items.map(typed) };
+  const shape: TaskListShape = {
+    own: viewer.role !== 'admin',
+    user: filter.userId !== undefined,
+    status: filter.status ?? 'any',
+    type: filter.type !== undefined,
+    cursor: key !== undefined,
+    skip: filter.skip > 0,
+  };
+  const { page, total } = taskListStatements(deps.db, shape);
+  const values = { viewer: viewer.id, userId: filter.userId ?? '', type: filter.type ?? '', ...pageValues(filter, key) };
+  const counted = await toCountedPage(await page.execute(values), filter, async () => (await total.execute(values))[0].n);
+  return { ...counted, items: counted.items.map(typed) };
+}
+
+/** Which statement a tasks.list runs: the viewer's own tasks or everyone's, its filters, where its page starts. */
+type TaskListShape = { own: boolean; user: boolean; status: TaskStatus | 'any'; type: boolean; cursor: boolean; skip: boolean };
+
+/**
+ * The page with its capped total, and the total alone, for a list of this shape. The ids and the type go in as
+ * placeholders; the status as a constant (fixedValue): how many tasks have it ranges from none to nearly all.
+ */
+function taskListStatements(db: Database, shape: TaskListShape) {
+  const name = `tasks_list_${shape.own ? 'own' : 'all'}_${shape.user ? 'user' : 'any'}_${shape.status}_${shape.type ? 'type' : 'any'}_${shape.cursor ? 'after' : 'first'}_${shape.skip ? 'skip' : 'top'}`;
+  const where = ({ tasks }: Pick<Tables, 'tasks'>) =>
+    and(
+      shape.own ? eq(tasks.userId, sql.placeholder('viewer')) : undefined,
+      shape.user ? eq(tasks.userId, sql.placeholder('userId')) : undefined,
+      shape.status === 'any' ? undefined : fixedValue(tasks.status, shape.status, TASK_STATUSES),
+      shape.type ? eq(tasks.type, sql.placeholder('type')) : undefined,
+    );
+  const page = db.prepared(`${name}_page`, (orm, tables) => {
+    const { tasks } = tables;
+    const { key, limit, offset } = pagePlaceholders(tasks);
+    const select = orm
+      .select({ ...summaryColumns(tables), total: cappedCountColumn(orm, tasks, where(tables)) })
+      .from(tasks)
+      .where(and(where(tables), shape.cursor ? after(tasks, key) : undefined))
+      .orderBy(desc(tasks.createdAt), desc(tasks.id))
+      .limit(limit);
+    return shape.skip ? select.offset(offset) : select;
+  });
+  const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, tables.tasks, where(tables)));
+  return { page, total };
 }
 
 /** Only a queued task can be cancelled; its job then finds it cancelled and does nothing. */

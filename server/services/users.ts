@@ -1,6 +1,6 @@
 // Users: public profiles, self-service profile changes, and what admins do to accounts.
 import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
-import type { Tx } from '../../db/index.ts';
+import { ROLES, type Database, type Tables, type Tx } from '../../db/index.ts';
 import type { Enqueue } from '../../jobs/queue.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -17,7 +17,7 @@ import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
 import { publicUserColumns, rethrowUserConflict, userColumns } from './user-columns.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
-import { after, cappedCount, cappedCountColumn, decodeCursor, toCountedPage, toPage, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
+import { after, cappedCountColumn, cappedCountQuery, decodeCursor, fixedValue, pagePlaceholders, pageValues, toCountedPage, toPage, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
 
 async function loadPublicUser(deps: Deps, id: string): Promise<PublicUser> {
   const { users } = deps.db.tables;
@@ -235,14 +235,10 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
   const base = and(filter.role ? eq(users.role, filter.role) : undefined, filter.isActive === undefined ? undefined : eq(users.isActive, filter.isActive));
   const select = () => deps.db.orm.select(userColumns(users)).from(users);
   if (!q) {
-    const rows = await deps.db.orm
-      .select({ ...userColumns(users), total: cappedCountColumn(deps.db.orm, users, base) })
-      .from(users)
-      .where(and(base, after(users, key)))
-      .orderBy(desc(users.createdAt), desc(users.id))
-      .limit(filter.limit + 1)
-      .offset(filter.skip);
-    return toCountedPage(rows, filter, () => cappedCount(deps.db.orm, users, base));
+    const shape: UserListShape = { role: filter.role ?? 'any', active: filter.isActive ?? 'any', cursor: key !== undefined, skip: filter.skip > 0 };
+    const { page, total } = userListStatements(deps.db, shape);
+    const values = pageValues(filter, key);
+    return toCountedPage(await page.execute(values), filter, async () => (await total.execute(values))[0].n);
   }
   // No index serves a substring of three columns: walk the newest users in chunks (see walkNewestFirst).
   const matches = or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q));
@@ -250,6 +246,29 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
   const walk = await walkNewestFirst(deps.db.orm, users, users, base, matches ?? sql`true`, key, filter, { chunk: USER_WALK_CHUNK });
   const rows = walk.ids.length === 0 ? [] : await select().where(inArray(users.id, walk.ids)).orderBy(desc(users.createdAt), desc(users.id));
   return toPage(rows, filter.limit, walkTotal(walk));
+}
+
+/** Which statement a users.list without `q` runs: its filters and where its page starts. */
+type UserListShape = { role: Role | 'any'; active: boolean | 'any'; cursor: boolean; skip: boolean };
+
+/** The page with its capped total, and the total alone, prepared once per database; filters as constants (fixedValue). */
+function userListStatements(db: Database, shape: UserListShape) {
+  const name = `users_list_${shape.role}_${shape.active === 'any' ? 'any' : shape.active ? 'active' : 'inactive'}_${shape.cursor ? 'after' : 'first'}_${shape.skip ? 'skip' : 'top'}`;
+  const where = ({ users }: Pick<Tables, 'users'>) =>
+    and(shape.role === 'any' ? undefined : fixedValue(users.role, shape.role, ROLES), shape.active === 'any' ? undefined : fixedValue(users.isActive, shape.active, [true, false]));
+  const page = db.prepared(`${name}_page`, (orm, tables) => {
+    const { users } = tables;
+    const { key, limit, offset } = pagePlaceholders(users);
+    const select = orm
+      .select({ ...userColumns(users), total: cappedCountColumn(orm, users, where(tables)) })
+      .from(users)
+      .where(and(where(tables), shape.cursor ? after(users, key) : undefined))
+      .orderBy(desc(users.createdAt), desc(users.id))
+      .limit(limit);
+    return shape.skip ? select.offset(offset) : select;
+  });
+  const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, tables.users, where(tables)));
+  return { page, total };
 }
 
 /**
