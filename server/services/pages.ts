@@ -1,8 +1,8 @@
 // Keyset pages for newest-first lists: opaque cursors over (created_at, id), and totals counted up to a cap.
 import { setImmediate } from 'node:timers/promises';
 import { and, count, desc, eq, gt, gte, lt, lte, or, sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
-import type { PgTable } from 'drizzle-orm/pg-core';
-import { valueOf, type Orm } from '../../db/index.ts';
+import type { PgTable, SelectedFields } from 'drizzle-orm/pg-core';
+import { valueOf, type Database, type Orm, type Tables } from '../../db/index.ts';
 import { AppError } from '../errors.ts';
 
 /**
@@ -58,6 +58,39 @@ export function pagePlaceholders(columns: { createdAt: Column }) {
 
 /** pagePlaceholders' values for a request: one row more than the page, to tell whether there is a next one. */
 export const pageValues = (request: PageRequest, key: PageKey | undefined) => ({ createdAt: key?.createdAt ?? null, id: key?.id ?? '', limit: request.limit + 1, offset: request.skip });
+
+/** Which statement of a list runs: where its page starts (after a cursor, or skipping rows). */
+export type PagingShape = { cursor: boolean; skip: boolean };
+
+/**
+ * A newest-first list's statements, prepared once per database under `name`: the page with its capped total (one
+ * round trip), and the total alone, for a page past the end that has no row to carry it. `where` may hold
+ * placeholders; the page's own come from pageValues.
+ */
+export function newestFirstStatements<TTable extends PgTable & { createdAt: Column; id: Column }, TColumns extends SelectedFields>(
+  db: Database,
+  name: string,
+  shape: PagingShape,
+  table: (tables: Tables) => TTable,
+  columns: (tables: Tables) => TColumns,
+  where: (tables: Tables) => SQL | undefined,
+) {
+  const page = db.prepared(`${name}_page`, (orm, tables) => {
+    const source = table(tables);
+    // As a plain table: drizzle cannot check a generic one against its conditional type for `from`.
+    const from: PgTable = source;
+    const { key, limit, offset } = pagePlaceholders(source);
+    const select = orm
+      .select({ ...columns(tables), total: cappedCountColumn(orm, from, where(tables)) })
+      .from(from)
+      .where(and(where(tables), shape.cursor ? after(source, key) : undefined))
+      .orderBy(desc(source.createdAt), desc(source.id))
+      .limit(limit);
+    return shape.skip ? select.offset(offset) : select;
+  });
+  const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, table(tables), where(tables)));
+  return { page, total };
+}
 
 /**
  * A filter's value written into a prepared statement as a constant, one statement per value: for a column of a few

@@ -1,6 +1,6 @@
 // User tasks through the API: submit (the row and its job commit together), read, list, cancel.
-import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
-import { newId, TASK_STATUSES, type Database, type Tables, type TaskStatus } from '../../db/index.ts';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { newId, TASK_STATUSES, type Database, type TaskStatus } from '../../db/index.ts';
 import { runTaskJob } from '../../jobs/definitions/run-task.ts';
 import { createBatcher, type Batcher } from '../batcher.ts';
 import type { Deps } from '../deps.ts';
@@ -8,7 +8,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { Role } from '../schemas.ts';
 import type { TaskType } from '../tasks/types.ts';
 import { taskAnnouncement } from './task-changes.ts';
-import { after, cappedCountColumn, cappedCountQuery, decodeCursor, fixedValue, pagePlaceholders, pageValues, toCountedPage, type PageRequest } from './pages.ts';
+import { decodeCursor, fixedValue, newestFirstStatements, pageValues, toCountedPage, type PageRequest } from './pages.ts';
 
 export type Viewer = { id: string; role: Role };
 export type Submission = { type: TaskType; input: unknown };
@@ -98,31 +98,19 @@ export async function listTasks(deps: Deps, viewer: Viewer, filter: TaskFilter) 
 type TaskListShape = { own: boolean; user: boolean; status: TaskStatus | 'any'; type: boolean; cursor: boolean; skip: boolean };
 
 /**
- * The page with its capped total, and the total alone, for a list of this shape. The ids and the type go in as
- * placeholders; the status as a constant (fixedValue): how many tasks have it ranges from none to nearly all.
+ * A list of this shape's statements (newestFirstStatements). The ids and the type go in as placeholders; the status as
+ * a constant (fixedValue): how many tasks have it ranges from none to nearly all.
  */
 function taskListStatements(db: Database, shape: TaskListShape) {
   const name = `tasks_list_${shape.own ? 'own' : 'all'}_${shape.user ? 'user' : 'any'}_${shape.status}_${shape.type ? 'type' : 'any'}_${shape.cursor ? 'after' : 'first'}_${shape.skip ? 'skip' : 'top'}`;
-  const where = ({ tasks }: Pick<Tables, 'tasks'>) =>
+  return newestFirstStatements(db, name, shape, ({ tasks }) => tasks, summaryColumns, ({ tasks }) =>
     and(
       shape.own ? eq(tasks.userId, sql.placeholder('viewer')) : undefined,
       shape.user ? eq(tasks.userId, sql.placeholder('userId')) : undefined,
       shape.status === 'any' ? undefined : fixedValue(tasks.status, shape.status, TASK_STATUSES),
       shape.type ? eq(tasks.type, sql.placeholder('type')) : undefined,
-    );
-  const page = db.prepared(`${name}_page`, (orm, tables) => {
-    const { tasks } = tables;
-    const { key, limit, offset } = pagePlaceholders(tasks);
-    const select = orm
-      .select({ ...summaryColumns(tables), total: cappedCountColumn(orm, tasks, where(tables)) })
-      .from(tasks)
-      .where(and(where(tables), shape.cursor ? after(tasks, key) : undefined))
-      .orderBy(desc(tasks.createdAt), desc(tasks.id))
-      .limit(limit);
-    return shape.skip ? select.offset(offset) : select;
-  });
-  const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, tables.tasks, where(tables)));
-  return { page, total };
+    ),
+  );
 }
 
 /** Only a queued task can be cancelled; its job then finds it cancelled and does nothing. */

@@ -1,6 +1,6 @@
 // Users: public profiles, self-service profile changes, and what admins do to accounts.
 import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
-import { ROLES, type Database, type Tables, type Tx } from '../../db/index.ts';
+import { ROLES, type Database, type Tx } from '../../db/index.ts';
 import type { Enqueue } from '../../jobs/queue.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -17,7 +17,7 @@ import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
 import { publicUserColumns, rethrowUserConflict, userColumns } from './user-columns.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
-import { after, cappedCountColumn, cappedCountQuery, decodeCursor, fixedValue, pagePlaceholders, pageValues, toCountedPage, toPage, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
+import { decodeCursor, fixedValue, newestFirstStatements, pageValues, toCountedPage, toPage, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
 
 async function loadPublicUser(deps: Deps, id: string): Promise<PublicUser> {
   const { users } = deps.db.tables;
@@ -251,24 +251,12 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
 /** Which statement a users.list without `q` runs: its filters and where its page starts. */
 type UserListShape = { role: Role | 'any'; active: boolean | 'any'; cursor: boolean; skip: boolean };
 
-/** The page with its capped total, and the total alone, prepared once per database; filters as constants (fixedValue). */
+/** A list of this shape's statements (newestFirstStatements), its filters as constants (fixedValue). */
 function userListStatements(db: Database, shape: UserListShape) {
   const name = `users_list_${shape.role}_${shape.active === 'any' ? 'any' : shape.active ? 'active' : 'inactive'}_${shape.cursor ? 'after' : 'first'}_${shape.skip ? 'skip' : 'top'}`;
-  const where = ({ users }: Pick<Tables, 'users'>) =>
-    and(shape.role === 'any' ? undefined : fixedValue(users.role, shape.role, ROLES), shape.active === 'any' ? undefined : fixedValue(users.isActive, shape.active, [true, false]));
-  const page = db.prepared(`${name}_page`, (orm, tables) => {
-    const { users } = tables;
-    const { key, limit, offset } = pagePlaceholders(users);
-    const select = orm
-      .select({ ...userColumns(users), total: cappedCountColumn(orm, users, where(tables)) })
-      .from(users)
-      .where(and(where(tables), shape.cursor ? after(users, key) : undefined))
-      .orderBy(desc(users.createdAt), desc(users.id))
-      .limit(limit);
-    return shape.skip ? select.offset(offset) : select;
-  });
-  const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, tables.users, where(tables)));
-  return { page, total };
+  return newestFirstStatements(db, name, shape, ({ users }) => users, ({ users }) => userColumns(users), ({ users }) =>
+    and(shape.role === 'any' ? undefined : fixedValue(users.role, shape.role, ROLES), shape.active === 'any' ? undefined : fixedValue(users.isActive, shape.active, [true, false])),
+  );
 }
 
 /**
