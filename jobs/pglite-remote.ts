@@ -19,7 +19,11 @@ export type PgliteRequest =
   | { op: 'listen'; id: number; channel: string }
   | { op: 'unlisten'; id: number; subscription: number }
   | { op: 'dump'; id: number; compression: 'gzip' | 'none' }
+  | { op: 'collect'; id: number }
   | { op: 'close'; id: number };
+
+/** The thread's V8 heap around a collection it was asked for (`collect`), in bytes; null without --expose-gc. */
+export type Collected = { before: number; after: number } | null;
 
 /** What the thread sends back: an error as plain data, since a message keeps only an Error's message and stack. */
 export type SerializedError = { name: string; message: string; stack?: string | undefined; fields: Record<string, unknown> };
@@ -39,6 +43,12 @@ export type RemotePglite = PGliteLike & {
   /** Called each time a new thread has replaced one that died (pg-boss's adapter then treats it as a new session). */
   onLeaderChange(callback: () => void): () => void;
   dumpDataDir(compression: 'gzip' | 'none'): Promise<Blob>;
+  /**
+   * A full collection of the thread's own V8 heap (V8's last-resort flavor, which also gives pooled pages back).
+   * The process's idle collector collects the main thread only; the thread's heap, grown by a load's statements
+   * and their messages, stayed resident once the thread went quiet.
+   */
+  collect(): Promise<Collected>;
   close(): Promise<void>;
 };
 
@@ -188,6 +198,7 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
       const bytes = await call<ArrayBuffer>({ op: 'dump', compression });
       return new Blob([bytes], { type: compression === 'gzip' ? 'application/x-gzip' : 'application/x-tar' });
     },
+    collect: () => call<Collected>({ op: 'collect' }),
     close: async () => {
       if (closed) return;
       closed = true;

@@ -1,5 +1,6 @@
 // The embedded queue's PGlite on a thread of its own (started by jobs/pglite-remote.ts): its start (initdb on a
 // first run) and every pg-boss statement run here, off the event loop that serves requests.
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import type { PgliteRequest, PgliteResponse, SerializedError, ThreadOptions } from './pglite-remote.ts';
@@ -65,6 +66,13 @@ port.on('message', (request: PgliteRequest) => {
           const blob = await client.dumpDataDir(request.compression);
           const bytes = await blob.arrayBuffer();
           return reply({ kind: 'result', id: request.id, value: bytes }, [bytes]);
+        }
+        case 'collect': {
+          const gc = (globalThis as { gc?: (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void }).gc;
+          if (!gc) return reply({ kind: 'result', id: request.id, value: null });
+          const before = getHeapStatistics().total_heap_size;
+          gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+          return reply({ kind: 'result', id: request.id, value: { before, after: getHeapStatistics().total_heap_size } });
         }
         case 'close': {
           await client.close();

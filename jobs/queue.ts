@@ -16,7 +16,7 @@ import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJo
 import { lazyQueueDashboard, type QueueDashboard } from './dashboard.ts';
 import { createJobOperations, type JobOperations } from './operations.ts';
 import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from './outbox.ts';
-import { openPgliteThread, type RemotePglite, type ThreadSupervision } from './pglite-remote.ts';
+import { openPgliteThread, type Collected, type RemotePglite, type ThreadSupervision } from './pglite-remote.ts';
 import { registeredJobs } from './registry.ts';
 
 /** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */
@@ -84,6 +84,11 @@ export type Queue = {
    * restarted (see openPgliteThread), until the process restarts. Readiness reports it; jobs wait in the outbox.
    */
   failure: () => Error | null;
+  /**
+   * Collects the heap of the embedded queue's PGlite thread (RemotePglite.collect): for the idle collector, once
+   * the process has gone quiet after load. Null where the queue has no thread of its own.
+   */
+  collect: () => Promise<Collected>;
   /** Exact per-queue counts, straight from pg-boss's job table. */
   depths: () => Promise<Record<string, QueueDepth>>;
   /**
@@ -356,6 +361,10 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
 
     outbox: () => relay.stats(),
     failure: () => failure,
+    collect: async () => {
+      const client = queuePglite();
+      return client && 'collect' in client ? client.collect() : null;
+    },
 
     work: async (deps) => {
       const instance = await ready();

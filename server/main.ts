@@ -53,7 +53,15 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   const lifecycle: Lifecycle = { shuttingDown: false };
   const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
   logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
-  const idleCollector = startIdleCollector();
+  const idleCollector = startIdleCollector({
+    alsoCollect: () =>
+      void deps.queue.collect().then(
+        (collected) => {
+          if (collected) logger.debug({ heapMiB: { before: Math.round(collected.before / 2 ** 20), after: Math.round(collected.after / 2 ** 20) } }, 'job queue thread collected');
+        },
+        (error: unknown) => logger.debug({ err: error }, 'job queue thread could not collect'),
+      ),
+  });
   server.on('request', idleCollector.note);
   // Without Redis on Postgres, the cache serves from memory once it hears the other processes' invalidations.
   void deps.cache.start();

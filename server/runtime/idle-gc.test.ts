@@ -51,6 +51,21 @@ describe('startIdleCollector', () => {
     collector.stop();
   });
 
+  it('asks the other threads to collect with each collection, and only then', () => {
+    const gc = vi.fn();
+    const alsoCollect = vi.fn();
+    const collector = startIdleCollector({ periodMs: 1000, quietPeriods: 1, busyAt: 10, gc, alsoCollect });
+    for (let i = 0; i < 10; i++) collector.note();
+    vi.advanceTimersByTime(1000); // busy
+    expect(alsoCollect).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1000); // quiet: the collection
+    expect(gc).toHaveBeenCalledTimes(1);
+    expect(alsoCollect).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(5000);
+    expect(alsoCollect).toHaveBeenCalledTimes(1);
+    collector.stop();
+  });
+
   it('does nothing without a collector (node started without --expose-gc)', () => {
     const collector = startIdleCollector({ gc: undefined });
     collector.note();

@@ -16,6 +16,11 @@ export type IdleCollectorOptions = {
   busyAt?: number;
   /** The collector: `globalThis.gc`, there when node runs with --expose-gc (SERVER_NODE_ARGS); else no-op. */
   gc?: Gc | undefined;
+  /**
+   * Called with each collection: other threads' heaps to collect at the same moment (each isolate collects only
+   * its own; the embedded queue's PGlite thread kept what a load had grown, 70–100 MiB, until asked).
+   */
+  alsoCollect?: () => void;
 };
 
 export type IdleCollector = {
@@ -24,7 +29,7 @@ export type IdleCollector = {
   stop: () => void;
 };
 
-export function startIdleCollector({ periodMs = 10_000, quietPeriods = 3, busyAt = 100, gc = (globalThis as { gc?: Gc }).gc }: IdleCollectorOptions = {}): IdleCollector {
+export function startIdleCollector({ periodMs = 10_000, quietPeriods = 3, busyAt = 100, gc = (globalThis as { gc?: Gc }).gc, alsoCollect }: IdleCollectorOptions = {}): IdleCollector {
   if (typeof gc !== 'function') return { note: () => {}, stop: () => {} };
   let count = 0;
   let busy = false;
@@ -38,6 +43,7 @@ export function startIdleCollector({ periodMs = 10_000, quietPeriods = 3, busyAt
     } else if (busy && ++quiet >= quietPeriods) {
       busy = false;
       gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+      alsoCollect?.();
     }
   }, periodMs);
   timer.unref();
