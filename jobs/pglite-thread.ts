@@ -3,6 +3,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { exposedGc, lastResortCollection } from '../server/runtime/idle-gc.ts';
 import type { PgliteRequest, PgliteResponse, SerializedError, ThreadOptions } from './pglite-remote.ts';
 
 const port = parentPort!;
@@ -68,10 +69,10 @@ port.on('message', (request: PgliteRequest) => {
           return reply({ kind: 'result', id: request.id, value: bytes }, [bytes]);
         }
         case 'collect': {
-          const gc = (globalThis as { gc?: (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void }).gc;
+          const gc = exposedGc();
           if (!gc) return reply({ kind: 'result', id: request.id, value: null });
           const before = getHeapStatistics().total_heap_size;
-          gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+          lastResortCollection(gc);
           return reply({ kind: 'result', id: request.id, value: { before, after: getHeapStatistics().total_heap_size } });
         }
         case 'close': {
