@@ -14,6 +14,7 @@ import { restOperations } from '../rest/operations.ts';
 import { appRouter } from '../routers/index.ts';
 import { createHttpContext, type Context } from '../trpc/context.ts';
 import { createTrpcHandler } from '../trpc/http-handler.ts';
+import { COMPRESSION_THRESHOLD } from './compress.ts';
 import { consoleRoutes } from './console.ts';
 import { errorHandler, sendError } from './errors.ts';
 import { fixedHeaders, jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
@@ -68,7 +69,6 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
   // After the probes (liveness must answer however busy the process is) and CORS (a browser must see the 503).
   const shedAtMs = sheddingThresholdMs(config.OVERLOAD_EVENT_LOOP_DELAY_MS, deps.queue.backend);
   if (shedAtMs > 0) app.use(shedLoad(eventLoopLag(), shedAtMs, deps.metrics.observeShed));
-  app.use(compression({ threshold: 1024 }));
 
   const createContext = createHttpContext(deps);
   const logFailure = ({ error, ctx, path }: { error: TRPCError; ctx: Context | undefined; path: string | undefined }) => {
@@ -94,6 +94,9 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
       onError: logFailure,
     }),
   );
+  // Everything after /trpc: the tRPC handler compresses its own answers (a body it holds whole needs no stream), and
+  // its streamed ones (jsonl batches, subscriptions) must leave as they are written, not when a zlib block fills.
+  app.use(compression({ threshold: COMPRESSION_THRESHOLD }));
 
   // pg-boss's dashboard for admins (its own CSP; loaded on first use). /api/admin/queues is the REST API, below.
   app.use(queuesDashboard(deps));

@@ -19,6 +19,9 @@ export function requestContext(logger: Logger) {
     setRequestState(res, createRequestState(logger, requestId, req.ip));
     // At trace level, also when a request starts (what was in flight when something went wrong).
     if (logger.isLevelEnabled('trace')) logger.trace({ reqId: requestId, method: req.method, path: req.originalUrl.split('?', 1)[0] }, 'request received');
+    // Probes hit every few seconds; they are logged only at debug level. Below the line's level, no line is made.
+    const isProbe = req.originalUrl.startsWith('/health/');
+    if (!logger.isLevelEnabled(isProbe ? 'debug' : 'info')) return next();
     res.once('finish', () => {
       const state = requestStateOf(res);
       const path = req.originalUrl.split('?', 1)[0];
@@ -32,8 +35,7 @@ export function requestContext(logger: Logger) {
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         userId: state.userId,
       };
-      // Probes hit every few seconds; they are logged only at debug level.
-      if (path.startsWith('/health/')) logger.debug(line, 'request');
+      if (isProbe) logger.debug(line, 'request');
       else logger.info(line, 'request');
     });
     next();

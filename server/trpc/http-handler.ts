@@ -13,6 +13,7 @@ import {
   type TRPCProcedureType,
 } from '@trpc/server';
 import { getHTTPStatusCode } from '@trpc/server/http';
+import { endCompressible } from '../http/compress.ts';
 import { invokeProcedure } from './invoke.ts';
 
 type ErrorInfo<TRouter extends AnyTRPCRouter> = {
@@ -183,27 +184,26 @@ export function createTrpcHandler<TRouter extends AnyTRPCRouter>(opts: TrpcHandl
     // Babel spread helper (~1% of an auth.me request's CPU).
     const serialize = (value: unknown): unknown => config.transformer.output.serialize(value);
     const serialized = untransformed.map((item) => ('error' in item ? { error: serialize(item.error) } : { result: { data: serialize(item.result.data) } }));
-    write(res, getHTTPStatusCode(body, results.map((result) => (result.ok ? undefined : result.error))), isBatch ? serialized : serialized[0], errors);
+    write(req, res, getHTTPStatusCode(body, results.map((result) => (result.ok ? undefined : result.error))), isBatch ? serialized : serialized[0], errors);
   }
 
   /** An error about the request as a whole: one error object, not one per call. */
   function send(req: Request, res: Response, { error }: { error: TRPCError }): void {
     onError?.({ error, path: undefined, input: undefined, ctx: undefined, type: 'unknown', req });
     const shape = getTRPCErrorShape({ config, error, type: 'unknown', path: undefined, input: undefined, ctx: undefined }) as TRPCErrorShape<{ httpStatus: number }>;
-    write(res, shape.data.httpStatus, transformTRPCResponse(config, { error: shape }), [error]);
+    write(req, res, shape.data.httpStatus, transformTRPCResponse(config, { error: shape }), [error]);
   }
 
-  function write(res: Response, status: number, json: unknown, errors: TRPCError[]): void {
+  function write(req: Request, res: Response, status: number, json: unknown, errors: TRPCError[]): void {
     res.statusCode = status;
     res.setHeader('vary', 'trpc-accept, accept');
     res.setHeader('content-type', 'application/json');
     if (errors.length > 0 && opts.errorHeaders) {
       for (const [name, value] of Object.entries(opts.errorHeaders(errors))) res.setHeader(name, value);
     }
-    // One write with a known length: compression skips small bodies, and Node sends no chunked framing.
-    const body = JSON.stringify(json);
-    res.setHeader('content-length', Buffer.byteLength(body));
-    res.end(body);
+    // One write with a known length (Node sends no chunked framing), compressed here when it is big enough: the
+    // app's compression middleware is not in front of this handler.
+    endCompressible(req, res, JSON.stringify(json));
   }
 
   return (req: Request, res: Response, next: NextFunction) => {

@@ -17,6 +17,8 @@ const procedures: Record<string, AnyTRPCProcedure> = {
   input: t.procedure.input(z.object({ a: z.number() })).input(z.object({ b: z.number() })).mutation(({ input }) => input.a + input.b),
   badOutput: t.procedure.output(z.object({ n: z.number() })).query(() => ({ n: 'not a number' }) as unknown as { n: number }),
   goodOutput: t.procedure.output(z.object({ n: z.number() })).query(() => ({ n: 1 })),
+  // What the output schema leaves out never leaves: the parsed value is the data, not the handler's object.
+  stripsOutput: t.procedure.output(z.object({ n: z.number() })).query(() => ({ n: 1, secret: 'x' })),
   throws: t.procedure.query(() => {
     throw new Error('boom');
   }),
@@ -60,6 +62,7 @@ describe('invokeProcedure', () => {
     ['input', { user: null, seen: [] }, { a: 1 }],
     ['badOutput', { user: null, seen: [] }, undefined],
     ['goodOutput', { user: null, seen: [] }, undefined],
+    ['stripsOutput', { user: null, seen: [] }, undefined],
     ['throws', { user: null, seen: [] }, undefined],
     ['rewritesInput', { user: null, seen: [] }, { a: 1, b: 1 }],
     ['rawInput', { user: null, seen: [] }, 7],
@@ -77,6 +80,7 @@ describe('invokeProcedure', () => {
     expect(await outcome(() => invokeProcedure(procedures.context, options('context', { user: 'ada', seen: [] }, undefined)))).toEqual({ data: { user: 'ada', role: 'member', seen: [] } });
     expect(await outcome(() => invokeProcedure(procedures.input, options('input', { user: null, seen: [] }, { a: 1, b: 2 })))).toEqual({ data: 3 });
     expect(await outcome(() => invokeProcedure(procedures.badOutput, options('badOutput', { user: null, seen: [] }, undefined)))).toMatchObject({ error: { code: 'INTERNAL_SERVER_ERROR', message: 'Output validation failed' } });
+    expect(await outcome(() => invokeProcedure(procedures.stripsOutput, options('stripsOutput', { user: null, seen: [] }, undefined)))).toEqual({ data: { n: 1 } });
     expect(await outcome(() => invokeProcedure(procedures.noNext, options('noNext', { user: null, seen: [] }, undefined)))).toMatchObject({ error: { code: 'INTERNAL_SERVER_ERROR' } });
   });
 });
