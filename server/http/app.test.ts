@@ -110,6 +110,42 @@ describe.each(dialects)('HTTP app on %s', (dialect) => {
     expect(JSON.parse(gunzipSync(gzip.body).toString())).toHaveLength(30);
     const small = await raw(url, { path: '/trpc/health.check', headers: { 'accept-encoding': 'gzip, br' } });
     expect(small.headers['content-encoding']).toBeUndefined();
+    // Compressed or not, the answer says it varies with the coding asked for, and carries its length.
+    for (const response of [brotli, gzip, small]) {
+      expect(response.headers.vary).toMatch(/accept-encoding/i);
+      expect(Number(response.headers['content-length'])).toBe(response.body.length);
+    }
+    const plain = await raw(url, { path: `/trpc/${batch}?batch=1` });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(JSON.parse(plain.body.toString())).toEqual(JSON.parse(gunzipSync(gzip.body).toString()));
+  });
+
+  it('compresses REST answers over 1 KB too, and the documents the middleware serves', async () => {
+    const name = `squeeze_${dialect}`;
+    const registered = await fetch(`${url}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: name, email: `${name}@example.com`, password: 'a long enough password' }),
+    });
+    const { token } = (await registered.json()) as { token: string };
+    const created = await fetch(`${url}/api/posts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ title: 'A long one', body: 'words and more words '.repeat(200), published: true }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    const brotli = await raw(url, { path: `/api/posts/${id}`, headers: { 'accept-encoding': 'br;q=0.9, gzip;q=0.5' } });
+    expect(brotli.status).toBe(200);
+    expect(brotli.headers['content-encoding']).toBe('br');
+    expect(brotli.headers.vary).toMatch(/accept-encoding/i);
+    const plain = await raw(url, { path: `/api/posts/${id}` });
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(Number(plain.headers['content-length'])).toBe(plain.body.length);
+    expect(JSON.parse(brotliDecompressSync(brotli.body).toString())).toEqual(JSON.parse(plain.body.toString()));
+    // Small REST answers stay as they are.
+    expect((await raw(url, { path: '/api/health', headers: { 'accept-encoding': 'gzip' } })).headers['content-encoding']).toBeUndefined();
+    // The OpenAPI document still goes through the compression middleware.
+    expect((await raw(url, { path: '/openapi.json', headers: { 'accept-encoding': 'gzip' } })).headers['content-encoding']).toBe('gzip');
   });
 
   it('limits batches to 50 calls, also for paths of bare commas', async () => {

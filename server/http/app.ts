@@ -94,25 +94,27 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
       onError: logFailure,
     }),
   );
-  // Everything after /trpc: the tRPC handler compresses its own answers (a body it holds whole needs no stream), and
-  // its streamed ones (jsonl batches, subscriptions) must leave as they are written, not when a zlib block fills.
-  app.use(compression({ threshold: COMPRESSION_THRESHOLD }));
-
-  // pg-boss's dashboard for admins (its own CSP; loaded on first use). /api/admin/queues is the REST API, below.
-  app.use(queuesDashboard(deps));
-  // The admin console: its page and assets (built on the first request), under a policy of its own.
-  app.use(consoleRoutes(deps));
-
-  // The same procedures as plain JSON, with the document and reference that describe them.
+  // The same procedures as plain JSON (a path it does not know goes on to the 404 below).
   const operations = restOperations(appRouter);
-  // The document is built on its first request (it costs tens of milliseconds of every start otherwise);
-  // server/rest/openapi.test.ts builds it from every procedure, so one it cannot describe fails the tests.
-  app.use(docsRoutes(() => openApiDocument(operations, deps.version)));
   app.use(
     '/api',
     globalRateLimit(deps.rateLimits),
     createRestHandler({ router: appRouter, operations, createContext, bodyLimit: config.BODY_LIMIT, errorHeaders: errorRateLimitHeaders, onError: logFailure }),
   );
+
+  // Everything after /trpc and /api. Their handlers compress their own answers (a body held whole needs no stream),
+  // and their streams (tRPC's jsonl batches and subscriptions, REST's events) must leave as they are written, not
+  // when a zlib block fills.
+  app.use(compression({ threshold: COMPRESSION_THRESHOLD }));
+
+  // pg-boss's dashboard for admins (its own CSP; loaded on first use). /api/admin/queues is the REST API, above.
+  app.use(queuesDashboard(deps));
+  // The admin console: its page and assets (built on the first request), under a policy of its own.
+  app.use(consoleRoutes(deps));
+  // The document and the reference that describe the REST API. The document is built on its first request (it costs
+  // tens of milliseconds of every start otherwise); server/rest/openapi.test.ts builds it from every procedure, so
+  // one it cannot describe fails the tests.
+  app.use(docsRoutes(() => openApiDocument(operations, deps.version)));
 
   app.use((req, res) => sendError(req, res, 'NOT_FOUND', `no route for ${req.method} ${req.path.slice(0, 200)}`));
   app.use(errorHandler());

@@ -8,6 +8,7 @@ import { SSE_PING_MS } from '../trpc/init.ts';
 import { invokeProcedure } from '../trpc/invoke.ts';
 import type { ErrorShape } from '../trpc/errors.ts';
 import { bySpecificity, matchOperation, type Operation, type QueryKind } from './operations.ts';
+import { endCompressible } from '../http/compress.ts';
 
 type ErrorInfo = { error: TRPCError; path: string | undefined; ctx: Context | undefined };
 
@@ -114,21 +115,22 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
     return { ...(fields as Record<string, unknown>), ...params };
   }
 
-  function sendError(res: Response, error: TRPCError, operation: Operation | undefined, ctx: Context | undefined): void {
+  function sendError(req: Request, res: Response, error: TRPCError, operation: Operation | undefined, ctx: Context | undefined): void {
     onError?.({ error, path: operation?.procedurePath, ctx });
     const type = operation?.procedure._def.type ?? 'unknown';
     const shape = getTRPCErrorShape({ config, error, type, path: operation?.procedurePath, input: undefined, ctx }) as ErrorShape;
     const { code, requestId, fieldErrors, retryAfterSeconds } = shape.data;
     const body: RestError = { error: { code, message: shape.message, requestId, fieldErrors, retryAfterSeconds } };
     if (opts.errorHeaders) for (const [name, value] of Object.entries(opts.errorHeaders([error]))) res.setHeader(name, value);
-    send(res, getStatusCodeFromKey(code), body);
+    send(req, res, getStatusCodeFromKey(code), body);
   }
 
-  function send(res: Response, status: number, body: unknown): void {
+  function send(req: Request, res: Response, status: number, body: unknown): void {
     res.statusCode = status;
     res.setHeader('content-type', 'application/json; charset=utf-8');
-    // Dates become ISO 8601 strings: REST is plain JSON, without tRPC's superjson envelope.
-    res.end(JSON.stringify(body));
+    // Dates become ISO 8601 strings: REST is plain JSON, without tRPC's superjson envelope. Compressed here when it
+    // is big enough, as tRPC's answers are: the app's compression middleware is not in front of this handler.
+    endCompressible(req, res, JSON.stringify(body));
   }
 
   /**
@@ -142,11 +144,8 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
     res.setHeader('cache-control', 'no-cache, no-transform');
     res.setHeader('x-accel-buffering', 'no');
     res.flushHeaders();
-    const write = (text: string) => {
-      res.write(text);
-      // compression buffers what it is given; an event must leave now.
-      (res as Response & { flush?: () => void }).flush?.();
-    };
+    // No compression middleware in front of /api, so each event leaves as it is written.
+    const write = (text: string) => void res.write(text);
     write('retry: 2000\n\n');
     const ping = setInterval(() => write(': ping\n\n'), SSE_PING_MS);
     ping.unref();
@@ -209,9 +208,9 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
       const fields = typeof lastEventId === 'string' && lastEventId !== '' ? { lastEventId, ...(input as Record<string, unknown> | undefined) } : input;
       const data: unknown = await invokeProcedure(procedure, { path: procedurePath, getRawInput: async () => fields, ctx, type: procedure._def.type, signal: abort.signal, batchIndex: 0 });
       if (operation.stream) return await stream(res, data as AsyncIterable<unknown>, abort.signal, operation, ctx);
-      send(res, operation.route.status ?? 200, data);
+      send(req, res, operation.route.status ?? 200, data);
     } catch (cause) {
-      sendError(res, getTRPCErrorFromUnknown(cause), operation, ctx);
+      sendError(req, res, getTRPCErrorFromUnknown(cause), operation, ctx);
     }
   }
 

@@ -86,7 +86,10 @@ describe('lean tRPC handler', () => {
   it.each(cases)('answers %s like tRPC’s adapter', async (_name, path, init) => {
     const [official, lean] = await Promise.all([fetch(`${base}/official${path}`, init), fetch(`${base}/lean${path}`, init)]);
     expect(lean.status).toBe(official.status);
-    for (const header of ['allow', 'vary']) expect(lean.headers.get(header), header).toBe(official.headers.get(header));
+    expect(lean.headers.get('allow')).toBe(official.headers.get('allow'));
+    // The lean path compresses its own answers (no compression middleware is in front of it), so they also vary with
+    // Accept-Encoding; otherwise the same.
+    expect(lean.headers.get('vary')?.replace(/, accept-encoding$/, '') ?? null).toBe(official.headers.get('vary'));
     // tRPC's adapter labels errors about the whole request text/plain although the body is JSON; we say JSON.
     const officialType = official.headers.get('content-type')?.replace('text/plain;charset=UTF-8', 'application/json');
     expect(lean.headers.get('content-type')).toBe(officialType ?? null);
