@@ -8,6 +8,7 @@ import * as pgSchema from './schema/pg.ts';
 // Each driver is loaded when a database of its kind is opened: a process pays only for the one it uses.
 import type { PostgresOptions } from './postgres-settings.ts';
 import type { NotificationListener } from './notifications.ts';
+import { mapRowsOnce } from './row-mapper.ts';
 
 export { findUniqueViolation, isDatabaseUnavailable, type UniqueViolation } from './errors.ts';
 export { PGLITE_SETTINGS } from './pglite.ts';
@@ -265,7 +266,7 @@ function preparedCache(orm: Orm, tables: Tables): Database['prepared'] {
   return <P>(name: string, build: (orm: Orm, tables: Tables) => { prepare: (name: string) => P }): P => {
     let query = cache.get(name) as P | undefined;
     if (query === undefined) {
-      query = build(orm, tables).prepare(name);
+      query = mapRowsOnce(build(orm, tables).prepare(name));
       cache.set(name, query);
     }
     return query;
