@@ -102,9 +102,9 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
     createRestHandler({ router: appRouter, operations, createContext, bodyLimit: config.BODY_LIMIT, errorHeaders: errorRateLimitHeaders, onError: logFailure }),
   );
 
-  // Everything after /trpc and /api. Their handlers compress their own answers (a body held whole needs no stream),
-  // and their streams (tRPC's jsonl batches and subscriptions, REST's events) must leave as they are written, not
-  // when a zlib block fills.
+  // Everything after /trpc and /api. Their handlers compress the answers they hold whole themselves (no stream, no
+  // wrapping per response), and the middleware never compressed their streams: tRPC's and REST's events say
+  // no-transform, and tRPC's jsonl batches are of a type it leaves alone.
   app.use(compression({ threshold: COMPRESSION_THRESHOLD }));
 
   // pg-boss's dashboard for admins (its own CSP; loaded on first use). /api/admin/queues is the REST API, above.

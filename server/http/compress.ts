@@ -7,15 +7,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { brotliCompress, constants, deflate, gzip, type CompressCallback, type InputType } from 'node:zlib';
 
 export const COMPRESSION_THRESHOLD = 1024;
-/** compression's own default: a balance of speed and ratio for answers made per request. */
-export const BROTLI_QUALITY = 4;
-
-export type Coding = 'br' | 'gzip' | 'deflate';
+type Coding = 'br' | 'gzip' | 'deflate';
 /** Our preference among codings the client rates equally. */
 const CODINGS: readonly Coding[] = ['br', 'gzip', 'deflate'];
 
+/** Brotli at quality 4, compression's own default: a balance of speed and ratio for answers made per request. */
+const BROTLI = { params: { [constants.BROTLI_PARAM_QUALITY]: 4 } };
+
 const COMPRESS: Record<Coding, (body: InputType, done: CompressCallback) => void> = {
-  br: (body, done) => brotliCompress(body, { params: { [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY } }, done),
+  br: (body, done) => brotliCompress(body, BROTLI, done),
   gzip: (body, done) => gzip(body, done),
   deflate: (body, done) => deflate(body, done),
 };

@@ -144,7 +144,7 @@ export function createRestHandler(opts: RestHandlerOptions): RequestHandler {
     res.setHeader('cache-control', 'no-cache, no-transform');
     res.setHeader('x-accel-buffering', 'no');
     res.flushHeaders();
-    // No compression middleware in front of /api, so each event leaves as it is written.
+    // No compression middleware is in front of /api (and the stream says no-transform): each event leaves as written.
     const write = (text: string) => void res.write(text);
     write('retry: 2000\n\n');
     const ping = setInterval(() => write(': ping\n\n'), SSE_PING_MS);
