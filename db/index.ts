@@ -5,6 +5,7 @@ import { count, Param, sql, type Column, type Logger as DrizzleLogger, type SQL 
 import type { PGlite } from '@electric-sql/pglite';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
+import { searchKey } from './schema/pg-search-key.ts';
 // Each driver is loaded when a database of its kind is opened: a process pays only for the one it uses.
 import type { PostgresOptions } from './postgres-settings.ts';
 import type { NotificationListener } from './notifications.ts';
@@ -493,7 +494,10 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,
     includes: (column, text) => sql`strpos(${column}, ${text}) > 0`,
     postsSearch: (text) => {
-      const matches = sql`${pgSchema.posts.search} like lower(${likePattern(text)}) escape '\\'`;
+      // The index holds searchKey(search) (db/schema/pg-search-key.ts), so it is asked with the pattern keyed the
+      // same way (in SQL, through the same lower()); the second test decides.
+      const pattern = sql`lower(${likePattern(text)})`;
+      const matches = sql`${searchKey(pgSchema.posts.search)} like ${searchKey(pattern)} escape '\\' and ${pgSchema.posts.search} like ${pattern} escape '\\'`;
       return {
         // The same test in a form pg_trgm's index cannot serve: a walk reads a short range of the created_at
         // index and tests its rows (0.5–0.9 ms at 100,000 posts), where the planner would otherwise AND that range

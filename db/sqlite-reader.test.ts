@@ -5,11 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { newId, openDatabase, SEARCH_CANDIDATES, wordBoundaryWindows, type Database } from './index.ts';
 import { openSqliteReader } from './sqlite-reader.ts';
 import { dialects } from '../server/testing/harness.ts';
 import { openTestDatabase } from '../server/testing/database.ts';
+import { bound } from '../server/testing/plans.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'abs-sqlite-reader-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -78,6 +79,37 @@ describe.each(dialects)('the trigram index read for a search on %s', (dialect) =
     expect(await found(text, 1)).toBeNull();
     expect(await found(text, 2)).toEqual([`${tag} found`, `${tag} second`]);
     await db.orm.delete(posts).where(inArray(posts.id, common.map((post) => post.id)));
+  });
+
+  it('narrows text of several words by the trigrams across its spaces, not to every post that holds each word', async () => {
+    const tag = `zr${dialect}`;
+    const text = `quokka xylophone ${tag}`;
+    // Posts that hold every word of the text, but apart: before the index took trigrams across spaces (Postgres'
+    // pg_trgm takes them inside words only), each of them was a candidate rechecked row by row.
+    const { posts } = db.tables;
+    const now = new Date();
+    const apart = Array.from({ length: 40 }, (_, i) => ({ id: newId(), authorId, title: `quokka and xylophone ${i}`, body: `and ${tag}`, published: true, createdAt: now, updatedAt: now }));
+    await db.orm.insert(posts).values(apart);
+    await insert(`${tag} phrase`, `the ${text}`);
+    await insert('Quokka Xylophone', `${tag.toUpperCase()} in capitals`);
+    const ran: { text: string; params: unknown[] }[] = [];
+    const stop = db.onQuery((statement, params) => ran.push({ text: statement, params }));
+    expect(await found(text)).toEqual([`${tag} phrase`]);
+    stop();
+    if (dialect === 'postgres') {
+      // The index's candidates for the text, from the probe's plan: the post that holds it, not the 40 that hold its words.
+      const probe = ran.find((statement) => /^select "id" from "posts"/.test(statement.text));
+      expect(probe).toBeDefined();
+      const plan = await db.transaction(async (tx) => {
+        // A few dozen rows: the planner would rather read the table than an index, which is not what is tested here.
+        await tx.execute(sql`set local enable_seqscan = off`);
+        const result = await tx.execute<{ 'QUERY PLAN': string }>(sql`explain analyze ${bound(probe!.text, probe!.params)}`);
+        return result.rows.map((row) => row['QUERY PLAN']).join('\n');
+      });
+      const candidates = Number(/Bitmap Index Scan on posts_search_trgm_idx .*actual time=\S+ rows=(\d+)/.exec(plan)?.[1]);
+      expect(candidates, plan).toBeLessThanOrEqual(2);
+    }
+    await db.orm.delete(posts).where(inArray(posts.id, apart.map((post) => post.id)));
   });
 
   it('answers many searches at once, each with its own answer', async () => {

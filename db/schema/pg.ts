@@ -1,6 +1,7 @@
 // The Postgres schema: the same tables, columns and row types as ./sqlite.ts (checked by ./parity.ts).
 import { sql } from 'drizzle-orm';
 import { boolean, check, index, integer, jsonb, pgTable, text, timestamp as pgTimestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { searchKey } from './pg-search-key.ts';
 import { ROLES, TASK_STATUSES, newId } from './shared.ts';
 
 const timestamp = (name: string) => pgTimestamp(name, { withTimezone: true, mode: 'date' });
@@ -107,8 +108,9 @@ export const posts = pgTable(
     index('posts_published_created_idx').on(t.published, t.createdAt, t.id),
     // Admins' and signed-in readers' pages (published or their own): newest first without sorting the table.
     index('posts_created_idx').on(t.createdAt, t.id),
-    // A trigram index keeps `LIKE '%q%'` fast on large tables (pg_trgm, migration 0002).
-    index('posts_search_trgm_idx').using('gin', t.search.op('gin_trgm_ops')),
+    // A trigram index keeps `LIKE '%q%'` fast on large tables (pg_trgm, migration 0002), over `search` with its
+    // spaces made letters (searchKey) so that trigrams join the words of a query too (migration 0011).
+    index('posts_search_trgm_idx').using('gin', sql`${searchKey(t.search)} gin_trgm_ops`),
   ],
 );
 

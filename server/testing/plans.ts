@@ -4,7 +4,7 @@ import type { SqliteRemoteDatabase } from 'drizzle-orm/sqlite-proxy';
 import type { Database } from '../../db/index.ts';
 
 /** The statement as it ran: its text with its parameters bound again (`?` on SQLite, `$n` on Postgres). */
-function bound(text: string, params: unknown[]): SQL {
+export function bound(text: string, params: unknown[]): SQL {
   let next = 0;
   return sql.join(
     text.split(/(\?|\$\d+)/).map((part) => {
