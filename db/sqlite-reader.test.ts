@@ -98,7 +98,7 @@ describe.each(dialects)('the trigram index read for a search on %s', (dialect) =
     stop();
     if (dialect === 'postgres') {
       // The index's candidates for the text, from the probe's plan: the post that holds it, not the 40 that hold its words.
-      const probe = ran.find((statement) => /^select "id" from "posts"/.test(statement.text));
+      const probe = ran.find((statement) => /from "posts" where \(?replace\(/.test(statement.text));
       expect(probe).toBeDefined();
       const plan = await db.transaction(async (tx) => {
         // A few dozen rows: the planner would rather read the table than an index, which is not what is tested here.
@@ -148,7 +148,6 @@ describe('word boundary windows', () => {
     expect(wordBoundaryWindows('heisenbug')).toEqual([]);
     expect(wordBoundaryWindows(' leading and trailing ')).toEqual(['ng an', 'nd tr']);
     expect(wordBoundaryWindows('ab c d')).toEqual(['ab c ', ' c d']);
-    // A quote (FTS5's phrase delimiter) near a boundary: the whole text's phrase, where quotes are escaped.
-    expect(wordBoundaryWindows('say "hi" there')).toEqual([]);
+    expect(wordBoundaryWindows('say "hi" there')).toEqual(['ay "h', 'i" th']);
   });
 });
