@@ -6,7 +6,8 @@ import { sql, type SQL, type SQLWrapper } from 'drizzle-orm';
  * of it) is turned into to ask it. pg_trgm takes trigrams inside words only, so text of several words was found
  * by every post that holds each of its words somewhere (1,833 candidates rechecked for 22 matches of `quokka
  * xylophone` at 1,000,000 posts). Without the spaces the words run together and their trigrams join them: `kax`
- * and `axy` of `quokkaxylophone` come only from `…ka x…` and `…a xy…` (22 candidates, every one a match).
+ * and `axy` of `quokkaxylophone` come from `…ka x…` and `…a xy…`, or from the rarer words that hold them
+ * (`galaxy`): 22 candidates there, every one a match.
  * Removing a character from both sides keeps every "contains": text that contains the query still contains it
  * after both lose their spaces. So the index only narrows, and the condition on `search` itself decides.
  * replace() costs 2–3 µs a post; the index rechecks each candidate with it.

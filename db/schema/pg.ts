@@ -108,8 +108,8 @@ export const posts = pgTable(
     index('posts_published_created_idx').on(t.published, t.createdAt, t.id),
     // Admins' and signed-in readers' pages (published or their own): newest first without sorting the table.
     index('posts_created_idx').on(t.createdAt, t.id),
-    // A trigram index keeps `LIKE '%q%'` fast on large tables (pg_trgm, migration 0002), over `search` with its
-    // spaces made letters (searchKey) so that trigrams join the words of a query too (migration 0011).
+    // A trigram index keeps `LIKE '%q%'` fast on large tables (pg_trgm, migration 0002), over `search` without its
+    // spaces (searchKey) so that trigrams join the words of a query too (migration 0011).
     index('posts_search_trgm_idx').using('gin', sql`${searchKey(t.search)} gin_trgm_ops`),
   ],
 );
