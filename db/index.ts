@@ -10,7 +10,6 @@ import { searchKey, searchKeyLength } from './schema/pg-search-key.ts';
 import type { PostgresOptions } from './postgres-settings.ts';
 import type { NotificationListener } from './notifications.ts';
 import { mapRowsOnce } from './row-mapper.ts';
-import type { Collected } from './thread-calls.ts';
 
 export { findUniqueViolation, isDatabaseUnavailable, type UniqueViolation } from './errors.ts';
 export { PGLITE_SETTINGS } from './pglite.ts';
@@ -115,12 +114,6 @@ export type Database = {
   lazyCommit: SQL | undefined;
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
-  /**
-   * For the idle collector, once the process has gone quiet after load: the thread a SQLite file's searches read
-   * on gives its page cache back and collects its own heap (db/sqlite-reader.ts). Null where there is no such
-   * thread: Postgres, PGlite, an in-memory SQLite, a process that has not searched.
-   */
-  collect: () => Promise<Collected>;
   /**
    * Runs a bulk insert of posts with the search index built once afterwards instead of row by row (several times
    * faster): SQLite drops the FTS and count insert triggers, rebuilds posts_fts and counts the posts once; Postgres
@@ -385,7 +378,6 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       lazyCommit: undefined,
       listen: bus.listen,
       poolStats: () => null,
-      collect: async () => (reader ? reader.collect() : null),
       analyze: async () => {
         sqlite.raw.exec('analyze');
       },
@@ -497,7 +489,6 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     orm,
     tables: pgSchema,
     prepared: preparedCache(orm, pgSchema),
-    collect: async () => null,
     transaction: (fn) => orm.transaction(fn),
     forUpdate: (query) => (query as { for: (strength: 'update') => typeof query }).for('update'),
     contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,

@@ -4,7 +4,6 @@ import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import type { ReaderRequest, ReaderResponse } from './sqlite-reader.ts';
 import { planOnce } from './sqlite-plan-once.ts';
-import { collectThisThread } from './thread-calls.ts';
 
 const port = parentPort!;
 const { path } = workerData as { path: string };
@@ -32,12 +31,6 @@ function prepared(text: string): BetterSqlite3.Statement<unknown[]> {
 const reply = (message: ReaderResponse) => port.postMessage(message);
 
 port.on('message', (request: ReaderRequest) => {
-  if ('collect' in request) {
-    // The page cache's memory first (SQLite frees what it can of the connection's caches), then the heap.
-    db.pragma('shrink_memory');
-    reply({ id: request.id, collected: collectThisThread() });
-    return;
-  }
   try {
     const statement = prepared(request.text);
     // A statement that returns no rows runs for its error: the connection is read-only.

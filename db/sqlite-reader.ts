@@ -4,23 +4,14 @@
 // common reads their whole doclists (about 15 ms at 1,000,000 posts). Sent here, it waits on its own thread.
 // WAL lets this connection read while the main one writes; it sees what has committed when the statement starts.
 import { Worker } from 'node:worker_threads';
-import { threadCalls, type Collected, type ThreadCalls } from './thread-calls.ts';
+import { threadCalls, type ThreadCalls } from './thread-calls.ts';
 
-export type ReaderRequest = { id: number; text: string; params: unknown[] } | { id: number; collect: true };
-export type ReaderResponse =
-  | { id: number; rows: unknown[][] }
-  | { id: number; collected: Collected }
-  | { id: number; error: { message: string; code: string | undefined } };
+export type ReaderRequest = { id: number; text: string; params: unknown[] };
+export type ReaderResponse = { id: number; rows: unknown[][] } | { id: number; error: { message: string; code: string | undefined } };
 
 export type SqliteReader = {
   /** The statement's rows as arrays of column values (better-sqlite3's raw mode). */
   values(text: string, params: unknown[]): Promise<unknown[][]>;
-  /**
-   * Once the process has gone quiet after load (the idle collector): the thread's connection gives its page cache
-   * back (up to 64 MiB after searches over a large table) and the thread collects its own heap. Null while no
-   * thread runs: none is started for it.
-   */
-  collect(): Promise<Collected>;
   close(): Promise<void>;
 };
 
@@ -47,9 +38,9 @@ export function openSqliteReader(path: string): SqliteReader {
     thread.on('message', (message: ReaderResponse) =>
       calls.settle(
         message.id,
-        'error' in message
-          ? { error: Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}) }
-          : { value: 'rows' in message ? message.rows : message.collected },
+        'rows' in message
+          ? { value: message.rows }
+          : { error: Object.assign(new Error(message.error.message), message.error.code ? { code: message.error.code } : {}) },
       ),
     );
     // Idle until the first statement: only a call in flight keeps the process alive.
@@ -62,7 +53,6 @@ export function openSqliteReader(path: string): SqliteReader {
       if (closed) return Promise.reject(new Error('the SQLite reader is closed'));
       return (current ??= start()).calls.call<unknown[][]>({ text, params } satisfies Omit<ReaderRequest, 'id'>);
     },
-    collect: async () => (current && !closed ? current.calls.call<Collected>({ collect: true } satisfies Omit<ReaderRequest, 'id'>) : null),
     close: async () => {
       closed = true;
       const thread = current?.thread;

@@ -1,32 +1,7 @@
 // Calls to a worker thread by message: each call carries an id and is answered by one message with that id.
 // The thread keeps the process alive only while a call is in flight; once the thread has failed, every call in
-// flight and every later one rejects with its error. Shared by the SQLite reader and the PGlite thread, as is the
-// collection of a thread's own heap (each V8 isolate collects only its own).
-import { getHeapStatistics } from 'node:v8';
+// flight and every later one rejects with its error. Shared by the SQLite reader and the PGlite thread.
 import type { Worker } from 'node:worker_threads';
-
-export type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
-
-/** `globalThis.gc`, there when node runs with --expose-gc (SERVER_NODE_ARGS; worker threads share the flag). */
-export const exposedGc = (): Gc | undefined => (globalThis as { gc?: Gc }).gc;
-
-/**
- * V8's "last resort" collection on the calling thread's heap: several full collections that also give back the
- * pages V8 pools for reuse (a regular major collection frees the garbage but keeps them).
- */
-export const lastResortCollection = (gc: Gc) => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-
-/** A thread's V8 heap around a collection it was asked for, in bytes; null without --expose-gc. */
-export type Collected = { before: number; after: number } | null;
-
-/** The calling thread's own heap collected (lastResortCollection), with its size around it. */
-export function collectThisThread(): Collected {
-  const gc = exposedGc();
-  if (!gc) return null;
-  const before = getHeapStatistics().total_heap_size;
-  lastResortCollection(gc);
-  return { before, after: getHeapStatistics().total_heap_size };
-}
 
 export type ThreadCalls = {
   /** Posts `message` with `id` (a fresh one unless given) and resolves with what `settle` is given for it. */

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { PGliteLike } from 'pg-boss';
-import { threadCalls, type Collected, type ThreadCalls } from '../db/thread-calls.ts';
+import { threadCalls, type ThreadCalls } from '../db/thread-calls.ts';
 
 export type ThreadOptions = { dataDir: string | null; settings: readonly string[] };
 
@@ -22,6 +22,8 @@ export type PgliteRequest =
   | { op: 'collect'; id: number }
   | { op: 'close'; id: number };
 
+/** The thread's V8 heap around a collection it was asked for (`collect`), in bytes; null without --expose-gc. */
+export type Collected = { before: number; after: number } | null;
 
 /** What the thread sends back: an error as plain data, since a message keeps only an Error's message and stack. */
 export type SerializedError = { name: string; message: string; stack?: string | undefined; fields: Record<string, unknown> };

@@ -1,8 +1,9 @@
 // The embedded queue's PGlite on a thread of its own (started by jobs/pglite-remote.ts): its start (initdb on a
 // first run) and every pg-boss statement run here, off the event loop that serves requests.
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { collectThisThread } from '../db/thread-calls.ts';
+import { exposedGc, lastResortCollection } from '../server/runtime/idle-gc.ts';
 import type { PgliteRequest, PgliteResponse, SerializedError, ThreadOptions } from './pglite-remote.ts';
 
 const port = parentPort!;
@@ -67,8 +68,13 @@ port.on('message', (request: PgliteRequest) => {
           const bytes = await blob.arrayBuffer();
           return reply({ kind: 'result', id: request.id, value: bytes }, [bytes]);
         }
-        case 'collect':
-          return reply({ kind: 'result', id: request.id, value: collectThisThread() });
+        case 'collect': {
+          const gc = exposedGc();
+          if (!gc) return reply({ kind: 'result', id: request.id, value: null });
+          const before = getHeapStatistics().total_heap_size;
+          lastResortCollection(gc);
+          return reply({ kind: 'result', id: request.id, value: { before, after: getHeapStatistics().total_heap_size } });
+        }
         case 'close': {
           await client.close();
           reply({ kind: 'result', id: request.id, value: null });

@@ -16,8 +16,7 @@ import { deadLetterQueue, JobPayloadError, type JobDefinition, type RegisteredJo
 import { lazyQueueDashboard, type QueueDashboard } from './dashboard.ts';
 import { createJobOperations, type JobOperations } from './operations.ts';
 import { createRelay, type OutboxRow, type OutboxStats, type RelayFault } from './outbox.ts';
-import type { Collected } from '../db/thread-calls.ts';
-import { openPgliteThread, type RemotePglite, type ThreadSupervision } from './pglite-remote.ts';
+import { openPgliteThread, type Collected, type RemotePglite, type ThreadSupervision } from './pglite-remote.ts';
 import { registeredJobs } from './registry.ts';
 
 /** Where pg-boss keeps its tables (schema `pgboss`). `client`: an open PGlite to share (tests, tools). */

@@ -1,7 +1,6 @@
 // Composition root of the API process: config → logger → deps → HTTP server, and one graceful shutdown path.
 import { queueBackendFor } from '../jobs/queue.ts';
 import type { RelayFault } from '../jobs/outbox.ts';
-import type { Collected } from '../db/thread-calls.ts';
 import { embeddedPaths, writeBackup } from './backup.ts';
 import { claimDataDir, type DataDirClaim } from './control-socket.ts';
 import { buildDeps, closeDeps, type Deps } from './deps.ts';
@@ -54,19 +53,14 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   const lifecycle: Lifecycle = { shuttingDown: false };
   const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
   logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
-  // The threads' heaps too: the embedded queue's PGlite and the SQLite search reader (each isolate collects only its own).
-  const collectThread = (thread: string, collect: () => Promise<Collected>) =>
-    void collect().then(
-      (collected) => {
-        if (collected) logger.debug({ heapMiB: { before: Math.round(collected.before / 2 ** 20), after: Math.round(collected.after / 2 ** 20) } }, `${thread} thread collected`);
-      },
-      (error: unknown) => logger.debug({ err: error }, `${thread} thread could not collect`),
-    );
   const idleCollector = startIdleCollector({
-    alsoCollect: () => {
-      collectThread('job queue', deps.queue.collect);
-      collectThread('SQLite reader', deps.db.collect);
-    },
+    alsoCollect: () =>
+      void deps.queue.collect().then(
+        (collected) => {
+          if (collected) logger.debug({ heapMiB: { before: Math.round(collected.before / 2 ** 20), after: Math.round(collected.after / 2 ** 20) } }, 'job queue thread collected');
+        },
+        (error: unknown) => logger.debug({ err: error }, 'job queue thread could not collect'),
+      ),
   });
   server.on('request', idleCollector.note);
   // Without Redis on Postgres, the cache serves from memory once it hears the other processes' invalidations.

@@ -5,7 +5,13 @@
 // collection (several full collections that also release them) brings the RSS back to its idle size, for a
 // pause of some tens of milliseconds in a process that has nothing else to do. It also drops compiled code, so
 // it waits for half a minute of quiet: a pause between bursts of traffic should not cost the next burst a warm-up.
-import { exposedGc, lastResortCollection, type Gc } from '../../db/thread-calls.ts';
+type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+/** `globalThis.gc`, there when node runs with --expose-gc (SERVER_NODE_ARGS; worker threads share the flag). */
+export const exposedGc = (): Gc | undefined => (globalThis as { gc?: Gc }).gc;
+
+/** The collection described above, on the calling thread's heap. */
+export const lastResortCollection = (gc: Gc) => gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 
 export type IdleCollectorOptions = {
   /** How often activity is looked at. */
