@@ -91,6 +91,7 @@ describe.each(dialects)('the trigram index read for a search on %s', (dialect) =
     const apart = Array.from({ length: 40 }, (_, i) => ({ id: newId(), authorId, title: `quokka and xylophone ${i}`, body: `and ${tag}`, published: true, createdAt: now, updatedAt: now }));
     await db.orm.insert(posts).values(apart);
     await insert(`${tag} phrase`, `the ${text}`);
+    // The text split between title and body is no match either (search keeps a separator between them).
     await insert('Quokka Xylophone', `${tag.toUpperCase()} in capitals`);
     const ran: { text: string; params: unknown[] }[] = [];
     const stop = db.onQuery((statement, params) => ran.push({ text: statement, params }));

@@ -88,7 +88,7 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
             // first), or null only when more posts of the whole table match than it is asked for.
             // Text trigrams cannot find is walked instead: under 3 characters, and on Postgres, whose index holds the
             // text without its spaces, under 3 characters other than spaces ("a b").
-            if ([...q].length >= 3 && (dialect === 'sqlite' || searchKeyLength(q) >= 3)) {
+            if (dialect === 'sqlite' ? [...q].length >= 3 : searchKeyLength(q) >= 3) {
               const { db } = deps.current;
               const { posts } = db.tables;
               const search = db.postsSearch(q);
