@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { captureLogs, dialects, failure, useTestDeps } from '../server/testing/harness.ts';
 import { createUser, signedInUser } from '../server/testing/factories.ts';
 import { TaskError } from '../server/errors.ts';
-import { internalFailure, LOST_LAST_ATTEMPT, runTask } from '../server/services/task-runs.ts';
+import { CARRIED_INPUT_MAX_CHARS, internalFailure, LOST_LAST_ATTEMPT, QUICK_RUN_MS, runTask } from '../server/services/task-runs.ts';
 import { sweepTasks } from '../server/services/maintenance.ts';
 import type { TextAnalyzer } from '../server/tasks/analyzer.ts';
 import type { TextAnalyzeResult } from '../server/tasks/types.ts';
@@ -24,12 +24,13 @@ const resultOf = (words: number): TextAnalyzeResult => ({
   entities: [],
 });
 
+type AnalysisCall = { text: string; signal: AbortSignal | undefined; resolve: (result: unknown) => void; reject: (error: Error) => void };
 /** An analyzer each of whose analyses the test settles by hand, in the order it chooses. */
-function handSettledAnalyzer(): TextAnalyzer & { calls: { text: string; resolve: (result: unknown) => void; reject: (error: Error) => void }[] } {
-  const calls: { text: string; resolve: (result: unknown) => void; reject: (error: Error) => void }[] = [];
+function handSettledAnalyzer(): TextAnalyzer & { calls: AnalysisCall[] } {
+  const calls: AnalysisCall[] = [];
   return {
     calls,
-    analyze: (text) => new Promise((resolve, reject) => calls.push({ text, resolve: resolve as (result: unknown) => void, reject })),
+    analyze: (text, signal) => new Promise((resolve, reject) => calls.push({ text, signal, resolve: resolve as (result: unknown) => void, reject })),
     close: async () => {},
   };
 }
@@ -56,7 +57,30 @@ describe.each(dialects)('task attempts on %s', (dialect) => {
     const { caller } = await signedInUser(deps.current);
     const { id } = await caller.tasks.submit({ type: 'text.analyze', input: { text } });
     const [job] = await deps.current.queue.find(runTaskJob, { taskId: id });
-    return { caller, id, jobId: job.id };
+    return { caller, id, jobId: job.id, carried: runTaskJob.payload.parse(job.data).run };
+  }
+
+  const taskRow = async (id: string) => {
+    const { tasks } = deps.current.db.tables;
+    const [row] = await deps.current.db.orm
+      .select({ status: tasks.status, error: tasks.error, result: tasks.result, attempts: tasks.attempts, attempt: tasks.attempt, startedAt: tasks.startedAt, finishedAt: tasks.finishedAt })
+      .from(tasks)
+      .where(eq(tasks.id, id));
+    return row;
+  };
+
+  /** The statements that write tasks while `fn` runs. */
+  async function taskUpdates(fn: () => Promise<void>): Promise<string[]> {
+    const updates: string[] = [];
+    const stop = deps.current.db.onQuery((query) => {
+      if (/^update "tasks"/i.test(query)) updates.push(query);
+    });
+    try {
+      await fn();
+    } finally {
+      stop();
+    }
+    return updates;
   }
 
   it('a slow attempt that fails after a retry took its task over changes nothing: the retry completes it', async () => {
@@ -166,6 +190,92 @@ describe.each(dialects)('task attempts on %s', (dialect) => {
     expect(byId.get(retried.id)).toMatchObject({ status: 'queued', error: 'try again later', result: null, attempts: 1, finishedAt: null });
     expect(byId.get(failed.id)).toMatchObject({ status: 'failed', error: 'gave up', result: null, attempts: 1, attempt: 2, finishedAt: expect.any(Date) });
     expect(byId.get(overlapped.id)).toMatchObject({ status: 'completed', result: resultOf(9), attempts: 1, attempt: 1 });
+  });
+
+  it('jobs carry the input of small tasks only, and one with its input at hand claims and settles its task in one statement', async () => {
+    const { caller } = await signedInUser(deps.current);
+    const small = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [2, 3] } });
+    const large = await caller.tasks.submit({ type: 'text.analyze', input: { text: 'word '.repeat(CARRIED_INPUT_MAX_CHARS) } });
+    const [smallJob] = await deps.current.queue.find(runTaskJob, { taskId: small.id });
+    const [largeJob] = await deps.current.queue.find(runTaskJob, { taskId: large.id });
+    expect(smallJob.data).toEqual({ taskId: small.id, run: { type: 'math.sum', input: { numbers: [2, 3] } } });
+    expect(largeJob.data).toEqual({ taskId: large.id });
+
+    // A fetched batch of three, two of them attempts of one job (the first still there when pg-boss retried it).
+    const other = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [4] } });
+    const [otherJob] = await deps.current.queue.find(runTaskJob, { taskId: other.id });
+    const carried = (data: unknown) => runTaskJob.payload.parse(data).run;
+    const updates = await taskUpdates(async () => {
+      await Promise.all([
+        runTask(deps.current, small.id, attempt(smallJob.id, 0), carried(smallJob.data)),
+        runTask(deps.current, other.id, attempt(otherJob.id, 0), carried(otherJob.data)),
+        runTask(deps.current, other.id, attempt(otherJob.id, 1), carried(otherJob.data)),
+      ]);
+    });
+    expect(updates).toHaveLength(1);
+    expect(await taskRow(small.id)).toMatchObject({ status: 'completed', result: { sum: 5, count: 2 }, error: null, attempts: 1, attempt: 0, startedAt: expect.any(Date), finishedAt: expect.any(Date) });
+    // Only the later attempt of the overlapped job went in.
+    expect(await taskRow(other.id)).toMatchObject({ status: 'completed', result: { sum: 4, count: 1 }, attempts: 1, attempt: 1 });
+    const done = await taskRow(small.id);
+    expect(done.startedAt!.getTime()).toBeLessThanOrEqual(done.finishedAt!.getTime());
+  });
+
+  it('an attempt with its input at hand writes nothing to a task that is not its to claim', async () => {
+    const { caller, id, jobId, carried } = await submitted('cancelled before its job ran');
+    expect(carried).toBeDefined();
+    await caller.tasks.cancel({ id });
+    const updates = await taskUpdates(() => runTask(deps.current, id, attempt(jobId, 0), carried));
+    expect(updates).toHaveLength(1);
+    expect(await taskRow(id)).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
+
+    // A later attempt completed the task: an earlier one that ran it too changes nothing.
+    const second = await submitted('done by its retry');
+    await runTask(deps.current, second.id, attempt(second.jobId, 1), second.carried);
+    await runTask(deps.current, second.id, attempt(second.jobId, 0), second.carried);
+    expect(await taskRow(second.id)).toMatchObject({ status: 'completed', attempts: 1, attempt: 1 });
+  });
+
+  it('an attempt with its input at hand that fails puts its task back in the queue under its claim, for the retry', async () => {
+    const { id, jobId, carried } = await submitted('fails once');
+    await withAnalyzer({ analyze: () => Promise.reject(new TaskError('try again later')), close: async () => {} }, () =>
+      expect(runTask(deps.current, id, attempt(jobId, 0), carried)).rejects.toThrow('try again later'),
+    );
+    expect(await taskRow(id)).toMatchObject({ status: 'queued', error: 'try again later', attempts: 1, attempt: 0, finishedAt: null });
+    // The same attempt again (a duplicate) may not claim it; the retry may.
+    const analyzer = handSettledAnalyzer();
+    await withAnalyzer(analyzer, async () => {
+      await runTask(deps.current, id, attempt(jobId, 0), carried).catch(() => {});
+      analyzer.calls.splice(0).forEach((call) => call.resolve(resultOf(1)));
+      expect(await taskRow(id)).toMatchObject({ status: 'queued', attempts: 1 });
+      const retry = runTask(deps.current, id, attempt(jobId, 1), carried);
+      await expect.poll(() => analyzer.calls.length).toBe(1);
+      analyzer.calls[0].resolve(resultOf(2));
+      await retry;
+    });
+    expect(await taskRow(id)).toMatchObject({ status: 'completed', error: null, attempts: 2, attempt: 1, result: resultOf(2) });
+  });
+
+  it(`an attempt with its input at hand that runs past ${QUICK_RUN_MS} ms claims its task meanwhile, and one refused its claim is aborted`, async () => {
+    const { id, jobId, carried } = await submitted('a longer analysis');
+    const analyzer = handSettledAnalyzer();
+    await withAnalyzer(analyzer, async () => {
+      const run = runTask(deps.current, id, attempt(jobId, 0), carried);
+      await expect.poll(() => analyzer.calls.length).toBe(1);
+      // Running shows once the run has gone on QUICK_RUN_MS (polled: no bound on how long that takes).
+      await expect.poll(async () => (await taskRow(id)).status, { interval: 5 }).toBe('running');
+      analyzer.calls[0].resolve(resultOf(5));
+      await run;
+      expect(await taskRow(id)).toMatchObject({ status: 'completed', attempts: 1, attempt: 0, result: resultOf(5) });
+
+      // Cancelled before its job ran: the run starts all the same (nothing tells it), and its claim is refused.
+      const refused = await submitted('cancelled before its job ran');
+      await refused.caller.tasks.cancel({ id: refused.id });
+      await runTask(deps.current, refused.id, attempt(refused.jobId, 0), refused.carried);
+      expect(analyzer.calls).toHaveLength(2);
+      expect(analyzer.calls[1].signal?.aborted).toBe(true);
+      analyzer.calls[1].resolve(resultOf(6));
+      expect(await taskRow(refused.id)).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
+    });
   });
 
   it('shows the owner a runner’s own message, and only a generic one (logged with the task id) for anything else', async () => {

@@ -26,13 +26,17 @@ describe.each(dialects)('task claims and outcomes on %s', (dialect) => {
 
     const ran: { text: string; params: unknown[] }[] = [];
     const stop = db.onQuery((text, params) => ran.push({ text, params }));
-    await runTask(deps.current, burst[0].id, { id: newId(), retryCount: 0, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
+    const job = () => ({ id: newId(), retryCount: 0, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
+    // One attempt that reads its input with its claim, one that has it at hand (its claim and outcome in one statement).
+    await runTask(deps.current, burst[0].id, job());
+    await runTask(deps.current, burst[1].id, job(), { type: 'math.sum', input: burst[1].input });
     stop();
-    const [task] = await db.orm.select({ status: tasks.status, result: tasks.result }).from(tasks).where(eq(tasks.id, burst[0].id));
-    expect(task).toEqual({ status: 'completed', result: { sum: 1, count: 2 } });
+    const taskOf = async (id: string) => (await db.orm.select({ status: tasks.status, result: tasks.result }).from(tasks).where(eq(tasks.id, id)))[0];
+    expect(await taskOf(burst[0].id)).toEqual({ status: 'completed', result: { sum: 1, count: 2 } });
+    expect(await taskOf(burst[1].id)).toEqual({ status: 'completed', result: { sum: 2, count: 2 } });
 
     const writes = ran.filter((statement) => statement.text.startsWith('update "tasks"'));
-    expect(writes).toHaveLength(2); // the claim and the outcome
+    expect(writes).toHaveLength(3); // the claim and the outcome; the claim with its outcome
     for (const { text, params } of writes) {
       const plan = await planOf(db, text, params);
       expect(plan, text).toMatch(dialect === 'sqlite' ? /SEARCH tasks USING INDEX sqlite_autoindex_tasks_1 \(id=\?\)/ : /tasks_pkey/);

@@ -1,5 +1,5 @@
 // Running user tasks in a worker: claim, run, record the result or the failure; and the dead-letter case.
-import { and, eq, inArray, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm';
 import type { JobContext } from '../../jobs/define.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, TaskError } from '../errors.ts';
@@ -25,6 +25,23 @@ type Claim = { taskId: string; jobId: string; attempt: number };
 type Claimed = { type: string; input: unknown };
 type Outcome = { status: 'completed'; result: unknown } | { status: 'failed'; error: string } | { status: 'queued'; error: string };
 type Settlement = { claim: Claim; outcome: Outcome };
+/** An attempt that ran before it claimed its task (see runTask): its claim and its outcome go in together. */
+type QuickSettlement = Settlement & { startedAt: Date };
+
+/** What a job carries of its task, so that an attempt can run it before it claims it (see runTask). */
+export type CarriedRun = { type: string; input: unknown };
+/**
+ * Inputs up to this size (as JSON) travel in their job too (carriedRun); larger ones are read by the claim only,
+ * so that a job stays a small row whatever its task holds (text.analyze takes up to 100,000 characters).
+ */
+export const CARRIED_INPUT_MAX_CHARS = 2048;
+/** How long an attempt with its input at hand runs before it claims its task, which then shows as running. */
+export const QUICK_RUN_MS = 50;
+
+/** The job's share of a task about to be queued: its input too when it is small. */
+export function carriedRun(type: string, input: unknown): CarriedRun | undefined {
+  return JSON.stringify(input).length <= CARRIED_INPUT_MAX_CHARS ? { type, input } : undefined;
+}
 
 /**
  * The claim and the outcome find their tasks by primary key alone. The ids also go in as a list, so the planner
@@ -49,16 +66,10 @@ const wroteFor = (row: { id: string; jobId: string | null; attempt: number | nul
  */
 async function claimTasks(deps: Deps, claims: Claim[]): Promise<(Claimed | null)[]> {
   const { tasks } = deps.db.tables;
-  const latest = new Map<string, Claim>();
-  for (const claim of claims) {
-    const seen = latest.get(claim.taskId);
-    if (!seen || claim.attempt > seen.attempt) latest.set(claim.taskId, claim);
-  }
-  const rows = [...latest.values()].map((claim) => ({ claim_task: claim.taskId, claim_job: claim.jobId, claim_attempt: claim.attempt }));
+  const latest = latestClaims(claims.map((claim) => ({ claim }))).map(({ claim }) => claim);
+  const rows = latest.map((claim) => ({ claim_task: claim.taskId, claim_job: claim.jobId, claim_attempt: claim.attempt }));
   const job = sql`claim.claim_job`;
   const attempt = sql`claim.claim_attempt`;
-  const earlierAttempt = or(isNull(tasks.attempt), lt(tasks.attempt, attempt));
-  const keyed = keyedTasks(tasks, latest.keys());
   // Claims and outcomes commit lazily (db.lazyCommit): pg-boss acknowledges the attempt afterwards in a synchronous
   // commit, which flushes them too; a crash that loses one loses that acknowledgement as well, and the job's retry
   // claims the task again (a claim lost: still queued; an outcome lost: still running under this attempt).
@@ -66,19 +77,76 @@ async function claimTasks(deps: Deps, claims: Claim[]): Promise<(Claimed | null)
     .update(tasks)
     .set({ status: 'running', startedAt: deps.clock.now(), attempts: sql`${tasks.attempts} + 1`, jobId: job, attempt, error: null })
     .from(deps.db.rowsOf('claim', { claim_task: 'text', claim_job: 'text', claim_attempt: 'integer' }, rows))
-    .where(
-      and(
-        eq(tasks.id, sql`claim.claim_task`),
-        keyed.ids,
-        or(
-          and(eq(keyed.status, 'queued'), or(isNull(tasks.jobId), ne(tasks.jobId, job), earlierAttempt)),
-          and(eq(keyed.status, 'running'), eq(tasks.jobId, job), earlierAttempt),
-        ),
-        deps.db.lazyCommit,
-      ),
-    )
+    .where(and(eq(tasks.id, sql`claim.claim_task`), claimable(tasks, latest.map((claim) => claim.taskId), job, attempt), deps.db.lazyCommit))
     .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) });
   return claims.map((claim) => written.find((row) => wroteFor(row, claim)) ?? null);
+}
+
+/** Of claims for the same task, the latest attempt's (see claimTasks). */
+function latestClaims<T extends { claim: Claim }>(items: T[]): T[] {
+  const latest = new Map<string, T>();
+  for (const item of items) {
+    const seen = latest.get(item.claim.taskId);
+    if (!seen || item.claim.attempt > seen.claim.attempt) latest.set(item.claim.taskId, item);
+  }
+  return [...latest.values()];
+}
+
+/**
+ * Which of these tasks an attempt (`job`, `attempt`: SQL for its job id and retry count) may claim: a queued one
+ * (not already claimed by this attempt or a later one of its job), or one still running under an earlier attempt
+ * of the same job.
+ */
+function claimable(tasks: Deps['db']['tables']['tasks'], ids: Iterable<string>, job: SQL, attempt: SQL): SQL | undefined {
+  const keyed = keyedTasks(tasks, ids);
+  const earlierAttempt = or(isNull(tasks.attempt), lt(tasks.attempt, attempt));
+  return and(
+    keyed.ids,
+    or(
+      and(eq(keyed.status, 'queued'), or(isNull(tasks.jobId), ne(tasks.jobId, job), earlierAttempt)),
+      and(eq(keyed.status, 'running'), eq(tasks.jobId, job), earlierAttempt),
+    ),
+  );
+}
+
+/**
+ * Claims and outcomes of attempts that ran before claiming, in one statement: each row written under the
+ * conditions of a claim, straight to its outcome (the task never shows as running). Of several for one task only
+ * the latest attempt's goes in.
+ */
+async function claimAndSettleTasks(deps: Deps, items: QuickSettlement[]): Promise<boolean[]> {
+  const { tasks } = deps.db.tables;
+  const now = deps.clock.now();
+  const latest = latestClaims(items);
+  const rows = latest.map(({ claim, outcome, startedAt }) => ({
+    quick_task: claim.taskId,
+    quick_job: claim.jobId,
+    quick_attempt: claim.attempt,
+    quick_status: outcome.status,
+    quick_result: outcome.status === 'completed' ? outcome.result : null,
+    quick_error: outcome.status === 'completed' ? null : outcome.error,
+    quick_started: startedAt,
+    quick_finished: outcome.status === 'queued' ? null : now,
+  }));
+  const columns = { quick_task: 'text', quick_job: 'text', quick_attempt: 'integer', quick_status: 'text', quick_result: 'json', quick_error: 'text', quick_started: 'timestamp', quick_finished: 'timestamp' } as const;
+  const job = sql`quick.quick_job`;
+  const attempt = sql`quick.quick_attempt`;
+  const written = await deps.db.orm
+    .update(tasks)
+    .set({
+      status: sql`quick.quick_status`,
+      result: sql`quick.quick_result`,
+      error: sql`quick.quick_error`,
+      startedAt: sql`quick.quick_started`,
+      finishedAt: sql`quick.quick_finished`,
+      attempts: sql`${tasks.attempts} + 1`,
+      jobId: job,
+      attempt,
+    })
+    .from(deps.db.rowsOf('quick', columns, rows))
+    .where(and(eq(tasks.id, sql`quick.quick_task`), claimable(tasks, latest.map(({ claim }) => claim.taskId), job, attempt), deps.db.lazyCommit))
+    .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, announced: taskAnnouncement(deps) });
+  return items.map(({ claim }) => written.some((row) => wroteFor(row, claim)));
 }
 
 /** Outcomes of many attempts in one statement, each written only while its attempt still holds its task's claim. */
@@ -117,19 +185,59 @@ async function settleTasks(deps: Deps, settlements: Settlement[]): Promise<boole
 
 /**
  * The attempts a worker runs together (a fetched batch) claim their tasks in one statement, and outcomes that come
- * in together are written in one: two statements for a batch of trivial tasks, where each task took two of its own.
+ * in together are written in one: two statements for a batch of trivial tasks, where each task took two of its own;
+ * one, where the attempts ran before claiming (quick).
  */
-const batchers = new WeakMap<Deps, { claim: Batcher<Claim, Claimed | null>; settle: Batcher<Settlement, boolean> }>();
+const batchers = new WeakMap<Deps, { claim: Batcher<Claim, Claimed | null>; settle: Batcher<Settlement, boolean>; quick: Batcher<QuickSettlement, boolean> }>();
 function batchersOf(deps: Deps) {
   let found = batchers.get(deps);
   if (!found) {
     found = {
       claim: createBatcher((claims: Claim[]) => claimTasks(deps, claims), { maxSize: 100 }),
       settle: createBatcher((settlements: Settlement[]) => settleTasks(deps, settlements), { maxSize: 100 }),
+      quick: createBatcher((settlements: QuickSettlement[]) => claimAndSettleTasks(deps, settlements), { maxSize: 100 }),
     };
     batchers.set(deps, found);
   }
   return found;
+}
+
+/** A run's outcome to write, and for a runner that threw, its error: thrown on once the outcome is written, for pg-boss to retry the job. */
+type Attempted = { outcome: Outcome; thrown?: { error: unknown } };
+
+/** Runs a task's runner on its input (parsed), and says what to write: never throws. */
+async function attemptRun(deps: Deps, taskId: string, job: JobContext, type: TaskType, input: unknown, signal: AbortSignal): Promise<Attempted> {
+  const definition = TASK_TYPES[type];
+  let output: unknown;
+  try {
+    const run = runners[type] as (deps: Deps, input: unknown, signal: AbortSignal) => Promise<unknown>;
+    output = await run(deps, input, signal);
+  } catch (error) {
+    const last = job.retryCount >= job.retryLimit;
+    // Aborted by runTask itself (the task was not this attempt's): nothing is written, and nothing went wrong.
+    const dropped = signal.aborted && !job.signal.aborted;
+    return { outcome: { status: last ? 'failed' : 'queued', error: dropped ? 'dropped' : messageFor(deps, taskId, job, error) }, thrown: { error } };
+  }
+  // A result that does not match its schema will not on a retry either: the task fails now, and its job
+  // completes (it is not a bad payload, and not worth two more runs).
+  const result = definition.result.safeParse(output);
+  if (!result.success) {
+    deps.logger.error({ taskId, jobId: job.id, type, issues: result.error.issues }, 'task produced a result that does not match its schema');
+    return { outcome: { status: 'failed', error: internalFailure(taskId) } };
+  }
+  return { outcome: { status: 'completed', result: result.data } };
+}
+
+/** A stored type and input, parsed; else why the task cannot run (it fails). */
+function parseRun(type: string, input: unknown): { type: TaskType; input: unknown } | { invalid: string } {
+  const definition = TASK_TYPES[type as TaskType];
+  if (!definition) return { invalid: `unknown task type ${type}` };
+  const parsed = definition.input.safeParse(input);
+  if (!parsed.success) {
+    const reason = parsed.error.issues[0]?.message;
+    return { invalid: `invalid input for ${type}${reason ? `: ${reason}` : ''}` };
+  }
+  return { type: type as TaskType, input: parsed.data };
 }
 
 /**
@@ -139,46 +247,58 @@ function batchersOf(deps: Deps) {
  * attempt that is only slow, and comes back after a retry took over, changes nothing. Duplicates, and
  * finished or cancelled tasks, are left alone. A failed attempt goes back to queued with its error and is
  * retried; the last one leaves the task failed.
+ *
+ * A job that carries its task's input (`carried`: small inputs, see carriedRun) runs it before claiming: runners
+ * only compute. One done within QUICK_RUN_MS claims its task and writes its outcome in one statement, under the
+ * same conditions, so a trivial task costs its worker one statement instead of two (a task that is not its to
+ * claim gets nothing written: the run was only wasted). A longer one claims meanwhile, which shows the task
+ * running, and goes on as above; if the claim is refused, the run is aborted.
  */
-export async function runTask(deps: Deps, taskId: string, job: JobContext): Promise<void> {
+export async function runTask(deps: Deps, taskId: string, job: JobContext, carried?: CarriedRun): Promise<void> {
   const batch = batchersOf(deps);
   const claim: Claim = { taskId, jobId: job.id, attempt: job.retryCount };
-  const claimed = await batch.claim.add(claim);
-  if (!claimed) return;
+  const superseded = () => deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
   /** Writes under the claim; false when a later attempt took the task over (this one then changes nothing). */
-  const settle = async (outcome: Outcome): Promise<boolean> => {
+  const settle = async ({ outcome, thrown }: Attempted): Promise<void> => {
     const written = await batch.settle.add({ claim, outcome });
-    if (!written) deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
-    return written;
+    if (!written) superseded();
+    if (thrown) throw thrown.error;
   };
 
-  const type = claimed.type as TaskType;
-  const definition = TASK_TYPES[type];
-  const input = definition?.input.safeParse(claimed.input);
-  if (!definition || !input?.success) {
-    const reason = input?.error?.issues[0]?.message;
-    await settle({ status: 'failed', error: definition ? `invalid input for ${claimed.type}${reason ? `: ${reason}` : ''}` : `unknown task type ${claimed.type}` });
-    return;
+  // What a job carries was validated at submit, as the stored row was; one that does not parse takes the stored row.
+  const quick = carried ? parseRun(carried.type, carried.input) : null;
+  if (quick && 'type' in quick) {
+    const startedAt = deps.clock.now();
+    const abort = new AbortController();
+    const running = attemptRun(deps, taskId, job, quick.type, quick.input, AbortSignal.any([job.signal, abort.signal]));
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([running, new Promise<null>((resolve) => (timer = setTimeout(resolve, QUICK_RUN_MS, null)))]);
+    clearTimeout(timer);
+    if (done) {
+      // Not written: the task was not this attempt's to claim (finished, cancelled, or a later attempt's).
+      if (!(await batch.quick.add({ claim, outcome: done.outcome, startedAt }))) return;
+      if (done.thrown) throw done.thrown.error;
+      return;
+    }
+    let claimed: Claimed | null;
+    try {
+      claimed = await batch.claim.add(claim);
+    } catch (error) {
+      abort.abort(error);
+      throw error;
+    }
+    if (!claimed) {
+      abort.abort(new Error('the task was not this attempt’s to claim'));
+      return;
+    }
+    return settle(await running);
   }
-  let output: unknown;
-  try {
-    const run = runners[type] as (deps: Deps, input: unknown, signal: AbortSignal) => Promise<unknown>;
-    output = await run(deps, input.data, job.signal);
-  } catch (error) {
-    const last = job.retryCount >= job.retryLimit;
-    const message = messageFor(deps, taskId, job, error);
-    await settle({ status: last ? 'failed' : 'queued', error: message });
-    throw error;
-  }
-  // A result that does not match its schema will not on a retry either: the task fails now, and its job
-  // completes (it is not a bad payload, and not worth two more runs).
-  const result = definition.result.safeParse(output);
-  if (!result.success) {
-    deps.logger.error({ taskId, jobId: job.id, type, issues: result.error.issues }, 'task produced a result that does not match its schema');
-    await settle({ status: 'failed', error: internalFailure(taskId) });
-    return;
-  }
-  await settle({ status: 'completed', result: result.data });
+
+  const claimed = await batch.claim.add(claim);
+  if (!claimed) return;
+  const parsed = parseRun(claimed.type, claimed.input);
+  if ('invalid' in parsed) return settle({ outcome: { status: 'failed', error: parsed.invalid } });
+  return settle(await attemptRun(deps, taskId, job, parsed.type, parsed.input, job.signal));
 }
 
 export const LOST_LAST_ATTEMPT = 'the task did not finish: its last attempt was lost';

@@ -8,6 +8,7 @@ import { AppError, notFound } from '../errors.ts';
 import type { Role } from '../schemas.ts';
 import type { TaskType } from '../tasks/types.ts';
 import { taskAnnouncement } from './task-changes.ts';
+import { carriedRun } from './task-runs.ts';
 import { decodeCursor, fixedValue, newestFirstStatements, pageValues, toCountedPage, type PageRequest } from './pages.ts';
 
 export type Viewer = { id: string; role: Role };
@@ -41,7 +42,7 @@ async function insertTasks(deps: Deps, items: NewTask[]): Promise<{ id: string; 
   const rows = items.map(({ userId, submission }) => ({ id: newId(), userId, type: submission.type, input: submission.input, createdAt: now }));
   await deps.queue.transaction(async (tx, enqueue) => {
     await tx.insert(tasks).values(rows).returning({ announced: taskAnnouncement(deps) });
-    await enqueue(runTaskJob, ...rows.map((row) => ({ taskId: row.id })));
+    await enqueue(runTaskJob, ...rows.map((row) => ({ taskId: row.id, run: carriedRun(row.type, row.input) })));
   });
   return rows.map((row) => ({ id: row.id, status: 'queued' as const }));
 }
