@@ -109,66 +109,29 @@ function claimable(tasks: Deps['db']['tables']['tasks'], ids: Iterable<string>, 
   );
 }
 
-/**
- * Claims and outcomes of attempts that ran before claiming, in one statement: each row written under the
- * conditions of a claim, straight to its outcome (the task never shows as running). Of several for one task only
- * the latest attempt's goes in.
- */
-async function claimAndSettleTasks(deps: Deps, items: QuickSettlement[]): Promise<boolean[]> {
-  const { tasks } = deps.db.tables;
-  const now = deps.clock.now();
-  const latest = latestClaims(items);
-  const rows = latest.map(({ claim, outcome, startedAt }) => ({
-    quick_task: claim.taskId,
-    quick_job: claim.jobId,
-    quick_attempt: claim.attempt,
-    quick_status: outcome.status,
-    quick_result: outcome.status === 'completed' ? outcome.result : null,
-    quick_error: outcome.status === 'completed' ? null : outcome.error,
-    quick_started: startedAt,
-    quick_finished: outcome.status === 'queued' ? null : now,
-  }));
-  const columns = { quick_task: 'text', quick_job: 'text', quick_attempt: 'integer', quick_status: 'text', quick_result: 'json', quick_error: 'text', quick_started: 'timestamp', quick_finished: 'timestamp' } as const;
-  const job = sql`quick.quick_job`;
-  const attempt = sql`quick.quick_attempt`;
-  const written = await deps.db.orm
-    .update(tasks)
-    .set({
-      status: sql`quick.quick_status`,
-      result: sql`quick.quick_result`,
-      error: sql`quick.quick_error`,
-      startedAt: sql`quick.quick_started`,
-      finishedAt: sql`quick.quick_finished`,
-      attempts: sql`${tasks.attempts} + 1`,
-      jobId: job,
-      attempt,
-    })
-    .from(deps.db.rowsOf('quick', columns, rows))
-    .where(and(eq(tasks.id, sql`quick.quick_task`), claimable(tasks, latest.map(({ claim }) => claim.taskId), job, attempt), deps.db.lazyCommit))
-    .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, announced: taskAnnouncement(deps) });
-  return items.map(({ claim }) => written.some((row) => wroteFor(row, claim)));
-}
+/** An outcome as a row of `db.rowsOf('outcome', outcomeColumns, …)`, and what it sets on its task. */
+const outcomeColumns = { outcome_task: 'text', outcome_job: 'text', outcome_attempt: 'integer', outcome_status: 'text', outcome_result: 'json', outcome_error: 'text', outcome_finished: 'timestamp' } as const;
+const outcomeRow = ({ claim, outcome }: Settlement, now: Date) => ({
+  outcome_task: claim.taskId,
+  outcome_job: claim.jobId,
+  outcome_attempt: claim.attempt,
+  outcome_status: outcome.status,
+  outcome_result: outcome.status === 'completed' ? outcome.result : null,
+  outcome_error: outcome.status === 'completed' ? null : outcome.error,
+  // A task going back to the queue for its retry has not finished.
+  outcome_finished: outcome.status === 'queued' ? null : now,
+});
+const outcomeSet = { status: sql`outcome.outcome_status`, result: sql`outcome.outcome_result`, error: sql`outcome.outcome_error`, finishedAt: sql`outcome.outcome_finished` };
 
 /** Outcomes of many attempts in one statement, each written only while its attempt still holds its task's claim. */
 async function settleTasks(deps: Deps, settlements: Settlement[]): Promise<boolean[]> {
   const { tasks } = deps.db.tables;
   const now = deps.clock.now();
-  const rows = settlements.map(({ claim, outcome }) => ({
-    outcome_task: claim.taskId,
-    outcome_job: claim.jobId,
-    outcome_attempt: claim.attempt,
-    outcome_status: outcome.status,
-    outcome_result: outcome.status === 'completed' ? outcome.result : null,
-    outcome_error: outcome.status === 'completed' ? null : outcome.error,
-    // A task going back to the queue for its retry has not finished.
-    outcome_finished: outcome.status === 'queued' ? null : now,
-  }));
   const keyed = keyedTasks(tasks, settlements.map(({ claim }) => claim.taskId));
-  const columns = { outcome_task: 'text', outcome_job: 'text', outcome_attempt: 'integer', outcome_status: 'text', outcome_result: 'json', outcome_error: 'text', outcome_finished: 'timestamp' } as const;
   const written = await deps.db.orm
     .update(tasks)
-    .set({ status: sql`outcome.outcome_status`, result: sql`outcome.outcome_result`, error: sql`outcome.outcome_error`, finishedAt: sql`outcome.outcome_finished` })
-    .from(deps.db.rowsOf('outcome', columns, rows))
+    .set(outcomeSet)
+    .from(deps.db.rowsOf('outcome', outcomeColumns, settlements.map((settlement) => outcomeRow(settlement, now))))
     .where(
       and(
         eq(tasks.id, sql`outcome.outcome_task`),
@@ -181,6 +144,27 @@ async function settleTasks(deps: Deps, settlements: Settlement[]): Promise<boole
     )
     .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, announced: taskAnnouncement(deps) });
   return settlements.map(({ claim }) => written.some((row) => wroteFor(row, claim)));
+}
+
+/**
+ * Claims and outcomes of attempts that ran before claiming, in one statement: each row written under the
+ * conditions of a claim, straight to its outcome (the task never shows as running). Of several for one task only
+ * the latest attempt's goes in.
+ */
+async function claimAndSettleTasks(deps: Deps, items: QuickSettlement[]): Promise<boolean[]> {
+  const { tasks } = deps.db.tables;
+  const now = deps.clock.now();
+  const latest = latestClaims(items);
+  const rows = latest.map((item) => ({ ...outcomeRow(item, now), outcome_started: item.startedAt }));
+  const job = sql`outcome.outcome_job`;
+  const attempt = sql`outcome.outcome_attempt`;
+  const written = await deps.db.orm
+    .update(tasks)
+    .set({ ...outcomeSet, startedAt: sql`outcome.outcome_started`, attempts: sql`${tasks.attempts} + 1`, jobId: job, attempt })
+    .from(deps.db.rowsOf('outcome', { ...outcomeColumns, outcome_started: 'timestamp' }, rows))
+    .where(and(eq(tasks.id, sql`outcome.outcome_task`), claimable(tasks, latest.map(({ claim }) => claim.taskId), job, attempt), deps.db.lazyCommit))
+    .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, announced: taskAnnouncement(deps) });
+  return items.map(({ claim }) => written.some((row) => wroteFor(row, claim)));
 }
 
 /**
