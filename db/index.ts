@@ -63,8 +63,8 @@ export type Database = {
    * Posts whose title or body contains `text` (case-insensitive, literal). `scan` is the condition tested row by
    * row, for walks down another index that stop early. `indexed(cap)` asks the trigram index (pg_trgm on
    * Postgres; the FTS5 table posts_fts on SQLite) which posts match: if at most `cap` do, a condition on `posts`
-   * that selects exactly them, else null (as for text trigrams cannot find: under 3 characters, and on Postgres,
-   * whose index holds the text without its spaces, under 3 characters other than spaces, as `a b`). The
+   * that selects exactly them, else null (as for text trigrams cannot find: both indexes hold the text without its
+   * spaces, so text under 3 characters other than spaces, as `a b`). The
    * condition lists the keys the index gave (rowids on SQLite, ids on Postgres), so the statements that use it
    * do not search the index again.
    */
@@ -116,7 +116,7 @@ export type Database = {
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /**
    * Runs a bulk insert of posts with the search index built once afterwards instead of row by row (several times
-   * faster): SQLite drops the FTS and count insert triggers, rebuilds posts_fts and counts the posts once; Postgres
+   * faster): SQLite drops the FTS and count insert triggers, fills posts_fts anew and counts the posts once; Postgres
    * drops the trigram index and creates it again. Searches meanwhile are slow or incomplete: for seeding, not for a serving database.
    */
   bulkLoadPosts: <T>(load: () => Promise<T>) => Promise<T>;
@@ -319,14 +319,18 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       includes: (column, text) => sql`instr(${column}, ${text}) > 0`,
       postsSearch: (text) => {
         const { posts } = tables;
-        // A phrase of the text's trigrams: a substring match. Inside double quotes only `"` is special.
-        const phrase = `"${text.replaceAll('"', '""')}"`;
         // posts.search is lower() of the text, which folds ASCII only: non-ASCII text takes JavaScript's folding.
         const ascii = isPrintableAscii(text);
+        const matches = ascii ? sql`instr(${posts.search}, ${text.toLowerCase()}) > 0` : sql`instr(lower_unicode(${posts.search}), ${text.toLowerCase()}) > 0`;
+        // posts_fts holds search without its spaces (migration 0011), as Postgres' index does: asked with a piece of
+        // the text keyed the same way (an FTS5 phrase of its trigrams; inside double quotes only `"` is special), it
+        // narrows, and `matches` decides.
+        const phrase = (piece: string) => `"${piece.replaceAll(' ', '').replaceAll('"', '""')}"`;
         return {
-          scan: ascii ? sql`instr(${posts.search}, ${text.toLowerCase()}) > 0` : sql`instr(lower_unicode(${posts.search}), ${text.toLowerCase()}) > 0`,
+          scan: matches,
           indexed: async (cap) => {
-            if ([...text].length < TRIGRAM) return null;
+            // A key under three characters has no trigram to ask with (nor, then, any piece of it): `a b` is walked.
+            if (searchKeyLength(text) < TRIGRAM) return null;
             // Long statements run on the reader's thread; an in-memory database reads in process.
             const read = async (query: SQL): Promise<unknown[][]> => {
               if (!reader) return sqlite.orm.values(query);
@@ -334,26 +338,30 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
               return reader.values(text, params);
             };
             const inAll = (rowids: unknown[]) => sql`${posts}.rowid in (select value from json_each(${JSON.stringify(rowids)}))`;
-            // A `"` (FTS5's phrase delimiter) near a boundary: the whole text's phrase, where quotes are escaped.
-            const windows = ascii ? wordBoundaryWindows(text) : [];
-            if (windows.length > 0 && !windows.some((window) => window.includes('"'))) {
-              // Candidates from the text's word boundaries only, each a short phrase ("ka xy" of "quokka
-              // xylophone"), then the text itself tested on their rows (as a walk tests it). Two words side by side
-              // are far rarer than the trigrams inside each word, whose lists FTS5 reads whole for the text's
-              // phrase: at 1,000,000 posts about 2 ms instead of 9. Boundaries common themselves (more than
-              // SEARCH_CANDIDATES candidates) fall back to the whole phrase.
-              const match = windows.map((window) => `"${window}"`).join(' AND ');
-              const candidates = await read(sql`select rowid from posts_fts where posts_fts match ${match} limit ${sql.raw(String(SEARCH_CANDIDATES + 1))}`);
+            // ASCII text only: a window cut out of other text can split a character in two (outside the BMP).
+            const windows = ascii ? wordBoundaryWindows(text).filter((window) => searchKeyLength(window) >= TRIGRAM) : [];
+            if (windows.length > 0) {
+              // Candidates from the text's word boundaries only (`kaxy` of "quokka xylophone"), each tested for the
+              // text in the same statement. Two words side by side are far rarer than the trigrams inside each
+              // word, whose lists FTS5 reads whole for the whole text's phrase. Keyed without spaces, a boundary's
+              // trigrams join the words (`kax`, `axy`): with them kept (` xy`, `ka `) its lists held about 40,000
+              // posts each at 1,000,000 posts (1.3–2.3 ms; 0.08–0.4 ms now). Boundaries common themselves (more
+              // than SEARCH_CANDIDATES candidates) fall back to the whole text.
+              const match = windows.map(phrase).join(' AND ');
+              const candidates = await read(
+                sql`select ${posts}.rowid, ${matches} from (select rowid from posts_fts where posts_fts match ${match} limit ${sql.raw(String(SEARCH_CANDIDATES + 1))}) as candidate join ${posts} on ${posts}.rowid = candidate.rowid`,
+              );
               if (candidates.length <= SEARCH_CANDIDATES) {
-                const ids = JSON.stringify(candidates.map(([rowid]) => rowid));
-                const rowids = candidates.length === 0 ? [] : await read(sql`select rowid from posts where rowid in (select value from json_each(${ids})) and instr(search, ${text.toLowerCase()}) > 0`);
-                return rowids.length > cap ? null : inAll(rowids.map(([rowid]) => rowid));
+                const rowids = candidates.filter(([, found]) => found === 1).map(([rowid]) => rowid);
+                return rowids.length > cap ? null : inAll(rowids);
               }
             }
-            // The text's phrase: its trigrams' lists intersected. FTS5 does not seek to a rowid bound inside a
-            // phrase's doclists, so reading the index in rowid ranges costs each range as much as the whole. A
-            // text in more than `cap` posts stops at cap + 1.
-            const found = await read(sql`select rowid from posts_fts where posts_fts match ${phrase} limit ${cap + 1}`);
+            // The whole text's key: its trigrams' lists intersected, each candidate tested for the text, stopping at
+            // cap + 1 matches. FTS5 does not seek to a rowid bound inside a phrase's doclists, so reading the index
+            // in rowid ranges costs each range as much as the whole.
+            const found = await read(
+              sql`select ${posts}.rowid from posts_fts join ${posts} on ${posts}.rowid = posts_fts.rowid where posts_fts match ${phrase(text)} and ${matches} limit ${cap + 1}`,
+            );
             return found.length > cap ? null : inAll(found.map(([rowid]) => rowid));
           },
         };
@@ -385,8 +393,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
         sqlite.raw.exec('analyze');
       },
       bulkLoadPosts: async (load) => {
-        // The insert triggers' own definitions (migrations 0008 and 0009), put back as they were: posts_fts is
-        // rebuilt once and the posts' counts counted once instead of being kept row by row.
+        // The insert triggers' own definitions (migrations 0011 and 0009), put back as they were: the loaded posts go
+        // into posts_fts in one statement and the posts' counts are counted once instead of being kept row by row.
         const dropped = (name: string) => {
           const definition = sqlite.raw.prepare("select sql from sqlite_master where type = 'trigger' and name = ?").pluck().get(name) as string | undefined;
           if (definition) sqlite.raw.exec(`drop trigger ${name}`);
@@ -403,7 +411,9 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
           sqlite.raw.pragma(`cache_size = ${cacheSize}`);
           sqlite.raw.transaction(() => {
             if (search) {
-              sqlite.raw.exec("insert into posts_fts(posts_fts) values ('rebuild')");
+              // Every post indexed anew, as the migration fills it (posts_fts is contentless: it has no 'rebuild').
+              sqlite.raw.exec("insert into posts_fts(posts_fts) values ('delete-all')");
+              sqlite.raw.exec("insert into posts_fts(rowid, key) select rowid, replace(search, ' ', '') from posts");
               sqlite.raw.exec(search);
             }
             if (counts) {

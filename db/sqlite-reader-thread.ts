@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
 import type { ReaderRequest, ReaderResponse } from './sqlite-reader.ts';
 import { planOnce } from './sqlite-plan-once.ts';
+import { defineLowerUnicode } from './sqlite-lower-unicode.ts';
 
 const port = parentPort!;
 const { path } = workerData as { path: string };
@@ -13,6 +14,7 @@ db.pragma('busy_timeout = 5000');
 // The same page cache as the main connection's (db/sqlite.ts): a search at 1,000,000 posts reads far more than
 // SQLite's 2 MiB default. Taken only as pages are read.
 db.pragma('cache_size = -65536');
+defineLowerUnicode(db);
 
 const STATEMENT_CACHE_SIZE = 50;
 const statements = new Map<string, BetterSqlite3.Statement<unknown[]>>();

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { newId, openDatabase, SEARCH_CANDIDATES, wordBoundaryWindows, type Database } from './index.ts';
 import { openSqliteReader } from './sqlite-reader.ts';
 import { dialects } from '../server/testing/harness.ts';
@@ -97,6 +97,14 @@ describe.each(dialects)('the trigram index read for a search on %s', (dialect) =
     const stop = db.onQuery((statement, params) => ran.push({ text: statement, params }));
     expect(await found(text)).toEqual([`${tag} phrase`]);
     stop();
+    if (dialect === 'sqlite') {
+      // FTS5 reads a phrase's trigram lists whole: the boundary's must be its own (`kax`, `axy`), not the lists of
+      // every word ending in "ka" or starting with "xy" (`ka `, ` xy`), which hold about 40,000 posts each at
+      // 1,000,000 posts. So the index holds no trigram with a space in it.
+      const sqlite = db.orm as unknown as { run: (query: SQL) => Promise<unknown>; values: (query: SQL) => Promise<unknown[][]> };
+      await sqlite.run(sql`create virtual table if not exists temp.posts_fts_terms using fts5vocab(main, posts_fts, row)`);
+      expect(await sqlite.values(sql`select term from temp.posts_fts_terms where term in ('kax', 'axy', 'ka ', ' xy')`)).toEqual([['axy'], ['kax']]);
+    }
     if (dialect === 'postgres') {
       // The statement that asked the index with the text's word boundaries ("ka xy", "ne zr"), and what the index
       // handed it: the rows its bitmap held, those the heap scan returned and those its recheck dropped.

@@ -8,6 +8,7 @@ import { migrate } from 'drizzle-orm/sqlite-proxy/migrator';
 import type { Logger as DrizzleLogger } from 'drizzle-orm';
 import * as sqliteSchema from './schema/sqlite.ts';
 import { planOnce } from './sqlite-plan-once.ts';
+import { defineLowerUnicode } from './sqlite-lower-unicode.ts';
 
 type SqliteOrm = SqliteRemoteDatabase<typeof sqliteSchema>;
 type Method = 'run' | 'all' | 'values' | 'get';
@@ -49,9 +50,7 @@ export function openSqlite(path: string, logger: DrizzleLogger): SqliteHandle {
   // Up to 64 MiB of pages cached (the default is 2 MiB): at 1,000,000 posts a page of a list, a search walk or
   // a bulk insert into the random-keyed indexes touches far more than that. Memory is taken only as pages are read.
   raw.pragma('cache_size = -65536');
-  // SQLite's lower() and LIKE fold ASCII only; this folds every script, as Postgres' lower() does. Used in
-  // queries only, never in the schema, so other tools can still open the file.
-  raw.function('lower_unicode', { deterministic: true }, (text: unknown) => (typeof text === 'string' ? text.toLowerCase() : text));
+  defineLowerUnicode(raw);
   raw.pragma('busy_timeout = 5000');
   // Announcements (db.announce) made by the statement running now; kept until it has run and, inside a
   // transaction, until that commits. A statement or transaction that fails announces nothing.

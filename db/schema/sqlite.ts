@@ -95,8 +95,9 @@ export const posts = sqliteTable(
     search: text('search').generatedAlwaysAs(sql`lower(title || char(1) || body)`, { mode: 'stored' }),
   },
   // `q` search is served by posts_fts, an FTS5 table with the trigram tokenizer (substrings, folded case) that
-  // triggers keep in step with this table; it is not drizzle schema, so it lives in migration 0008_posts_fts.
-  // A migration that rebuilds this table must recreate those triggers and rebuild posts_fts (see that file).
+  // triggers keep in step with this table; it is not drizzle schema, so it lives in migrations 0008_posts_fts and
+  // 0011_posts_search_across_words (which keys it as Postgres does: search without its spaces).
+  // A migration that rebuilds this table must recreate those triggers and fill posts_fts again (see 0011).
   (t) => [
     index('posts_author_created_idx').on(t.authorId, t.createdAt, t.id),
     index('posts_published_created_idx').on(t.published, t.createdAt, t.id),
