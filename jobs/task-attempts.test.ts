@@ -220,60 +220,114 @@ describe.each(dialects)('task attempts on %s', (dialect) => {
     expect(done.startedAt!.getTime()).toBeLessThanOrEqual(done.finishedAt!.getTime());
   });
 
-  it('an attempt with its input at hand writes nothing to a task that is not its to claim', async () => {
-    const { caller, id, jobId, carried } = await submitted('cancelled before its job ran');
-    expect(carried).toBeDefined();
-    await caller.tasks.cancel({ id });
-    const updates = await taskUpdates(() => runTask(deps.current, id, attempt(jobId, 0), carried));
-    expect(updates).toHaveLength(1);
-    expect(await taskRow(id)).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
+  /** A math.sum task and its job's payload: its run resolves at once, before the QUICK_RUN_MS timer can fire. */
+  async function submittedSum(numbers: number[]) {
+    const { caller } = await signedInUser(deps.current);
+    const { id } = await caller.tasks.submit({ type: 'math.sum', input: { numbers } });
+    const [job] = await deps.current.queue.find(runTaskJob, { taskId: id });
+    const carried = runTaskJob.payload.parse(job.data).run;
+    expect(carried).toEqual({ type: 'math.sum', input: { numbers } });
+    return { caller, id, jobId: job.id, carried };
+  }
 
-    // A later attempt completed the task: an earlier one that ran it too changes nothing.
-    const second = await submitted('done by its retry');
-    await runTask(deps.current, second.id, attempt(second.jobId, 1), second.carried);
-    await runTask(deps.current, second.id, attempt(second.jobId, 0), second.carried);
-    expect(await taskRow(second.id)).toMatchObject({ status: 'completed', attempts: 1, attempt: 1 });
+  /** Puts a task in the state a claim leaves it in, as if `jobId`'s attempt `attempt` had claimed it and still ran. */
+  async function heldRunning(id: string, jobId: string, attempt: number) {
+    const { tasks } = deps.current.db.tables;
+    await deps.current.db.orm.update(tasks).set({ status: 'running', jobId, attempt, attempts: 1, startedAt: new Date() }).where(eq(tasks.id, id));
+  }
+
+  it('an attempt with its input at hand writes nothing to a task that is not its to claim', async () => {
+    // Cancelled before its job ran.
+    const cancelled = await submittedSum([1]);
+    await cancelled.caller.tasks.cancel({ id: cancelled.id });
+    const updates = await taskUpdates(() => runTask(deps.current, cancelled.id, attempt(cancelled.jobId, 0), cancelled.carried));
+    expect(updates).toHaveLength(1);
+    expect(await taskRow(cancelled.id)).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
+
+    // Completed by a later attempt.
+    const done = await submittedSum([2]);
+    await runTask(deps.current, done.id, attempt(done.jobId, 1), done.carried);
+    await runTask(deps.current, done.id, attempt(done.jobId, 0), done.carried);
+    expect(await taskRow(done.id)).toMatchObject({ status: 'completed', attempts: 1, attempt: 1 });
+
+    // Running under a later attempt of its job (which claimed it the ordinary way), or under another job.
+    const later = await submittedSum([3]);
+    await heldRunning(later.id, later.jobId, 1);
+    await runTask(deps.current, later.id, attempt(later.jobId, 0), later.carried);
+    expect(await taskRow(later.id)).toMatchObject({ status: 'running', attempts: 1, attempt: 1, result: null });
+    const another = await submittedSum([4]);
+    await heldRunning(another.id, 'another-job', 0);
+    await runTask(deps.current, another.id, attempt(another.jobId, 1), another.carried);
+    expect(await taskRow(another.id)).toMatchObject({ status: 'running', attempts: 1, attempt: 0, result: null });
+    // Running under an earlier attempt of its job (whose worker died): taken over, straight to its outcome.
+    const earlier = await submittedSum([5]);
+    await heldRunning(earlier.id, earlier.jobId, 0);
+    await runTask(deps.current, earlier.id, attempt(earlier.jobId, 1), earlier.carried);
+    expect(await taskRow(earlier.id)).toMatchObject({ status: 'completed', attempts: 2, attempt: 1, result: { sum: 5, count: 1 } });
   });
 
   it('an attempt with its input at hand that fails puts its task back in the queue under its claim, for the retry', async () => {
     const { id, jobId, carried } = await submitted('fails once');
-    await withAnalyzer({ analyze: () => Promise.reject(new TaskError('try again later')), close: async () => {} }, () =>
-      expect(runTask(deps.current, id, attempt(jobId, 0), carried)).rejects.toThrow('try again later'),
-    );
-    expect(await taskRow(id)).toMatchObject({ status: 'queued', error: 'try again later', attempts: 1, attempt: 0, finishedAt: null });
-    // The same attempt again (a duplicate) may not claim it; the retry may.
-    const analyzer = handSettledAnalyzer();
-    await withAnalyzer(analyzer, async () => {
-      await runTask(deps.current, id, attempt(jobId, 0), carried).catch(() => {});
-      analyzer.calls.splice(0).forEach((call) => call.resolve(resultOf(1)));
-      expect(await taskRow(id)).toMatchObject({ status: 'queued', attempts: 1 });
-      const retry = runTask(deps.current, id, attempt(jobId, 1), carried);
-      await expect.poll(() => analyzer.calls.length).toBe(1);
-      analyzer.calls[0].resolve(resultOf(2));
-      await retry;
+    const analyses: string[] = [];
+    const analyzer = (outcome: 'fail' | 'succeed'): TextAnalyzer => ({
+      analyze: (text) => {
+        analyses.push(text);
+        return outcome === 'fail' ? Promise.reject(new TaskError('try again later')) : Promise.resolve(resultOf(analyses.length));
+      },
+      close: async () => {},
     });
-    expect(await taskRow(id)).toMatchObject({ status: 'completed', error: null, attempts: 2, attempt: 1, result: resultOf(2) });
+    await withAnalyzer(analyzer('fail'), () => expect(runTask(deps.current, id, attempt(jobId, 0), carried)).rejects.toThrow('try again later'));
+    expect(await taskRow(id)).toMatchObject({ status: 'queued', error: 'try again later', attempts: 1, attempt: 0, finishedAt: null });
+    await withAnalyzer(analyzer('succeed'), async () => {
+      // The same attempt again (a duplicate) ran it too, and may not claim it; the retry may.
+      await runTask(deps.current, id, attempt(jobId, 0), carried);
+      expect(await taskRow(id)).toMatchObject({ status: 'queued', attempts: 1, attempt: 0 });
+      await runTask(deps.current, id, attempt(jobId, 1), carried);
+    });
+    expect(analyses).toHaveLength(3);
+    expect(await taskRow(id)).toMatchObject({ status: 'completed', error: null, attempts: 2, attempt: 1, result: resultOf(3) });
   });
 
-  it(`an attempt with its input at hand that runs past ${QUICK_RUN_MS} ms claims its task meanwhile, and one refused its claim is aborted`, async () => {
+  it(`an attempt with its input at hand that runs past ${QUICK_RUN_MS} ms claims its task meanwhile; refused its claim, its run is dropped`, async () => {
     const { id, jobId, carried } = await submitted('a longer analysis');
     const analyzer = handSettledAnalyzer();
     await withAnalyzer(analyzer, async () => {
-      const run = runTask(deps.current, id, attempt(jobId, 0), carried);
-      await expect.poll(() => analyzer.calls.length).toBe(1);
-      // Running shows once the run has gone on QUICK_RUN_MS (polled: no bound on how long that takes).
-      await expect.poll(async () => (await taskRow(id)).status, { interval: 5 }).toBe('running');
-      analyzer.calls[0].resolve(resultOf(5));
-      await run;
-      expect(await taskRow(id)).toMatchObject({ status: 'completed', attempts: 1, attempt: 0, result: resultOf(5) });
+      // A clock a minute further on at each reading: the run's start is its first.
+      const original = deps.current.clock;
+      const readings: Date[] = [];
+      deps.current.clock = { now: () => readings[readings.push(new Date(Date.UTC(2030, 0, 1) + readings.length * 60_000)) - 1] };
+      try {
+        const run = runTask(deps.current, id, attempt(jobId, 0), carried);
+        await expect.poll(() => analyzer.calls.length).toBe(1);
+        // Running shows once the run has gone on QUICK_RUN_MS (polled: no bound on how long that takes), since it began.
+        await expect.poll(async () => (await taskRow(id)).status, { interval: 5 }).toBe('running');
+        analyzer.calls[0].resolve(resultOf(5));
+        await run;
+      } finally {
+        deps.current.clock = original;
+      }
+      expect(readings.length).toBeGreaterThan(2);
+      expect(await taskRow(id)).toMatchObject({ status: 'completed', attempts: 1, attempt: 0, result: resultOf(5), startedAt: readings[0], finishedAt: readings.at(-1) });
 
       // Cancelled before its job ran: the run starts all the same (nothing tells it), and its claim is refused.
       const refused = await submitted('cancelled before its job ran');
       await refused.caller.tasks.cancel({ id: refused.id });
-      await runTask(deps.current, refused.id, attempt(refused.jobId, 0), refused.carried);
-      expect(analyzer.calls).toHaveLength(2);
-      expect(analyzer.calls[1].signal?.aborted).toBe(true);
-      analyzer.calls[1].resolve(resultOf(6));
+      const claims: string[] = [];
+      const stop = deps.current.db.onQuery((query) => {
+        if (/^update "tasks"/i.test(query) && query.includes('claim_task')) claims.push(query);
+      });
+      try {
+        const second = runTask(deps.current, refused.id, attempt(refused.jobId, 0), refused.carried);
+        await expect.poll(() => claims.length, { interval: 5 }).toBe(1);
+        // Not aborted (that would restart the analysis thread): let finish, and its result dropped.
+        expect(analyzer.calls[1].signal?.aborted).toBe(false);
+        analyzer.calls[1].resolve(resultOf(6));
+        await second;
+      } finally {
+        stop();
+        for (const call of analyzer.calls) call.resolve(resultOf(0));
+      }
+      expect(claims).toHaveLength(1);
       expect(await taskRow(refused.id)).toMatchObject({ status: 'cancelled', attempts: 0, result: null });
     });
   });

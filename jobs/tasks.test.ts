@@ -129,14 +129,15 @@ describe.each(dialects)('tasks on %s', (dialect) => {
 describe.each(dialects)('tasks without a worker on %s', (dialect) => {
   const deps = useTestDeps(dialect);
 
-  it('stay queued until cancelled, and a cancelled task is never run', async () => {
+  it('stay queued until cancelled, and a cancelled task’s job changes nothing', async () => {
     const { caller, user } = await signedInUser(deps.current);
     const { id } = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [1, 1] } });
     const cancelled = await caller.tasks.cancel({ id });
     expect(cancelled).toMatchObject({ id, status: 'cancelled', finishedAt: expect.any(Date) });
-    // The job is still queued; when it runs, it finds the task cancelled and does nothing.
+    // The job is still queued; when it runs, it finds the task cancelled and writes nothing (its input at hand, it
+    // may have run it: runners only compute).
     const [job] = await deps.current.queue.find(runTaskJob, { taskId: id });
-    await runTaskJob.handler(deps.current, { taskId: id }, { id: job.id, retryCount: 0, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
+    await runTaskJob.handler(deps.current, runTaskJob.payload.parse(job.data), { id: job.id, retryCount: 0, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
     expect((await caller.tasks.get({ id })).status).toBe('cancelled');
     expect((await failure(caller.tasks.cancel({ id }))).code).toBe('CONFLICT');
     expect(user.id).toBeTruthy();
@@ -147,8 +148,11 @@ describe.each(dialects)('tasks without a worker on %s', (dialect) => {
     const { id } = await caller.tasks.submit({ type: 'math.sum', input: { numbers: [4] } });
     const [job] = await deps.current.queue.find(runTaskJob, { taskId: id });
     const context = (jobId: string) => ({ id: jobId, retryCount: 0, retryLimit: 2, signal: new AbortController().signal, expireInSeconds: 600 });
-    await runTaskJob.handler(deps.current, { taskId: id }, context(job.id));
-    await runTaskJob.handler(deps.current, { taskId: id }, context('a-duplicate-job'));
+    const payload = runTaskJob.payload.parse(job.data);
+    await runTaskJob.handler(deps.current, payload, context(job.id));
+    await runTaskJob.handler(deps.current, payload, context('a-duplicate-job'));
+    // A job of the sweep's carries the id only: its attempt reads the input with its claim.
+    await runTaskJob.handler(deps.current, { taskId: id }, context('a-swept-job'));
     const task = await caller.tasks.get({ id });
     expect({ status: task.status, attempts: task.attempts }).toEqual({ status: 'completed', attempts: 1 });
   });

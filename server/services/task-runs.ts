@@ -21,12 +21,13 @@ function messageFor(deps: Deps, taskId: string, job: JobContext, error: unknown)
   return internalFailure(taskId);
 }
 
-type Claim = { taskId: string; jobId: string; attempt: number };
+/** `startedAt`: when the run began, for an attempt that ran before claiming (else the claim's own time). */
+type Claim = { taskId: string; jobId: string; attempt: number; startedAt?: Date };
 type Claimed = { type: string; input: unknown };
 type Outcome = { status: 'completed'; result: unknown } | { status: 'failed'; error: string } | { status: 'queued'; error: string };
 type Settlement = { claim: Claim; outcome: Outcome };
-/** An attempt that ran before it claimed its task (see runTask): its claim and its outcome go in together. */
-type QuickSettlement = Settlement & { startedAt: Date };
+/** An attempt that ran before it claimed its task (see runTask): its claim (with when it began) and its outcome go in together. */
+type QuickSettlement = Settlement & { claim: { startedAt: Date } };
 
 /** What a job carries of its task, so that an attempt can run it before it claims it (see runTask). */
 export type CarriedRun = { type: string; input: unknown };
@@ -67,7 +68,8 @@ const wroteFor = (row: { id: string; jobId: string | null; attempt: number | nul
 async function claimTasks(deps: Deps, claims: Claim[]): Promise<(Claimed | null)[]> {
   const { tasks } = deps.db.tables;
   const latest = latestClaims(claims.map((claim) => ({ claim }))).map(({ claim }) => claim);
-  const rows = latest.map((claim) => ({ claim_task: claim.taskId, claim_job: claim.jobId, claim_attempt: claim.attempt }));
+  const now = deps.clock.now();
+  const rows = latest.map((claim) => ({ claim_task: claim.taskId, claim_job: claim.jobId, claim_attempt: claim.attempt, claim_started: claim.startedAt ?? now }));
   const job = sql`claim.claim_job`;
   const attempt = sql`claim.claim_attempt`;
   // Claims and outcomes commit lazily (db.lazyCommit): pg-boss acknowledges the attempt afterwards in a synchronous
@@ -75,8 +77,8 @@ async function claimTasks(deps: Deps, claims: Claim[]): Promise<(Claimed | null)
   // claims the task again (a claim lost: still queued; an outcome lost: still running under this attempt).
   const written = await deps.db.orm
     .update(tasks)
-    .set({ status: 'running', startedAt: deps.clock.now(), attempts: sql`${tasks.attempts} + 1`, jobId: job, attempt, error: null })
-    .from(deps.db.rowsOf('claim', { claim_task: 'text', claim_job: 'text', claim_attempt: 'integer' }, rows))
+    .set({ status: 'running', startedAt: sql`claim.claim_started`, attempts: sql`${tasks.attempts} + 1`, jobId: job, attempt, error: null })
+    .from(deps.db.rowsOf('claim', { claim_task: 'text', claim_job: 'text', claim_attempt: 'integer', claim_started: 'timestamp' }, rows))
     .where(and(eq(tasks.id, sql`claim.claim_task`), claimable(tasks, latest.map((claim) => claim.taskId), job, attempt), deps.db.lazyCommit))
     .returning({ id: tasks.id, jobId: tasks.jobId, attempt: tasks.attempt, type: tasks.type, input: tasks.input, announced: taskAnnouncement(deps) });
   return claims.map((claim) => written.find((row) => wroteFor(row, claim)) ?? null);
@@ -155,7 +157,7 @@ async function claimAndSettleTasks(deps: Deps, items: QuickSettlement[]): Promis
   const { tasks } = deps.db.tables;
   const now = deps.clock.now();
   const latest = latestClaims(items);
-  const rows = latest.map((item) => ({ ...outcomeRow(item, now), outcome_started: item.startedAt }));
+  const rows = latest.map((item) => ({ ...outcomeRow(item, now), outcome_started: item.claim.startedAt }));
   const job = sql`outcome.outcome_job`;
   const attempt = sql`outcome.outcome_attempt`;
   const written = await deps.db.orm
@@ -190,17 +192,15 @@ function batchersOf(deps: Deps) {
 type Attempted = { outcome: Outcome; thrown?: { error: unknown } };
 
 /** Runs a task's runner on its input (parsed), and says what to write: never throws. */
-async function attemptRun(deps: Deps, taskId: string, job: JobContext, type: TaskType, input: unknown, signal: AbortSignal): Promise<Attempted> {
+async function attemptRun(deps: Deps, taskId: string, job: JobContext, type: TaskType, input: unknown): Promise<Attempted> {
   const definition = TASK_TYPES[type];
   let output: unknown;
   try {
     const run = runners[type] as (deps: Deps, input: unknown, signal: AbortSignal) => Promise<unknown>;
-    output = await run(deps, input, signal);
+    output = await run(deps, input, job.signal);
   } catch (error) {
     const last = job.retryCount >= job.retryLimit;
-    // Aborted by runTask itself (the task was not this attempt's): nothing is written, and nothing went wrong.
-    const dropped = signal.aborted && !job.signal.aborted;
-    return { outcome: { status: last ? 'failed' : 'queued', error: dropped ? 'dropped' : messageFor(deps, taskId, job, error) }, thrown: { error } };
+    return { outcome: { status: last ? 'failed' : 'queued', error: messageFor(deps, taskId, job, error) }, thrown: { error } };
   }
   // A result that does not match its schema will not on a retry either: the task fails now, and its job
   // completes (it is not a bad payload, and not worth two more runs).
@@ -233,56 +233,52 @@ function parseRun(type: string, input: unknown): { type: TaskType; input: unknow
  * retried; the last one leaves the task failed.
  *
  * A job that carries its task's input (`carried`: small inputs, see carriedRun) runs it before claiming: runners
- * only compute. One done within QUICK_RUN_MS claims its task and writes its outcome in one statement, under the
- * same conditions, so a trivial task costs its worker one statement instead of two (a task that is not its to
- * claim gets nothing written: the run was only wasted). A longer one claims meanwhile, which shows the task
- * running, and goes on as above; if the claim is refused, the run is aborted.
+ * only compute, so a run whose task turns out not to be this attempt's (finished, cancelled, taken over) was only
+ * wasted. One done within QUICK_RUN_MS claims its task and writes its outcome in one statement, under the same
+ * conditions: a trivial task costs its worker one statement instead of two. A longer one claims meanwhile (the task
+ * shows running from then on, started when the run began) and goes on as above; refused its claim, it is let finish
+ * (its input is small) and dropped: aborting a text analysis would restart the analysis thread, and every
+ * analysis queued behind it. The budget is a timer: a runner that computes on this thread (math.sum) has finished
+ * before the timer can fire, however long it took.
  */
 export async function runTask(deps: Deps, taskId: string, job: JobContext, carried?: CarriedRun): Promise<void> {
   const batch = batchersOf(deps);
-  const claim: Claim = { taskId, jobId: job.id, attempt: job.retryCount };
-  const superseded = () => deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
-  /** Writes under the claim; false when a later attempt took the task over (this one then changes nothing). */
-  const settle = async ({ outcome, thrown }: Attempted): Promise<void> => {
-    const written = await batch.settle.add({ claim, outcome });
-    if (!written) superseded();
+  /** Writes under the claim; a write refused means a later attempt took the task over (this one then changes nothing). */
+  const settle = async (claim: Claim, { outcome, thrown }: Attempted): Promise<void> => {
+    if (!(await batch.settle.add({ claim, outcome }))) {
+      deps.logger.info({ taskId, jobId: job.id, attempt: job.retryCount + 1 }, 'task attempt superseded by a later attempt; its outcome is dropped');
+    }
     if (thrown) throw thrown.error;
   };
 
   // What a job carries was validated at submit, as the stored row was; one that does not parse takes the stored row.
   const quick = carried ? parseRun(carried.type, carried.input) : null;
   if (quick && 'type' in quick) {
-    const startedAt = deps.clock.now();
-    const abort = new AbortController();
-    const running = attemptRun(deps, taskId, job, quick.type, quick.input, AbortSignal.any([job.signal, abort.signal]));
+    const claim = { taskId, jobId: job.id, attempt: job.retryCount, startedAt: deps.clock.now() };
+    const running = attemptRun(deps, taskId, job, quick.type, quick.input);
     let timer: NodeJS.Timeout | undefined;
     const done = await Promise.race([running, new Promise<null>((resolve) => (timer = setTimeout(resolve, QUICK_RUN_MS, null)))]);
     clearTimeout(timer);
     if (done) {
-      // Not written: the task was not this attempt's to claim (finished, cancelled, or a later attempt's).
-      if (!(await batch.quick.add({ claim, outcome: done.outcome, startedAt }))) return;
-      if (done.thrown) throw done.thrown.error;
+      // Refused: the task was not this attempt's to claim, and nothing was written.
+      if ((await batch.quick.add({ claim, outcome: done.outcome })) && done.thrown) throw done.thrown.error;
       return;
     }
-    let claimed: Claimed | null;
-    try {
-      claimed = await batch.claim.add(claim);
-    } catch (error) {
-      abort.abort(error);
+    const claimed = await batch.claim.add(claim).catch(async (error: unknown) => {
+      await running;
       throw error;
-    }
-    if (!claimed) {
-      abort.abort(new Error('the task was not this attempt’s to claim'));
-      return;
-    }
-    return settle(await running);
+    });
+    const attempted = await running;
+    if (claimed) await settle(claim, attempted);
+    return;
   }
 
+  const claim: Claim = { taskId, jobId: job.id, attempt: job.retryCount };
   const claimed = await batch.claim.add(claim);
   if (!claimed) return;
   const parsed = parseRun(claimed.type, claimed.input);
-  if ('invalid' in parsed) return settle({ outcome: { status: 'failed', error: parsed.invalid } });
-  return settle(await attemptRun(deps, taskId, job, parsed.type, parsed.input, job.signal));
+  if ('invalid' in parsed) return settle(claim, { outcome: { status: 'failed', error: parsed.invalid } });
+  return settle(claim, await attemptRun(deps, taskId, job, parsed.type, parsed.input));
 }
 
 export const LOST_LAST_ATTEMPT = 'the task did not finish: its last attempt was lost';

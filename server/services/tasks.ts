@@ -114,7 +114,7 @@ function taskListStatements(db: Database, shape: TaskListShape) {
   );
 }
 
-/** Only a queued task can be cancelled; its job then finds it cancelled and does nothing. */
+/** Only a queued task can be cancelled; its job then finds it cancelled and writes nothing (see runTask). */
 export async function cancelTask(deps: Deps, viewer: Viewer, id: string) {
   const { tasks } = deps.db.tables;
   const [row] = await deps.db.orm
