@@ -5,7 +5,7 @@ import { and, count, Param, sql, type Column, type Logger as DrizzleLogger, type
 import type { PGlite } from '@electric-sql/pglite';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
-import { searchKey, searchKeyLength } from './schema/pg-search-key.ts';
+import { searchKey, searchKeyLength, searchKeyOf } from './schema/search-key.ts';
 // Each driver is loaded when a database of its kind is opened: a process pays only for the one it uses.
 import type { PostgresOptions } from './postgres-settings.ts';
 import type { NotificationListener } from './notifications.ts';
@@ -164,6 +164,14 @@ export const SEARCH_CANDIDATES = 250;
 
 /** Printable ASCII only: text whose case both dialects fold alike, and that a boundary window cannot cut mid-character. */
 const isPrintableAscii = (text: string): boolean => /^[\x20-\x7e]*$/.test(text);
+
+/**
+ * The word boundaries a search asks its dialect's index with first (see wordBoundaryWindows), those whose key is a
+ * trigram or more. ASCII text only: a window cut out of other text can split a character in two (outside the BMP),
+ * or lower-case differently from the whole (a final sigma under ICU), and so miss a post that holds the text.
+ */
+const boundaryWindows = (text: string): string[] =>
+  isPrintableAscii(text) ? wordBoundaryWindows(text).filter((window) => searchKeyLength(window) >= TRIGRAM) : [];
 
 /**
  * The text around each of its word boundaries, two characters either side of a run of spaces ("ka xy" of
@@ -325,7 +333,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
         // posts_fts holds search without its spaces (migration 0011), as Postgres' index does: asked with a piece of
         // the text keyed the same way (an FTS5 phrase of its trigrams; inside double quotes only `"` is special), it
         // narrows, and `matches` decides.
-        const phrase = (piece: string) => `"${piece.replaceAll(' ', '').replaceAll('"', '""')}"`;
+        const phrase = (piece: string) => `"${searchKeyOf(piece).replaceAll('"', '""')}"`;
         return {
           scan: matches,
           indexed: async (cap) => {
@@ -338,8 +346,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
               return reader.values(text, params);
             };
             const inAll = (rowids: unknown[]) => sql`${posts}.rowid in (select value from json_each(${JSON.stringify(rowids)}))`;
-            // ASCII text only: a window cut out of other text can split a character in two (outside the BMP).
-            const windows = ascii ? wordBoundaryWindows(text).filter((window) => searchKeyLength(window) >= TRIGRAM) : [];
+            const windows = boundaryWindows(text);
             if (windows.length > 0) {
               // Candidates from the text's word boundaries only (`kaxy` of "quokka xylophone"), each tested for the
               // text in the same statement. Two words side by side are far rarer than the trigrams inside each
@@ -508,7 +515,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     includes: (column, text) => sql`strpos(${column}, ${text}) > 0`,
     postsSearch: (text) => {
       const { posts } = pgSchema;
-      // The index holds searchKey(search) (db/schema/pg-search-key.ts): it is asked with a piece of the text keyed
+      // The index holds searchKey(search) (db/schema/search-key.ts): it is asked with a piece of the text keyed
       // the same way, in SQL, so both sides go through the same lower(). The condition on `search` decides.
       const lowered = (piece: string) => sql`lower(${likePattern(piece)})`;
       const narrowedTo = (piece: string) => sql`${searchKey(posts.search)} like ${searchKey(lowered(piece))} escape '\\'`;
@@ -530,9 +537,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
           // 1,000,000 posts: 0.2 ms against 1.9). Each candidate is tested for the text in the same statement.
           // Boundaries common themselves (more than SEARCH_CANDIDATES candidates), or none to ask with, ask with the
           // whole text instead.
-          // ASCII text only: a window cut out of other text can split a character in two (outside the BMP), or
-          // lower-case differently from the whole (a final sigma under ICU), and so miss a post that holds the text.
-          const windows = isPrintableAscii(text) ? wordBoundaryWindows(text).filter((window) => searchKeyLength(window) >= TRIGRAM) : [];
+          const windows = boundaryWindows(text);
           if (windows.length > 0) {
             const candidates = await orm
               .select({ id: posts.id, match: sql<boolean>`${matches}` })

@@ -1,7 +1,7 @@
 // The Postgres schema: the same tables, columns and row types as ./sqlite.ts (checked by ./parity.ts).
 import { sql } from 'drizzle-orm';
 import { boolean, check, index, integer, jsonb, pgTable, text, timestamp as pgTimestamp, uniqueIndex } from 'drizzle-orm/pg-core';
-import { searchKey } from './pg-search-key.ts';
+import { searchKey } from './search-key.ts';
 import { ROLES, TASK_STATUSES, newId } from './shared.ts';
 
 const timestamp = (name: string) => pgTimestamp(name, { withTimezone: true, mode: 'date' });

@@ -6,7 +6,7 @@ import { and, eq, or, sql, type SQL } from 'drizzle-orm';
 import { callerFor, dialects, useTestDeps } from '../testing/harness.ts';
 import { createUser, signedInUser, uniqueName } from '../testing/factories.ts';
 import type { Deps } from '../deps.ts';
-import { searchKeyLength } from '../../db/schema/pg-search-key.ts';
+import { searchKeyLength } from '../../db/schema/search-key.ts';
 import { cappedCount, TOTAL_CAP, totalOf, walkNewestFirst } from '../services/pages.ts';
 
 type Draft = { title: string; body: string; published: boolean; createdAt: Date };
