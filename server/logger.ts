@@ -8,6 +8,7 @@ export type { Logger };
 /** Keys whose values never reach a log line, at any depth: credentials, tokens, cookies. */
 const SECRET_KEY = /^(authorization|cookie|set-cookie|proxy-authorization)$|password|token|secret|api[-_]?key/i;
 const REDACTED = '[redacted]';
+const NO_FIELDS: object = Object.freeze({});
 
 /**
  * Copies what a log call was given, replacing secret-named fields. Cheaper than pino's path-based redaction
@@ -19,7 +20,9 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null) return value;
   let copy: Record<string, unknown> | undefined;
-  for (const [key, item] of Object.entries(value)) {
+  // for…in over a plain object (its prototype checked above) walks its own keys without an array of entries.
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
     const next = SECRET_KEY.test(key) ? REDACTED : redactSecrets(item, depth + 1);
     if (next !== item) (copy ??= { ...(value as Record<string, unknown>) })[key] = next;
   }
@@ -63,8 +66,10 @@ export function createLogger(options: LoggerOptions): Logger {
   const base = {
     level: options.level,
     formatters: { log: (object: Record<string, unknown>) => redactSecrets(object) as Record<string, unknown> },
-    // With tracing on, every line names the trace and span it was written in.
-    mixin: () => traceFields() ?? {},
+    // With tracing on, every line names the trace and span it was written in. Without, pino's default merge would
+    // still copy each line's fields into a new object: an empty mixin leaves the line as it is.
+    mixin: () => traceFields() ?? NO_FIELDS,
+    mixinMergeStrategy: (line: object, fields: object) => (fields === NO_FIELDS ? line : Object.assign(fields, line)),
     serializers: { err: serializeError, error: serializeError },
     base: { pid: process.pid },
   };

@@ -17,7 +17,7 @@ import { createTrpcHandler } from '../trpc/http-handler.ts';
 import { COMPRESSION_THRESHOLD } from './compress.ts';
 import { consoleRoutes } from './console.ts';
 import { errorHandler, sendError } from './errors.ts';
-import { fixedHeaders, jsonBodiesOnly, requestContext, trustedHosts } from './middleware.ts';
+import { fixedHeaders, jsonBodiesOnly, requestContext, series, trustedHosts } from './middleware.ts';
 import { opsRoutes, type Lifecycle } from './ops.ts';
 import { eventLoopLag, shedLoad, sheddingThresholdMs } from './overload.ts';
 import { queuesDashboard } from './queues-dashboard.ts';
@@ -31,7 +31,6 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
   app.disable('etag');
   app.set('trust proxy', config.TRUST_PROXY);
 
-  app.use(requestContext(deps.logger));
   // Decided when the headers go out, so responses to requests in flight when the shutdown began close too: on this
   // app's response prototype, which every response goes through (wrapping each response's writeHead, as on-headers
   // does, cost a closure and a wrapper per request).
@@ -40,20 +39,6 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
     if (lifecycle.shuttingDown && !this.headersSent) this.setHeader('connection', 'close');
     return writeHead.apply(this, args);
   } as typeof app.response.writeHead;
-  // Probes and scrapers address the container by IP, not by a trusted host name: served before the host check.
-  app.use(opsRoutes(deps, lifecycle));
-  if (config.TRUSTED_HOSTS.length > 0) app.use(trustedHosts(config.TRUSTED_HOSTS));
-  app.use(
-    fixedHeaders(
-      helmet({
-        // An API serves no documents: nothing may load, frame or be framed.
-        contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-        frameguard: { action: 'deny' },
-        referrerPolicy: { policy: 'no-referrer' },
-        strictTransportSecurity: isProduction ? { maxAge: 31_536_000, includeSubDomains: true } : false,
-      }),
-    ),
-  );
   const corsOrigins = new Set(config.CORS_ORIGINS);
   // Only listed origins get CORS headers at all, credentials included; a request from any other origin, or
   // with none (servers, scripts), passes by untouched.
@@ -61,14 +46,32 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
     // The budget headers are readable by the page (the SDK's rateLimit()), as is the request id errors name.
     callback(null, { origin: req.headers.origin, credentials: true, maxAge: 600, exposedHeaders: ['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After', 'X-Request-Id'] });
   });
-  app.use((req, res, next) => {
-    const origin = req.headers.origin;
-    if (origin && corsOrigins.has(origin)) return corsForListed(req, res, next);
-    next();
-  });
-  // After the probes (liveness must answer however busy the process is) and CORS (a browser must see the 503).
   const shedAtMs = sheddingThresholdMs(config.OVERLOAD_EVENT_LOOP_DELAY_MS, deps.queue.backend);
-  if (shedAtMs > 0) app.use(shedLoad(eventLoopLag(), shedAtMs, deps.metrics.observeShed));
+  // What every request meets first, in this order, as one layer (series).
+  app.use(
+    series(
+      requestContext(deps.logger),
+      // Probes and scrapers address the container by IP, not by a trusted host name: served before the host check.
+      opsRoutes(deps, lifecycle),
+      ...(config.TRUSTED_HOSTS.length > 0 ? [trustedHosts(config.TRUSTED_HOSTS)] : []),
+      fixedHeaders(
+        helmet({
+          // An API serves no documents: nothing may load, frame or be framed.
+          contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+          frameguard: { action: 'deny' },
+          referrerPolicy: { policy: 'no-referrer' },
+          strictTransportSecurity: isProduction ? { maxAge: 31_536_000, includeSubDomains: true } : false,
+        }),
+      ),
+      (req, res, next) => {
+        const origin = req.headers.origin;
+        if (origin && corsOrigins.has(origin)) return corsForListed(req, res, next);
+        next();
+      },
+      // After the probes (liveness must answer however busy the process is) and CORS (a browser must see the 503).
+      ...(shedAtMs > 0 ? [shedLoad(eventLoopLag(), shedAtMs, deps.metrics.observeShed)] : []),
+    ),
+  );
 
   const createContext = createHttpContext(deps);
   const logFailure = ({ error, ctx, path }: { error: TRPCError; ctx: Context | undefined; path: string | undefined }) => {
@@ -82,24 +85,28 @@ export function createApp(deps: Deps, lifecycle: Lifecycle = { shuttingDown: fal
 
   app.use(
     '/trpc',
-    globalRateLimit(deps.rateLimits, (req) => trpcCallCount(req, config.TRPC_MAX_BATCH_SIZE)),
-    jsonBodiesOnly(),
-    // Read as text: tRPC parses it once itself; oversize bodies stop here with a 413.
-    express.text({ type: 'application/json', limit: config.BODY_LIMIT }),
-    createTrpcHandler({
-      router: appRouter,
-      createContext,
-      maxBatchSize: config.TRPC_MAX_BATCH_SIZE,
-      errorHeaders: errorRateLimitHeaders,
-      onError: logFailure,
-    }),
+    series(
+      globalRateLimit(deps.rateLimits, (req) => trpcCallCount(req, config.TRPC_MAX_BATCH_SIZE)),
+      jsonBodiesOnly(),
+      // Read as text: tRPC parses it once itself; oversize bodies stop here with a 413.
+      express.text({ type: 'application/json', limit: config.BODY_LIMIT }),
+      createTrpcHandler({
+        router: appRouter,
+        createContext,
+        maxBatchSize: config.TRPC_MAX_BATCH_SIZE,
+        errorHeaders: errorRateLimitHeaders,
+        onError: logFailure,
+      }),
+    ),
   );
   // The same procedures as plain JSON (a path it does not know goes on to the 404 below).
   const operations = restOperations(appRouter);
   app.use(
     '/api',
-    globalRateLimit(deps.rateLimits),
-    createRestHandler({ router: appRouter, operations, createContext, bodyLimit: config.BODY_LIMIT, errorHeaders: errorRateLimitHeaders, onError: logFailure }),
+    series(
+      globalRateLimit(deps.rateLimits),
+      createRestHandler({ router: appRouter, operations, createContext, bodyLimit: config.BODY_LIMIT, errorHeaders: errorRateLimitHeaders, onError: logFailure }),
+    ),
   );
 
   // Everything after /trpc and /api. Their handlers compress the answers they hold whole themselves (no stream, no

@@ -49,7 +49,8 @@ export function trpcCallCount(req: Request, maxBatchSize: number): number {
 export function globalRateLimit(rateLimits: RateLimits, callsOf: (req: Request) => number = () => 1) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const result = await rateLimits.consume('global', rateLimits.ipKey(requestStateOf(res).ip), callsOf(req));
-    for (const [name, value] of Object.entries(rateLimitHeaders(result))) res.setHeader(name, value);
+    const headers = rateLimitHeaders(result);
+    for (const name in headers) res.setHeader(name, headers[name]);
     if (result.allowed) return next();
     sendError(req, res, 'TOO_MANY_REQUESTS', 'too many requests; slow down');
   };
