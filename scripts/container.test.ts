@@ -91,13 +91,6 @@ describe('the image, as written', () => {
 
 type Target = { name: string; skip: boolean; open: () => Promise<{ env: Record<string, string> & { DATABASE_URL: string }; close: () => Promise<void> }> };
 const dir = mkdtempSync(join(tmpdir(), 'container-'));
-
-/** What a process said last, for the message of an exit code that is not the one expected. */
-const lastLines = (process: { lines: { msg?: unknown }[]; stderr: () => string }): string =>
-  `its last log lines:\n${process.lines
-    .slice(-8)
-    .map((line) => JSON.stringify(line))
-    .join('\n')}\nstderr: ${process.stderr().slice(-2000)}`;
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const targets: Target[] = [
@@ -150,11 +143,11 @@ describe.each(targets)('the image commands on the host: $name', (target) => {
         await workerProcess.waitFor('working');
         expect(probe({ HEALTHCHECK_PORT: String(workerPort), PORT: String(port + 1) }).status).toBe(0);
         workerProcess.child.kill('SIGTERM');
-        expect(await workerProcess.exited, lastLines(workerProcess)).toBe(0);
+        expect(await workerProcess.exited, workerProcess.lastWords()).toBe(0);
       }
 
       apiProcess.child.kill('SIGTERM');
-      expect(await apiProcess.exited, lastLines(apiProcess)).toBe(0);
+      expect(await apiProcess.exited, apiProcess.lastWords()).toBe(0);
       // Nothing listens any more: the probe fails, with the reason on stderr.
       const failed = probe({ PORT: String(port) });
       expect(failed.status).toBe(1);

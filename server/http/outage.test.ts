@@ -44,7 +44,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)('the API process on Postgres (TE
       const { url } = (await api.waitFor('listening')) as LogLine & { url: string };
       // Should the process die, the failure says why: its last log lines, once its output has been read in full.
       api.child.once('close', (code) => {
-        if (code !== 0) console.error(`the API exited with ${code}:`, api.stderr(), JSON.stringify(api.lines.slice(-8)));
+        if (code !== 0) console.error(`the API exited with ${code}:`, api.lastWords());
       });
       const registered = await rest<{ token: string }>(url, 'POST', '/api/auth/register', { json: { username: 'outage', email: 'outage@example.com', password: 'a long enough password' } });
       expect(registered.status).toBe(201);

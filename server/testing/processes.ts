@@ -14,6 +14,8 @@ export type NodeProcess = {
   exited: Promise<number | null>;
   /** Polls (with a deadline) for a log line with this message, and returns it. */
   waitFor: (msg: string, timeoutMs?: number) => Promise<LogLine>;
+  /** Its last log lines and the end of its stderr, for a failure's message. */
+  lastWords: () => string;
 };
 
 const running = new Set<ChildProcess>();
@@ -49,8 +51,12 @@ export function startNode(script: string, env: Record<string, string>, nodeArgs:
   const waitFor = async (msg: string, timeoutMs = 240_000) => {
     await expect.poll(() => lines.some((line) => line.msg === msg) || child.exitCode !== null, { timeout: timeoutMs, interval: 20 }).toBe(true);
     const line = lines.find((entry) => entry.msg === msg);
-    if (!line) throw new Error(`${script} exited (${child.exitCode}) before logging "${msg}":\n${stderr}\n${JSON.stringify(lines.slice(-5))}`);
+    if (!line) throw new Error(`${script} exited (${child.exitCode}) before logging "${msg}":\n${lastWords()}`);
     return line;
   };
-  return { child, lines, stderr: () => stderr, exited, waitFor };
+  const lastWords = () => `last log lines:\n${lines
+    .slice(-8)
+    .map((entry) => JSON.stringify(entry))
+    .join('\n')}\nstderr: ${stderr.slice(-2000)}`;
+  return { child, lines, stderr: () => stderr, exited, waitFor, lastWords };
 }
