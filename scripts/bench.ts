@@ -18,23 +18,16 @@ import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import BetterSqlite3 from 'better-sqlite3';
-import { setImmediate } from 'node:timers/promises';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { eq } from 'drizzle-orm';
 import { openDatabase } from '../db/index.ts';
-import { loadConfig } from '../server/config.ts';
-import { buildDeps, closeDeps } from '../server/deps.ts';
-import { createLogger } from '../server/logger.ts';
-import { listPosts } from '../server/services/posts.ts';
-import { getStats } from '../server/services/stats.ts';
-import { listTasks } from '../server/services/tasks.ts';
-import { listUsers } from '../server/services/users.ts';
 import { seed } from './seed.ts';
 import { overloadSuite } from './bench/overload.ts';
 import { soakSuite } from './bench/soak.ts';
 import { startupSuite } from './bench/startup.ts';
 import { memorySuite, queueOpen } from './bench/memory.ts';
 import { postgresCpuMicros, stopChild } from './bench/proc.ts';
+import { median } from './bench/numbers.ts';
+import { eventLoopStalls, Q_COMMON, Q_RARE } from './bench/stalls.ts';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split(/=(.*)/s).slice(0, 2) as [string, string]));
 const SUITE = args.get('suite') ?? 'all';
@@ -195,7 +188,6 @@ async function settle(target: Target): Promise<void> {
   }
 }
 
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
 /** How many warm-up windows a target gets at most (a window's CPU per request still moving is the JIT at work). */
 const MAX_WARMUP_WINDOWS = 5;
@@ -390,94 +382,6 @@ async function adminToken(base: string, url: string, username: string): Promise<
   await db.orm.update(users).set({ role: 'admin' }).where(eq(users.usernameKey, username));
   await db.close();
   return token;
-}
-
-// Search texts: the rarest word of the seed's vocabulary (in about 4% of posts: the walk finds it), two words
-// rarely side by side (a few posts per 100,000: read from the trigram index), and 1–2 characters.
-const Q_COMMON = 'xylophone';
-const Q_RARE = 'quokka xylophone';
-
-/** Each request (and its whole response) in turn, `runs` times: milliseconds of each. */
-async function timeEach(runs: number, request: () => Promise<unknown>): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    await request();
-    times.push(performance.now() - started);
-    await setImmediate();
-  }
-  return times;
-}
-
-/**
- * The embedded default holds the process while a query runs (better-sqlite3 is synchronous). Runs each list,
- * search and admin query of the API in this process, on the SQLite database, and prints how long the event loop
- * was blocked at most (perf_hooks.monitorEventLoopDelay), beside each query's own time.
- */
-async function eventLoopStalls(url: string, label: string): Promise<void> {
-  const env = { DATABASE_URL: url, QUEUE_DATABASE_URL: 'memory:', WORKER_IN_PROCESS: 'false', MIGRATE_ON_START: 'false', LOG_LEVEL: 'warn' };
-  const deps = await buildDeps(loadConfig(env), createLogger({ level: 'warn' }));
-  try {
-    const { users } = deps.db.tables;
-    const [someone] = await deps.db.orm.select({ id: users.id }).from(users).limit(1);
-    const reader = { id: someone.id, role: 'user' as const };
-    const admin = { id: someone.id, role: 'admin' as const };
-    const page = { skip: 0, limit: 20 };
-    const second = (await listPosts(deps, null, page)).nextCursor ?? undefined;
-    const cases: [string, number, () => Promise<unknown>][] = [
-      ['posts.list anonymous', 50, () => listPosts(deps, null, page)],
-      ['posts.list signed in (published or own)', 50, () => listPosts(deps, reader, page)],
-      ['posts.list admin (all)', 50, () => listPosts(deps, admin, page)],
-      ['posts.list cursor (page 2)', 50, () => listPosts(deps, null, { ...page, cursor: second })],
-      ['posts.list skip=10000', 20, () => listPosts(deps, null, { skip: 10_000, limit: 20 })],
-      ['posts.list by author', 50, () => listPosts(deps, null, { ...page, authorId: someone.id })],
-      [`posts.list q=${Q_COMMON} (walked)`, 50, () => listPosts(deps, null, { ...page, q: Q_COMMON })],
-      [`posts.list q="${Q_RARE}" (trigram index)`, 50, () => listPosts(deps, null, { ...page, q: Q_RARE })],
-      ['posts.list q=zz (2 chars, nowhere: walks all)', 3, () => listPosts(deps, null, { ...page, q: 'zz' })],
-      ['posts.list q=th (2 chars, common)', 50, () => listPosts(deps, null, { ...page, q: 'th' })],
-      ['users.list', 50, () => listUsers(deps, { skip: 0, limit: 100 })],
-      ['users.list q=user_77', 20, () => listUsers(deps, { skip: 0, limit: 100, q: 'user_77' })],
-      ['tasks.list admin', 50, () => listTasks(deps, admin, page)],
-      ['admin.stats', 50, () => getStats(deps)],
-    ];
-    const rows: Record<string, Record<string, number>> = {};
-    let worst = { blocked: 0, gc: 0, name: '' };
-    // The process's own garbage collections block its loop too, whatever query runs: the longest pause of each
-    // case is printed beside its longest block, so a block that is a collection is told from one that is a query.
-    let gcPause = 0;
-    const collections = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) gcPause = Math.max(gcPause, entry.duration);
-    });
-    collections.observe({ entryTypes: ['gc'] });
-    for (const [name, runs, run] of cases) {
-      await run(); // warm: statement caches, pages in memory
-      await setImmediate(); // the warm-up's collections reported before the case's
-      gcPause = 0;
-      const delay = monitorEventLoopDelay({ resolution: 1 });
-      delay.enable();
-      const times = await timeEach(runs, run);
-      delay.disable();
-      await setImmediate();
-      const blocked = delay.max / 1e6;
-      if (blocked > worst.blocked) worst = { blocked, gc: gcPause, name };
-      rows[name] = {
-        runs,
-        'p50 ms': Number(median(times).toFixed(2)),
-        'max ms': Number(Math.max(...times).toFixed(2)),
-        'loop delay p99 ms': Number((delay.percentile(99) / 1e6).toFixed(1)),
-        'loop delay max ms': Number(blocked.toFixed(1)),
-        'longest GC pause ms': Number(gcPause.toFixed(1)),
-      };
-    }
-    collections.disconnect();
-    console.log(`\nevent-loop stalls on ${label}, queries run in this process (embedded default):`);
-    console.table(rows);
-    console.log(
-      `  longest event-loop block = ${worst.blocked.toFixed(1)} ms (${worst.name}; its case's longest GC pause ${worst.gc.toFixed(1)} ms)   target ≤ 20 ms (on a busy machine a descheduled process shows here too)`,
-    );
-  } finally {
-    await closeDeps(deps);
-  }
 }
 
 async function postsSuite(sqliteFile: string): Promise<void> {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../server/testing/ports.ts';
 import { SERVER_NODE_ARGS } from '../../server/runtime/node-args.ts';
+import { median } from './numbers.ts';
 import { stopChild } from './proc.ts';
 
 const root = join(import.meta.dirname, '..', '..');
@@ -19,7 +20,6 @@ type Way = keyof typeof WAYS;
 type Sample = { readyMs: number; rssMiB: number; queueMs: number | null };
 
 const rssMiB = (pid: number) => Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
-const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)];
 
 /** Starts `script` one way, waits for readiness on its probe port, lets it idle, measures, stops it. */
 async function startOnce(way: Way, { script, queue }: StartupCase, env: Record<string, string>, compileCache: string, idleMs: number): Promise<Sample> {
