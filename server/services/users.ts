@@ -222,12 +222,18 @@ export async function deleteMe(deps: Deps, who: { userId: string; ip: string | n
 export type UserFilter = PageRequest & { q?: string | undefined; role?: Role | undefined; isActive?: boolean | undefined };
 
 /**
+ * Users a search's walk reads per query. Each query stays short (a block of at most 2.5–5.8 ms at 10,000 users on
+ * SQLite, where each full name goes through a JavaScript function), and a walk takes a tenth of the queries it took
+ * at 250: a search through 10,000 users went from 12–13 to 7 ms on SQLite and from 31–39 to 10–16 ms on Postgres,
+ * where every query is a round trip.
+ */
+const USER_WALK_CHUNK = 2500;
+
+/**
  * Admin listing: newest first; `q` matches username, e-mail or full name, case-insensitively and literally.
  * Usernames and e-mails are compared as stored for comparison (username keys; e-mails, lower-cased when
  * saved), with `q` folded the same way here; full names in any script, folded by the database.
  */
-const USER_WALK_CHUNK = 250;
-
 export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<User>> {
   const { users } = deps.db.tables;
   const { q } = filter;
@@ -242,7 +248,6 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
   }
   // No index serves a substring of three columns: walk the newest users in chunks (see walkNewestFirst).
   const matches = or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q));
-  // Smaller chunks than posts': on SQLite each row's full name is lower-cased by a JavaScript function.
   const walk = await walkNewestFirst(deps.db.orm, users, users, base, matches ?? sql`true`, key, filter, { chunk: USER_WALK_CHUNK });
   const rows = walk.ids.length === 0 ? [] : await select().where(inArray(users.id, walk.ids)).orderBy(desc(users.createdAt), desc(users.id));
   return toPage(rows, filter.limit, walkTotal(walk));
