@@ -188,7 +188,6 @@ async function settle(target: Target): Promise<void> {
   }
 }
 
-
 /** How many warm-up windows a target gets at most (a window's CPU per request still moving is the JIT at work). */
 const MAX_WARMUP_WINDOWS = 5;
 

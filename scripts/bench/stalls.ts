@@ -131,7 +131,7 @@ async function measure(url: string, label: string): Promise<void> {
       };
     }
     observer.disconnect();
-    console.log(`\nevent-loop stalls on ${label}, queries run in a process started as the API is (${SERVER_NODE_ARGS.filter((arg) => arg.startsWith('--v8') || arg.includes('semi')).join(' ')}), each case once first:`);
+    console.log(`\nevent-loop stalls on ${label}, queries run in a process started as the API is (${SERVER_NODE_ARGS.filter((arg) => arg.startsWith('--v8')).join(' ')}), each case once first:`);
     console.table(rows);
     console.log(`  the first pass over every case (a process just started): longest event-loop block ${warming.blocked.toFixed(1)} ms (${warming.name}; its longest GC pause ${warming.gc.toFixed(1)} ms)`);
     console.log(
