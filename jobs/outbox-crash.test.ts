@@ -217,7 +217,14 @@ async function killLoop(deployment: Deployment): Promise<void> {
   expect(owner.status).toBe(201);
   const token = owner.token!;
   const acknowledged = new Map<string, number>(); // task id → expected sum
-  const retryPause = () => new Promise((resolve) => setTimeout(resolve, 20));
+  let killing = false;
+  // A request that failed waits a moment and is retried. Should the API have died by itself (not by the killer),
+  // the test fails at once with what it logged last, instead of retrying against nothing until its timeout.
+  const retryPause = async () => {
+    const { exitCode, signalCode } = api.child;
+    if (!killing && (exitCode !== null || signalCode !== null)) throw new Error(`the API exited by itself (${exitCode ?? signalCode}):\n${api.lastWords()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  };
 
   const taskClient = async (client: number, quota: number) => {
     for (let n = 0; n < quota; ) {
@@ -251,17 +258,19 @@ async function killLoop(deployment: Deployment): Promise<void> {
       // A random point in the k-th fifth of the task load (registrations run alongside).
       const at = Math.floor(((k + Math.random()) * TASKS * 0.9) / KILLS);
       while (acknowledged.size < at && running) await retryPause();
+      killing = true;
       await kill(api);
       api = startApi(deployment);
       base = await listening(api);
+      killing = false;
     }
   })();
   try {
-    await Promise.all(clients);
+    // The killer too: a restarted API that never listens fails the test with its last words.
+    await Promise.all([...clients, killer]);
   } finally {
     running = false;
   }
-  await killer;
   expect(acknowledged.size).toBe(TASKS);
 
   // Interrupted attempts are retried once their heartbeat lapses (10 s): wait for every task to settle.
