@@ -10,6 +10,7 @@ import { searchKey, searchKeyLength, searchKeyOf } from './schema/search-key.ts'
 import type { PostgresOptions } from './postgres-settings.ts';
 import type { NotificationListener } from './notifications.ts';
 import { mapRowsOnce } from './row-mapper.ts';
+import { fts5FoldsAlike } from './fts5-fold.ts';
 
 export { findUniqueViolation, isDatabaseUnavailable, type UniqueViolation } from './errors.ts';
 export { PGLITE_SETTINGS } from './pglite.ts';
@@ -337,8 +338,9 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
         return {
           scan: matches,
           indexed: async (cap) => {
-            // A key under three characters has no trigram to ask with (nor, then, any piece of it): `a b` is walked.
-            if (searchKeyLength(text) < TRIGRAM) return null;
+            // A key under three characters has no trigram to ask with (nor, then, any piece of it): `a b` is walked,
+            // as is text whose case FTS5 folds otherwise than the test (db/fts5-fold.ts).
+            if (searchKeyLength(text) < TRIGRAM || !fts5FoldsAlike(text)) return null;
             // Long statements run on the reader's thread; an in-memory database reads in process.
             const read = async (query: SQL): Promise<unknown[][]> => {
               if (!reader) return sqlite.orm.values(query);
