@@ -1,7 +1,7 @@
 // Opens the application database on either dialect behind one drizzle type that services are written against.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { and, count, Param, sql, type Column, type Logger as DrizzleLogger, type SQL } from 'drizzle-orm';
+import { and, count, or, Param, sql, type Column, type Logger as DrizzleLogger, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { PGlite } from '@electric-sql/pglite';
 import type { NodePgDatabase } from 'drizzle-orm/node-postgres';
 import * as pgSchema from './schema/pg.ts';
@@ -17,7 +17,7 @@ export { PGLITE_SETTINGS } from './pglite.ts';
 export type { NotificationListener } from './notifications.ts';
 export { DatabaseUnavailableError, POSTGRES_DEFAULTS, describePostgresUrl, sessionOptions } from './postgres-settings.ts';
 export { ROLES, TASK_STATUSES, newId, usernameKey, type Role, type TaskStatus } from './schema/shared.ts';
-import { TASK_STATUSES, type TaskStatus } from './schema/shared.ts';
+import { TASK_STATUSES, usernameKey, type TaskStatus } from './schema/shared.ts';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -69,7 +69,15 @@ export type Database = {
    * condition lists the keys the index gave (rowids on SQLite, ids on Postgres), so the statements that use it
    * do not search the index again.
    */
-  postsSearch: (text: string) => { scan: SQL; indexed: (cap: number) => Promise<SQL | null> };
+  postsSearch: (text: string) => TextSearch;
+  /**
+   * Users whose username, e-mail or full name contains `text` (users.list `q`), literally: the username key against
+   * `text`'s (A–Z folded), the e-mail as stored (lower-cased when saved) against `text` lower-cased, the full name
+   * case-insensitively in every script (as `contains`). `scan` and `indexed(cap)` as postsSearch's, from trigram
+   * indexes over the three columns (migration 0012: pg_trgm on Postgres, the FTS5 table users_fts on SQLite), for
+   * text of three characters or more (with spaces: names hold them).
+   */
+  usersSearch: (text: string) => TextSearch;
   /**
    * The row counts admin.stats shows. SQLite: exact, from table_counts (kept by triggers; a count(*) there would
    * hold the process). Postgres: posts from its table_counts (kept by triggers too), users and tasks counted by
@@ -145,6 +153,14 @@ export const valueOf = (name: string, column: Column): SQL => sql`${new Param(sq
 
 /** A statement's text and its parameters, as drizzle sends them. */
 export type QueryListener = (sql: string, params: unknown[]) => void;
+
+/**
+ * A text search of a list: `scan`, the condition tested row by row (for walks down another index that stop early);
+ * `indexed(cap)`, from the table's trigram index, a condition selecting exactly the matching rows if at most `cap`
+ * rows match, else null (as for text the index cannot be asked with). The condition lists the keys the index gave,
+ * so the statements that use it do not search the index again.
+ */
+export type TextSearch = { scan: SQL; indexed: (cap: number) => Promise<SQL | null> };
 
 /** The names of table_counts' rows (migrations: SQLite 0009, Postgres 0010) that lists use. */
 export type KeptCount = 'posts' | 'posts.published';
@@ -316,6 +332,16 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     const reader = path === ':memory:' ? null : (await import('./sqlite-reader.ts')).openSqliteReader(path);
     // Writes a statement's text and parameters for the reader, as the connection's own drizzle would.
     const sqliteDialect = new (await import('drizzle-orm/sqlite-core')).SQLiteAsyncDialect();
+    // Long statements (the searches' index reads) run on the reader's thread; an in-memory database reads in process.
+    const read = async (query: SQL): Promise<unknown[][]> => {
+      if (!reader) return sqlite.orm.values(query);
+      const { sql: text, params } = sqliteDialect.sqlToQuery(query);
+      return reader.values(text, params);
+    };
+    const contains = (column: Column | SQL, text: string) => sql`instr(lower_unicode(${column}), lower_unicode(${text})) > 0`;
+    const includes = (column: Column | SQL, text: string) => sql`instr(${column}, ${text}) > 0`;
+    /** The rows of `table` with these rowids (from an FTS5 index), as one JSON parameter. */
+    const rowidsIn = (table: SQLWrapper, rowids: unknown[]) => sql`${table}.rowid in (select value from json_each(${JSON.stringify(rowids)}))`;
     return {
       dialect: 'sqlite',
       source: { kind: 'sqlite', path },
@@ -324,8 +350,8 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       prepared: preparedCache(orm, tables),
       transaction: (fn) => orm.transaction(fn),
       forUpdate: (query) => query,
-      contains: (column, text) => sql`instr(lower_unicode(${column}), lower_unicode(${text})) > 0`,
-      includes: (column, text) => sql`instr(${column}, ${text}) > 0`,
+      contains,
+      includes,
       postsSearch: (text) => {
         const { posts } = tables;
         // posts.search is lower() of the text, which folds ASCII only: non-ASCII text takes JavaScript's folding.
@@ -341,13 +367,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
             // A key under three characters has no trigram to ask with (nor, then, any piece of it): `a b` is walked,
             // as is text whose case FTS5 folds otherwise than the test (db/fts5-fold.ts).
             if (searchKeyLength(text) < TRIGRAM || !fts5FoldsAlike(text)) return null;
-            // Long statements run on the reader's thread; an in-memory database reads in process.
-            const read = async (query: SQL): Promise<unknown[][]> => {
-              if (!reader) return sqlite.orm.values(query);
-              const { sql: text, params } = sqliteDialect.sqlToQuery(query);
-              return reader.values(text, params);
-            };
-            const inAll = (rowids: unknown[]) => sql`${posts}.rowid in (select value from json_each(${JSON.stringify(rowids)}))`;
+            const inAll = (rowids: unknown[]) => rowidsIn(posts, rowids);
             const windows = boundaryWindows(text);
             if (windows.length > 0) {
               // Candidates from the text's word boundaries only (`kaxy` of "quokka xylophone"), each tested for the
@@ -372,6 +392,23 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
               sql`select ${posts}.rowid from posts_fts join ${posts} on ${posts}.rowid = posts_fts.rowid where posts_fts match ${phrase(text)} and ${matches} limit ${cap + 1}`,
             );
             return found.length > cap ? null : inAll(found.map(([rowid]) => rowid));
+          },
+        };
+      },
+      usersSearch: (text) => {
+        const { users } = tables;
+        const matches = or(includes(users.usernameKey, usernameKey(text)), includes(users.email, text.toLowerCase()), contains(users.fullName, text)) as SQL;
+        return {
+          scan: matches,
+          indexed: async (cap) => {
+            // users_fts holds the three columns as they are (spaces too): any text of three characters or more
+            // whose case FTS5 folds as the test does is a phrase of its trigrams. Each candidate is tested for the
+            // text in the same statement; inside double quotes only `"` is special.
+            if ([...text].length < TRIGRAM || !fts5FoldsAlike(text)) return null;
+            const found = await read(
+              sql`select ${users}.rowid from users_fts join ${users} on ${users}.rowid = users_fts.rowid where users_fts match ${`"${text.replaceAll('"', '""')}"`} and ${matches} limit ${cap + 1}`,
+            );
+            return found.length > cap ? null : rowidsIn(users, found.map(([rowid]) => rowid));
           },
         };
       },
@@ -505,6 +542,8 @@ export async function openPgliteDatabase(options: { migrate?: boolean } = {}): P
 }
 
 function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database, 'ping' | 'migrate' | 'close' | 'onQuery' | 'poolStats' | 'listen'>): Database {
+  const contains = (column: Column | SQL, text: string) => sql`${column} ilike ${likePattern(text)} escape '\\'`;
+  const includes = (column: Column | SQL, text: string) => sql`strpos(${column}, ${text}) > 0`;
   return {
     dialect: 'postgres',
     source,
@@ -513,8 +552,8 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     prepared: preparedCache(orm, pgSchema),
     transaction: (fn) => orm.transaction(fn),
     forUpdate: (query) => (query as { for: (strength: 'update') => typeof query }).for('update'),
-    contains: (column, text) => sql`${column} ilike ${likePattern(text)} escape '\\'`,
-    includes: (column, text) => sql`strpos(${column}, ${text}) > 0`,
+    contains,
+    includes,
     postsSearch: (text) => {
       const { posts } = pgSchema;
       // The index holds searchKey(search) (db/schema/search-key.ts): it is asked with a piece of the text keyed
@@ -553,6 +592,27 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
           }
           const found = await orm.select({ id: posts.id }).from(posts).where(and(narrowedTo(text), matches)).limit(cap + 1);
           return found.length > cap ? null : byIds(found.map((row) => row.id));
+        },
+      };
+    },
+    usersSearch: (text) => {
+      const { users } = pgSchema;
+      const [key, lowered] = [usernameKey(text), text.toLowerCase()];
+      return {
+        // Two of its three tests in a form the trigram indexes cannot serve (strpos), as posts' scan: a walk reads a
+        // short range of the created_at index and tests its rows, where the planner could otherwise OR three bitmaps
+        // of every match.
+        scan: or(includes(users.usernameKey, key), includes(users.email, lowered), contains(users.fullName, text)) as SQL,
+        indexed: async (cap) => {
+          // pg_trgm narrows with a trigram or more: shorter text is walked.
+          if ([...text].length < TRIGRAM) return null;
+          const like = (column: Column, piece: string) => sql`${column} like ${likePattern(piece)} escape '\\'`;
+          const found = await orm
+            .select({ id: users.id })
+            .from(users)
+            .where(or(like(users.usernameKey, key), like(users.email, lowered), contains(users.fullName, text)))
+            .limit(cap + 1);
+          return found.length > cap ? null : sql`${users.id} = any(${sql.param(found.map((row) => row.id))}::text[])`;
         },
       };
     },

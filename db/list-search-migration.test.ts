@@ -1,5 +1,5 @@
-// The lists-and-search migrations on a database that already has posts, users and tasks: the search index
-// (FTS5 on SQLite) and the kept counts (table_counts on SQLite) are filled for the old rows, on both dialects.
+// The lists-and-search migrations on a database that already has posts, users and tasks: the search indexes of
+// posts and users (FTS5 on SQLite) and the kept counts (table_counts on SQLite) are filled for the old rows, on both dialects.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +25,7 @@ const OLD_POSTS = [
 ] as const;
 
 const insertUser = (placeholders: string[]) =>
-  `insert into users (id, username, email, password_hash, role, is_active, created_at, updated_at) values (${placeholders.join(', ')})`;
+  `insert into users (id, username, email, full_name, password_hash, role, is_active, created_at, updated_at) values (${placeholders.join(', ')})`;
 const insertPost = (placeholders: string[]) => `insert into posts (id, author_id, title, body, published, created_at, updated_at) values (${placeholders.join(', ')})`;
 const insertTask = (placeholders: string[]) => `insert into tasks (id, user_id, type, input, status, attempts, created_at) values (${placeholders.join(', ')})`;
 
@@ -37,8 +37,8 @@ async function upgradedWithOldRows(dialect: 'sqlite' | 'postgres'): Promise<Data
     const path = join(scratch, 'app.db');
     const old = openSqlite(path, quiet);
     await old.migrate(before);
-    old.raw.prepare(insertUser(Array<string>(8).fill('?'))).run('old-u1', 'old_one', 'old1@example.com', 'x', 'user', 1, now, now);
-    old.raw.prepare(insertUser(Array<string>(8).fill('?'))).run('old-u2', 'old_two', 'old2@example.com', 'x', 'user', 0, now, now);
+    old.raw.prepare(insertUser(Array<string>(9).fill('?'))).run('old-u1', 'old_one', 'old1@example.com', 'Ödön Older', 'x', 'user', 1, now, now);
+    old.raw.prepare(insertUser(Array<string>(9).fill('?'))).run('old-u2', 'old_two', 'old2@example.com', null, 'x', 'user', 0, now, now);
     for (const [id, title, body, published] of OLD_POSTS) old.raw.prepare(insertPost(Array<string>(7).fill('?'))).run(id, 'old-u1', title, body, published ? 1 : 0, now, now);
     old.raw.prepare(insertTask(Array<string>(7).fill('?'))).run('old-t1', 'old-u1', 'math.sum', '{"numbers":[1]}', 'completed', 1, now);
     old.close();
@@ -51,8 +51,8 @@ async function upgradedWithOldRows(dialect: 'sqlite' | 'postgres'): Promise<Data
   const old = await openPostgres({ ...POSTGRES_DEFAULTS, url: fresh.source.url, onPoolError: () => {} }, quiet);
   await old.migrate(before);
   const numbered = (n: number) => Array.from({ length: n }, (_, i) => `$${i + 1}`);
-  await old.pool.query(insertUser(numbered(8)), ['old-u1', 'old_one', 'old1@example.com', 'x', 'user', true, new Date(now), new Date(now)]);
-  await old.pool.query(insertUser(numbered(8)), ['old-u2', 'old_two', 'old2@example.com', 'x', 'user', false, new Date(now), new Date(now)]);
+  await old.pool.query(insertUser(numbered(9)), ['old-u1', 'old_one', 'old1@example.com', 'Ödön Older', 'x', 'user', true, new Date(now), new Date(now)]);
+  await old.pool.query(insertUser(numbered(9)), ['old-u2', 'old_two', 'old2@example.com', null, 'x', 'user', false, new Date(now), new Date(now)]);
   for (const [id, title, body, published] of OLD_POSTS) await old.pool.query(insertPost(numbered(7)), [id, 'old-u1', title, body, published, new Date(now), new Date(now)]);
   await old.pool.query(insertTask(numbered(7)), ['old-t1', 'old-u1', 'math.sum', '{"numbers":[1]}', 'completed', 1, new Date(now)]);
   await old.close();
@@ -61,7 +61,7 @@ async function upgradedWithOldRows(dialect: 'sqlite' | 'postgres'): Promise<Data
 }
 
 describe.each(dialects)('the lists and search migrations on %s', (dialect) => {
-  it.runIf(dialect === 'sqlite' || canVaryPostgres())('index the posts already there and count the rows already there', async () => {
+  it.runIf(dialect === 'sqlite' || canVaryPostgres())('index the posts and users already there and count the rows already there', async () => {
     const db = await upgradedWithOldRows(dialect);
     try {
       expect(await db.pendingMigrations()).toBe(0);
@@ -77,6 +77,16 @@ describe.each(dialects)('the lists and search migrations on %s', (dialect) => {
       expect(await found('100% OF')).toEqual({ ids: ['old-p2'] });
       expect(await found('nothing to')).toEqual({ ids: ['old-p3'] });
       expect(await db.postsSearch('quokka').indexed(1)).toBeNull();
+      // The users' search index (migration 0012) holds the users already there: usernames, e-mails and names.
+      const { users } = db.tables;
+      const usersFound = async (q: string) => {
+        const indexed = await db.usersSearch(q).indexed(10);
+        if (!indexed) throw new Error(`${q}: the users index was not asked, or found more than 10 users`);
+        return (await db.orm.select({ id: users.id }).from(users).where(indexed).orderBy(users.id)).map((row) => row.id);
+      };
+      expect(await usersFound('OLD_')).toEqual(['old-u1', 'old-u2']);
+      expect(await usersFound('d2@example')).toEqual(['old-u2']);
+      expect(await usersFound('ödön o')).toEqual(['old-u1']);
       // Old rows stay in step after the upgrade too.
       await db.orm.update(posts).set({ body: 'a quokka now' }).where(and(eq(posts.id, 'old-p3')));
       expect((await found('quokka')).ids).toEqual(['old-p1', 'old-p2', 'old-p3']);

@@ -39,6 +39,10 @@ export const users = pgTable(
     uniqueIndex('users_email_unique').on(t.email),
     // users.list pages newest first by (created_at, id) keyset.
     index('users_created_idx').on(t.createdAt, t.id),
+    // users.list `q` (a substring of the username, e-mail or name): trigram indexes (pg_trgm, migration 0012).
+    index('users_username_key_trgm_idx').using('gin', sql`${t.usernameKey} gin_trgm_ops`),
+    index('users_email_trgm_idx').using('gin', sql`${t.email} gin_trgm_ops`),
+    index('users_full_name_trgm_idx').using('gin', sql`${t.fullName} gin_trgm_ops`),
     check('users_role_check', sql`${t.role} in ('user', 'admin')`),
   ],
 );

@@ -21,6 +21,13 @@ import { median } from './numbers.ts';
 // rarely side by side (a few posts per 100,000: read from the trigram index), and 1–2 characters.
 export const Q_COMMON = 'xylophone';
 export const Q_RARE = 'quokka xylophone';
+/**
+ * users.list searches on the seeded users (`seed_user_N`, `Seed User N`, created in order of N): a piece of one
+ * name, found by the users' trigram index; and text of more than 1,000 users (every N starting with 1), all of them
+ * older than the newest 8,000 at 10,000 users, so walked through most of the table.
+ */
+export const USERS_Q_RARE = 'User 4242';
+export const USERS_Q_COMMON = 'user_1';
 
 /**
  * Runs the measurement in a child process with the API's node arguments and waits for it; `label` names the
@@ -84,6 +91,8 @@ async function measure(url: string, label: string): Promise<void> {
       ['posts.list q=th (2 chars, common)', 50, () => listPosts(deps, null, { ...page, q: 'th' })],
       ['users.list', 50, () => listUsers(deps, { skip: 0, limit: 100 })],
       ['users.list q=user_77', 20, () => listUsers(deps, { skip: 0, limit: 100, q: 'user_77' })],
+      [`users.list q=${USERS_Q_RARE} (users' trigram index)`, 50, () => listUsers(deps, { skip: 0, limit: 20, q: USERS_Q_RARE })],
+      [`users.list q=${USERS_Q_COMMON} (1,111 old users: walked)`, 20, () => listUsers(deps, { skip: 0, limit: 20, q: USERS_Q_COMMON })],
       ['tasks.list admin', 50, () => listTasks(deps, admin, page)],
       ['admin.stats', 50, () => getStats(deps)],
     ];

@@ -1,5 +1,5 @@
-// Lists and search at scale, on both dialects: search answers equal a brute-force filter, cursor pages never skip
-// or repeat a row while rows are written between reads, and the search index follows every write.
+// Lists and search at scale, on both dialects: search answers (posts and users) equal a brute-force filter, cursor
+// pages never skip or repeat a row while rows are written between reads, and the search indexes follow every write.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { and, eq, or, sql, type SQL } from 'drizzle-orm';
@@ -7,6 +7,8 @@ import { callerFor, dialects, useTestDeps } from '../testing/harness.ts';
 import { createUser, signedInUser, uniqueName } from '../testing/factories.ts';
 import type { Deps } from '../deps.ts';
 import { searchKeyLength } from '../../db/schema/search-key.ts';
+import { fts5FoldsAlike } from '../../db/fts5-fold.ts';
+import { usernameKey } from '../../db/index.ts';
 import { cappedCount, TOTAL_CAP, totalOf, walkNewestFirst } from '../services/pages.ts';
 
 type Draft = { title: string; body: string; published: boolean; createdAt: Date };
@@ -105,6 +107,87 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
     );
   });
 
+  it('finds exactly the users a brute-force filter finds, from the index and by walking, for any query', async () => {
+    const admin = await signedInUser(deps.current, { role: 'admin' });
+    const { db } = deps.current;
+    const { users } = db.tables;
+    // Usernames are ASCII by their schema; e-mails are stored lower-cased; names are in any script.
+    const ascii = (maxLength: number) => fc.array(fc.constantFrom('a', 'A', 'b', 'B', 'c', '_', '1'), { maxLength }).map((chars) => chars.join(''));
+    /** What `q` must find: the username by its key, the e-mail as stored against q lower-cased, the name in any case. */
+    const finds = (user: { username: string; email: string; fullName: string | null }, q: string) =>
+      usernameKey(user.username).includes(usernameKey(q)) || user.email.includes(q.toLowerCase()) || (user.fullName ?? '').toLowerCase().includes(q.toLowerCase());
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ username: ascii(6), email: text(6), fullName: fc.option(text(14)) }), { minLength: 1, maxLength: 8 }),
+        fc.array(query(5), { minLength: 1, maxLength: 5 }),
+        fc.nat(),
+        async (drafts, randomQueries, pick) => {
+          run++;
+          const made = [];
+          for (const [i, draft] of drafts.entries()) {
+            const username = `${draft.username}Z${run}x${i}`;
+            made.push(await createUser(deps.current, { username, email: `${draft.email}.${run}.${i}@x.example`.toLowerCase(), fullName: draft.fullName }));
+          }
+          const source = made[pick % made.length];
+          const field = [source.fullName ?? source.email, source.email, source.username][pick % 3];
+          const cut = [...field];
+          const start = pick % Math.max(1, cut.length);
+          const piece = cut.slice(start, start + 1 + (pick % 6)).join('').trim();
+          const queries = [...randomQueries, ...(piece ? [piece, piece.toUpperCase()] : [])];
+          const everyone = await db.orm.select({ id: users.id, username: users.username, email: users.email, fullName: users.fullName }).from(users);
+          expect(everyone.length).toBeLessThan(TOTAL_CAP);
+          for (const q of queries) {
+            const expected = everyone.filter((user) => finds(user, q)).map((user) => user.id).sort();
+            const listed = (await allPages((cursor) => admin.caller.users.list({ q, limit: 100, cursor }))).flat();
+            expect(listed.map((user) => user.id).sort(), `q=${JSON.stringify(q)}`).toEqual(expected);
+            // The index's own answer, for text it can be asked with: fewer users than it is asked for match.
+            const indexed = await db.usersSearch(q).indexed(TOTAL_CAP);
+            const askable = [...q].length >= 3 && (db.dialect === 'postgres' || fts5FoldsAlike(q));
+            expect(indexed !== null, `q=${JSON.stringify(q)} asks the index`).toBe(askable);
+            if (indexed) {
+              const found = await db.orm.select({ id: users.id }).from(users).where(indexed);
+              expect(found.map((user) => user.id).sort(), `q=${JSON.stringify(q)} from the index`).toEqual(expected);
+            }
+          }
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  it('keeps the users search index in step with every change, and walks text FTS5 folds otherwise', async () => {
+    const admin = await signedInUser(deps.current, { role: 'admin' });
+    const word = `usx${uniqueName('w').replace(/_/g, '')}`;
+    const { db } = deps.current;
+    /** The list's answer, and the index's own where it can be asked (these few users are all in the walk's first chunk). */
+    const found = async (q: string) => {
+      const listed = (await admin.caller.users.list({ q, limit: 100 })).items.map((user) => user.id);
+      const indexed = await db.usersSearch(q).indexed(TOTAL_CAP);
+      if (indexed) expect((await db.orm.select({ id: db.tables.users.id }).from(db.tables.users).where(indexed)).map((row) => row.id), q).toEqual(listed);
+      return listed;
+    };
+    const user = await createUser(deps.current, { username: `${word}_name`, fullName: `Ärger ${word} ᏣᎳᎩ` });
+    expect(await found(`ärger ${word.toUpperCase()}`)).toEqual([user.id]);
+    expect(await found(`${word}_NAME@example`)).toEqual([user.id]);
+    // Cherokee, which JavaScript and Postgres fold but SQLite's FTS5 does not: found by the walk on SQLite.
+    expect(await found(`${word} ꮳꮃꭹ`)).toEqual([user.id]);
+    await admin.caller.users.update({ id: user.id, fullName: `Renamed ${word}` });
+    expect(await found(`ärger ${word}`)).toEqual([]);
+    expect(await found(`renamed ${word}`)).toEqual([user.id]);
+    await admin.caller.users.update({ id: user.id, email: `moved.${word}@example.org` });
+    expect(await found(`${word}_name@example`)).toEqual([]);
+    expect(await found(`MOVED.${word}@`)).toEqual([user.id]);
+    await admin.caller.users.delete({ id: user.id });
+    expect(await found(word)).toEqual([]);
+    if (deps.current.db.dialect === 'sqlite') {
+      // The index itself (the search tests each candidate, and would hide a stale entry).
+      const sqlite = deps.current.db.orm as unknown as { run: (query: SQL) => Promise<unknown>; values: (query: SQL) => Promise<unknown[][]> };
+      expect(await sqlite.values(sql`select rowid from users_fts where users_fts match ${`"${word}"`}`)).toEqual([]);
+      await sqlite.run(sql`insert into users_fts(users_fts, rank) values ('integrity-check', 1)`);
+    }
+  });
+
   it('walks text found in more posts than the index is asked for, with the same answers and pages', async () => {
     const author = await createUser(deps.current);
     const word = `cmn${uniqueName('w').replace(/_/g, '')}`;
@@ -197,6 +280,10 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
           expect(walk.ids, label).toEqual(after.slice(skip, skip + limit + 1).map((row) => row.id));
           expect(walk.answered, label).toBe(true);
           expect(walk.complete, label).toBe(!from && after.length < skip + limit + 1);
+          // A walk stopped after its first chunk and resumed gives the same page.
+          const first = await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk, maxChunks: 1 });
+          const resumed = first.answered ? first : await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk, resume: first.resume });
+          expect({ ids: resumed.ids, complete: resumed.complete }, `${label}, resumed`).toEqual({ ids: walk.ids, complete: walk.complete });
         }
       }
     }

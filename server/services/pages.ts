@@ -1,8 +1,8 @@
 // Keyset pages for newest-first lists: opaque cursors over (created_at, id), and totals counted up to a cap.
 import { setImmediate } from 'node:timers/promises';
-import { and, count, desc, eq, gt, gte, lt, lte, or, sql, type Column, type Placeholder, type SQL } from 'drizzle-orm';
+import { and, count, desc, eq, gt, gte, lt, lte, or, sql, type Column, type Placeholder, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { PgTable, SelectedFields } from 'drizzle-orm/pg-core';
-import { valueOf, type Database, type Orm, type Tables } from '../../db/index.ts';
+import { valueOf, type Database, type Orm, type Tables, type TextSearch } from '../../db/index.ts';
 import { AppError } from '../errors.ts';
 
 /**
@@ -182,6 +182,7 @@ export const WALK_CHUNK = 1000;
  * keys, which stops at the matches still wanted: common text is tested on the rows up to its last match, not on
  * the whole chunk, and only matches come back.
  * Cost: rows walked ≈ matches wanted ÷ the share of rows that match; the end of the rows for a rare condition.
+ * A walk that stops at `maxChunks` returns `resume`, which another walk of the same request takes to go on from there.
  */
 export async function walkNewestFirst(
   orm: Orm,
@@ -191,15 +192,16 @@ export async function walkNewestFirst(
   matches: SQL,
   key: PageKey | undefined,
   request: { skip: number; limit: number },
-  options: { chunk?: number; maxChunks?: number } = {},
-): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean }> {
+  options: { chunk?: number; maxChunks?: number; resume?: WalkResume | null } = {},
+): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean; resume: WalkResume | null }> {
   const { chunk = WALK_CHUNK, maxChunks = Number.POSITIVE_INFINITY } = options;
   const wanted = request.skip + request.limit + 1;
   const newestFirst = [desc(columns.createdAt), desc(columns.id)];
   const keyOf = { id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date> };
-  const hits: string[] = [];
-  let from = key;
+  const hits: string[] = [...(options.resume?.hits ?? [])];
+  let from = options.resume?.from ?? key;
   let complete = false;
+  let resume: WalkResume | null = null;
   for (let chunks = 1; ; chunks++) {
     // The chunk's last row; none when fewer than `chunk` rows are left.
     const [last] = await orm
@@ -221,13 +223,20 @@ export async function walkNewestFirst(
       complete = true;
       break;
     }
-    if (chunks >= maxChunks) break;
+    if (chunks >= maxChunks) {
+      resume = { from: last, hits: [...hits] };
+      break;
+    }
     from = last;
     await setImmediate();
   }
-  // answered: the page is known (full, or the rows ended); otherwise maxChunks ran out first.
-  return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined, answered: complete || hits.length === wanted };
+  // answered: the page is known (full, or the rows ended); otherwise maxChunks ran out first, and `resume` says
+  // where the walk goes on.
+  return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined, answered: complete || hits.length === wanted, resume };
 }
+
+/** Where a walk that ran out of chunks goes on: after `from` (the last row it tested), with the matches it found. */
+export type WalkResume = { from: PageKey; hits: string[] };
 
 /** Rows up to and including `key` in (created_at desc, id desc) order: the other end of `after`'s range. */
 function upTo(columns: { createdAt: Column; id: Column }, key: PageKey): SQL | undefined {
@@ -237,4 +246,60 @@ function upTo(columns: { createdAt: Column; id: Column }, key: PageKey): SQL | u
 /** A walk's total: exact when it saw every matching row (from the start to the end), else what it saw. */
 export function walkTotal(walk: { seen: number; complete: boolean }): { total: number; totalIsLowerBound: boolean } {
   return walk.complete ? totalOf(walk.seen) : { total: Math.min(walk.seen, TOTAL_CAP), totalIsLowerBound: true };
+}
+
+/**
+ * A page's ids first, from the index alone where it covers the filter: skipped rows cost an index step each, not
+ * a row read (and, for posts, an author lookup).
+ */
+export function pageIds(
+  orm: Orm,
+  table: PgTable & { createdAt: Column; id: Column },
+  where: SQL | undefined,
+  key: PageKeyOf | undefined,
+  limit: number | Placeholder,
+  offset: number | Placeholder,
+) {
+  // As a plain table: drizzle cannot check a generic one against its conditional type for `from`.
+  const from: PgTable = table;
+  return orm
+    .select({ id: sql<string>`${table.id}` })
+    .from(from)
+    .where(and(where, after(table, key)))
+    .orderBy(desc(table.createdAt), desc(table.id))
+    .limit(limit)
+    .offset(offset);
+}
+
+/**
+ * A newest-first page of `base`'s rows that `search` finds. The newest chunk is tested first: common text fills the
+ * page there without asking the index (on Postgres a trigram index answers common text with a bitmap of every
+ * match). Else text found in at most TOTAL_CAP rows is read from the index: the page and, riding along as in a list
+ * without text, its capped count, in one statement. Commoner text, and text the index cannot be asked with (under
+ * three characters), is walked on (walkNewestFirst, `options.chunk` rows per query). `read.walked` reads a walk's rows by id, newest first;
+ * `read.indexed` the rows whose ids the given subquery selects, newest first, with `total` as a column.
+ */
+export async function searchNewestFirst<T extends { createdAt: Date; id: string }>(
+  orm: Orm,
+  table: PgTable & { createdAt: Column; id: Column },
+  base: SQL | undefined,
+  search: TextSearch,
+  request: PageRequest,
+  read: { walked: (ids: string[]) => Promise<T[]>; indexed: (ids: SQLWrapper, total: SQL<number>) => Promise<(T & { total: number })[]> },
+  options: { chunk?: number } = {},
+): Promise<Page<T>> {
+  const key = decodeCursor(request.cursor);
+  const walked = async (walk: { ids: string[]; seen: number; complete: boolean }) =>
+    toPage(walk.ids.length === 0 ? [] : await read.walked(walk.ids), request.limit, walkTotal(walk));
+  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, maxChunks: 1 });
+  if (first.answered) return walked(first);
+  const indexed = await search.indexed(TOTAL_CAP);
+  if (indexed) {
+    const where = and(base, indexed);
+    const rows = await read.indexed(pageIds(orm, table, where, key, request.limit + 1, request.skip), cappedCountColumn(orm, table, where));
+    // T has no `total` of its own: without the one added here, a row is a T.
+    return (await toCountedPage(rows, request, () => cappedCount(orm, table, where))) as unknown as Page<T>;
+  }
+  // On from the newest chunk's end, not from the start again (a users' chunk is 2,500 rows).
+  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume }));
 }

@@ -1,11 +1,12 @@
 // Posts: create, edit, delete, read and search, with visibility rules and no per-row queries.
 import { and, desc, eq, inArray, sql, type Placeholder, type SQL } from 'drizzle-orm';
-import type { Database, Orm, Tables } from '../../db/index.ts';
+import type { SelectedFields } from 'drizzle-orm/pg-core';
+import type { Database, Tables } from '../../db/index.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
 import type { Post, PostSummary, Role } from '../schemas.ts';
 import { userCacheKeys } from './cache-keys.ts';
-import { after, cappedCount, cappedCountColumn, cappedCountQuery, decodeCursor, fixedValue, pagePlaceholders, pageValues, toCountedPage, toPage, TOTAL_CAP, walkNewestFirst, walkTotal, type Page, type PageKeyOf, type PageRequest } from './pages.ts';
+import { after, cappedCountColumn, cappedCountQuery, decodeCursor, fixedValue, pageIds, pagePlaceholders, pageValues, searchNewestFirst, toCountedPage, type Page, type PageRequest } from './pages.ts';
 
 /** Who is asking: visibility of unpublished posts depends on it. */
 export type Viewer = { id: string; role: Role } | null;
@@ -132,42 +133,12 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
     filter.authorId === undefined ? undefined : eq(posts.authorId, filter.authorId),
     filter.published === undefined ? undefined : eq(posts.published, filter.published),
   );
-  const select = () => db.orm.select(summaryColumns(db.tables)).from(posts).innerJoin(users, eq(users.id, posts.authorId));
-  const search = db.postsSearch(filter.q);
-  const walked = (walk: { ids: string[] }) =>
-    walk.ids.length === 0 ? Promise.resolve([]) : select().where(inArray(posts.id, walk.ids)).orderBy(desc(posts.createdAt), desc(posts.id));
-  // The newest chunk first: common text fills the page there, without asking the index (on Postgres the
-  // trigram index's answer for common text costs a bitmap of every match).
-  const first = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter, { maxChunks: 1 });
-  if (first.answered) return toPage(await walked(first), filter.limit, walkTotal(first));
-  const indexed = await search.indexed(TOTAL_CAP);
-  if (indexed) {
-    // The index's few matches: the page and, riding along as in a list without `q`, their capped count.
-    const where = and(base, indexed);
-    const rows = await db.orm
-      .select({ ...summaryColumns(db.tables), total: cappedCountColumn(db.orm, posts, where) })
-      .from(posts)
-      .innerJoin(users, eq(users.id, posts.authorId))
-      .where(inArray(posts.id, pageIds(db.orm, db.tables, where, key, filter.limit + 1, filter.skip)))
-      .orderBy(desc(posts.createdAt), desc(posts.id));
-    return toCountedPage(rows, filter, () => cappedCount(db.orm, posts, where));
-  }
-  const walk = await walkNewestFirst(db.orm, posts, posts, base, search.scan, key, filter);
-  return toPage(await walked(walk), filter.limit, walkTotal(walk));
-}
-
-/**
- * A page's ids first, from the index alone where it covers the filter: skipped rows cost an index step each, not
- * a row read and an author lookup.
- */
-function pageIds(orm: Orm, { posts }: Pick<Tables, 'posts'>, where: SQL | undefined, key: PageKeyOf | undefined, limit: number | Placeholder, offset: number | Placeholder) {
-  return orm
-    .select({ id: posts.id })
-    .from(posts)
-    .where(and(where, after(posts, key)))
-    .orderBy(desc(posts.createdAt), desc(posts.id))
-    .limit(limit)
-    .offset(offset);
+  const select = <C extends SelectedFields>(columns: C) => db.orm.select(columns).from(posts).innerJoin(users, eq(users.id, posts.authorId));
+  const newestFirst = [desc(posts.createdAt), desc(posts.id)];
+  return searchNewestFirst(db.orm, posts, base, db.postsSearch(filter.q), filter, {
+    walked: (ids) => select(summaryColumns(db.tables)).where(inArray(posts.id, ids)).orderBy(...newestFirst),
+    indexed: (ids, total) => select({ ...summaryColumns(db.tables), total }).where(inArray(posts.id, ids)).orderBy(...newestFirst),
+  });
 }
 
 /**
@@ -204,7 +175,7 @@ function listStatements(db: Database, shape: ListShape) {
     const newestFirst = [desc(posts.createdAt), desc(posts.id)];
     // Skipping, the page's ids come first (pageIds); else the walk down the index reads the page's rows and
     // their authors as it goes, and stops there (a third less than the ids first, then the rows, then a sort).
-    if (shape.skip) return select.where(inArray(posts.id, pageIds(orm, tables, where(tables), key, placeholders.limit, placeholders.offset))).orderBy(...newestFirst);
+    if (shape.skip) return select.where(inArray(posts.id, pageIds(orm, posts, where(tables), key, placeholders.limit, placeholders.offset))).orderBy(...newestFirst);
     return select.where(and(where(tables), after(posts, key))).orderBy(...newestFirst).limit(placeholders.limit);
   });
   const total = db.prepared(`${name}_total`, (orm, tables) => cappedCountQuery(orm, tables.posts, where(tables), kept));

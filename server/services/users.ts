@@ -1,5 +1,5 @@
 // Users: public profiles, self-service profile changes, and what admins do to accounts.
-import { and, desc, eq, inArray, or, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, or } from 'drizzle-orm';
 import { ROLES, type Database, type Tx } from '../../db/index.ts';
 import type { Enqueue } from '../../jobs/queue.ts';
 import type { Deps } from '../deps.ts';
@@ -17,7 +17,7 @@ import { deleteUserSessions } from './sessions.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
 import { publicUserColumns, rethrowUserConflict, userColumns } from './user-columns.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
-import { decodeCursor, fixedValue, newestFirstStatements, pageValues, toCountedPage, toPage, walkNewestFirst, walkTotal, type Page, type PageRequest } from './pages.ts';
+import { decodeCursor, fixedValue, newestFirstStatements, pageValues, searchNewestFirst, toCountedPage, type Page, type PageRequest } from './pages.ts';
 
 async function loadPublicUser(deps: Deps, id: string): Promise<PublicUser> {
   const { users } = deps.db.tables;
@@ -222,35 +222,45 @@ export async function deleteMe(deps: Deps, who: { userId: string; ip: string | n
 export type UserFilter = PageRequest & { q?: string | undefined; role?: Role | undefined; isActive?: boolean | undefined };
 
 /**
- * Users a search's walk reads per query. Each query stays short (a block of at most 2.5–5.8 ms at 10,000 users on
- * SQLite, where each full name goes through a JavaScript function), and a walk takes a tenth of the queries it took
- * at 250: a search through 10,000 users went from 12–13 to 7 ms on SQLite and from 31–39 to 10–16 ms on Postgres,
- * where every query is a round trip.
+ * Users a search's walk reads per query (text under three characters, or found in more than TOTAL_CAP users). Each
+ * query stays short (a block of at most 2.5–5.8 ms at 10,000 users on SQLite, where each full name goes through a
+ * JavaScript function), and a walk takes a tenth of the queries it took at 250: a walk through 10,000 users went
+ * from 12–13 to 7 ms on SQLite and from 31–39 to 10–16 ms on Postgres, where every query is a round trip.
  */
 const USER_WALK_CHUNK = 2500;
 
 /**
- * Admin listing: newest first; `q` matches username, e-mail or full name, case-insensitively and literally.
- * Usernames and e-mails are compared as stored for comparison (username keys; e-mails, lower-cased when
- * saved), with `q` folded the same way here; full names in any script, folded by the database.
+ * Admin listing: newest first; `q` matches username, e-mail or full name, case-insensitively and literally
+ * (db.usersSearch): usernames and e-mails are compared as stored for comparison (username keys; e-mails,
+ * lower-cased when saved), with `q` folded the same way; full names in any script, folded by the database. Text
+ * of three characters or more is read from the users' trigram indexes unless the newest users already fill the page
+ * (searchNewestFirst).
  */
 export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<User>> {
-  const { users } = deps.db.tables;
+  const { db } = deps;
+  const { users } = db.tables;
   const { q } = filter;
-  const key = decodeCursor(filter.cursor);
   const base = and(filter.role ? eq(users.role, filter.role) : undefined, filter.isActive === undefined ? undefined : eq(users.isActive, filter.isActive));
-  const select = () => deps.db.orm.select(userColumns(users)).from(users);
   if (!q) {
+    const key = decodeCursor(filter.cursor);
     const shape: UserListShape = { role: filter.role ?? 'any', active: filter.isActive ?? 'any', cursor: key !== undefined, skip: filter.skip > 0 };
-    const { page, total } = userListStatements(deps.db, shape);
+    const { page, total } = userListStatements(db, shape);
     const values = pageValues(filter, key);
     return toCountedPage(await page.execute(values), filter, async () => (await total.execute(values))[0].n);
   }
-  // No index serves a substring of three columns: walk the newest users in chunks (see walkNewestFirst).
-  const matches = or(deps.db.includes(users.usernameKey, usernameKey(q)), deps.db.includes(users.email, q.toLowerCase()), deps.db.contains(users.fullName, q));
-  const walk = await walkNewestFirst(deps.db.orm, users, users, base, matches ?? sql`true`, key, filter, { chunk: USER_WALK_CHUNK });
-  const rows = walk.ids.length === 0 ? [] : await select().where(inArray(users.id, walk.ids)).orderBy(desc(users.createdAt), desc(users.id));
-  return toPage(rows, filter.limit, walkTotal(walk));
+  const newestFirst = [desc(users.createdAt), desc(users.id)];
+  return searchNewestFirst(
+    db.orm,
+    users,
+    base,
+    db.usersSearch(q),
+    filter,
+    {
+      walked: (ids) => db.orm.select(userColumns(users)).from(users).where(inArray(users.id, ids)).orderBy(...newestFirst),
+      indexed: (ids, total) => db.orm.select({ ...userColumns(users), total }).from(users).where(inArray(users.id, ids)).orderBy(...newestFirst),
+    },
+    { chunk: USER_WALK_CHUNK },
+  );
 }
 
 /** Which statement a users.list without `q` runs: its filters and where its page starts. */
