@@ -61,13 +61,9 @@ export type Database = {
    */
   prepared: <P>(name: string, build: (orm: Orm, tables: Tables) => { prepare: (name: string) => P }) => P;
   /**
-   * Posts whose title or body contains `text` (case-insensitive, literal). `scan` is the condition tested row by
-   * row, for walks down another index that stop early. `indexed(cap)` asks the trigram index (pg_trgm on
-   * Postgres; the FTS5 table posts_fts on SQLite) which posts match: if at most `cap` do, a condition on `posts`
-   * that selects exactly them, else null (as for text trigrams cannot find: both indexes hold the text without its
-   * spaces, so text under 3 characters other than spaces, as `a b`). The
-   * condition lists the keys the index gave (rowids on SQLite, ids on Postgres), so the statements that use it
-   * do not search the index again.
+   * Posts whose title or body contains `text` (case-insensitive, literal), from the posts' trigram index (pg_trgm on
+   * Postgres; the FTS5 table posts_fts on SQLite; see TextSearch). Both indexes hold the text without its spaces,
+   * so text under 3 characters other than spaces (as `a b`) cannot be asked with.
    */
   postsSearch: (text: string) => TextSearch;
   /**
@@ -157,8 +153,8 @@ export type QueryListener = (sql: string, params: unknown[]) => void;
 /**
  * A text search of a list: `scan`, the condition tested row by row (for walks down another index that stop early);
  * `indexed(cap)`, from the table's trigram index, a condition selecting exactly the matching rows if at most `cap`
- * rows match, else null (as for text the index cannot be asked with). The condition lists the keys the index gave,
- * so the statements that use it do not search the index again.
+ * rows match, else null (as for text the index cannot be asked with). The condition lists the keys the index gave
+ * (rowids on SQLite, ids on Postgres), so the statements that use it do not search the index again.
  */
 export type TextSearch = { scan: SQL; indexed: (cap: number) => Promise<SQL | null> };
 

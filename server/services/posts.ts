@@ -107,7 +107,7 @@ export type PostFilter = PageRequest & { q?: string | undefined; authorId?: stri
  * With `q` (title or body contains it, case-insensitively and literally): the newest chunk of posts is tested
  * first, where common text fills the page; else text found in at most TOTAL_CAP posts is read from the trigram
  * index and sorted; commoner text, and text too short for trigrams (1–2 characters), is found by walking on
- * (see walkNewestFirst).
+ * (searchNewestFirst).
  */
 export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter): Promise<Page<PostSummary>> {
   const { db } = deps;
