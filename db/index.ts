@@ -50,7 +50,8 @@ export type Database = {
   /**
    * Case-insensitive "contains", in every script, `text` taken literally: ILIKE on Postgres (folding as the
    * database's locale does); on SQLite, whose LIKE folds ASCII only, instr() over both sides lower-cased by
-   * JavaScript (`lower_unicode`, registered on the connection).
+   * JavaScript (`lower_unicode`, registered on the connection), or for ASCII `text` by SQLite's lower() where that
+   * gives the same answer.
    */
   contains: (column: Column | SQL, text: string) => SQL;
   /** Case-sensitive, literal "contains": for columns kept folded by the application (usernames' keys, e-mails). */
@@ -174,6 +175,10 @@ const TRIGRAM = 3;
  * common words). Testing one reads its row, up to ~20 µs at 1,000,000 posts.
  */
 export const SEARCH_CANDIDATES = 250;
+
+/** The two letters outside ASCII whose lower case in JavaScript holds ASCII: k, and i with a dot above (U+0307). */
+const KELVIN_SIGN = '\u212a';
+const DOTTED_CAPITAL_I = '\u0130';
 
 /** Printable ASCII only: text whose case both dialects fold alike, and that a boundary window cannot cut mid-character. */
 const isPrintableAscii = (text: string): boolean => /^[\x20-\x7e]*$/.test(text);
@@ -334,7 +339,14 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       const { sql: text, params } = sqliteDialect.sqlToQuery(query);
       return reader.values(text, params);
     };
-    const contains = (column: Column | SQL, text: string) => sql`instr(lower_unicode(${column}), lower_unicode(${text})) > 0`;
+    const contains = (column: Column | SQL, text: string) => {
+      if (!/^\p{ASCII}*$/u.test(text)) return sql`instr(lower_unicode(${column}), lower_unicode(${text})) > 0`;
+      // ASCII text: SQLite's lower() (A–Z only) gives the same answer, without a call into JavaScript per row (2,500
+      // names: 1.6 ms instead of 3.1), except in text holding one of the two letters JavaScript lower-cases to ASCII
+      // (the Kelvin sign to k, İ to i and a dot above), which takes JavaScript's.
+      const lowered = text.toLowerCase();
+      return sql`(instr(lower(${column}), ${lowered}) > 0 or ((instr(${column}, ${KELVIN_SIGN}) > 0 or instr(${column}, ${DOTTED_CAPITAL_I}) > 0) and instr(lower_unicode(${column}), ${lowered}) > 0))`;
+    };
     const includes = (column: Column | SQL, text: string) => sql`instr(${column}, ${text}) > 0`;
     /** The rows of `table` with these rowids (from an FTS5 index), as one JSON parameter. */
     const rowidsIn = (table: SQLWrapper, rowids: unknown[]) => sql`${table}.rowid in (select value from json_each(${JSON.stringify(rowids)}))`;
@@ -361,8 +373,9 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
           scan: matches,
           indexed: async (cap) => {
             // A key under three characters has no trigram to ask with (nor, then, any piece of it): `a b` is walked,
-            // as is text whose case FTS5 folds otherwise than the test (db/fts5-fold.ts).
-            if (searchKeyLength(text) < TRIGRAM || !fts5FoldsAlike(text)) return null;
+            // as is text whose case FTS5 folds otherwise than the test, and non-ASCII text ending in i, which the
+            // test finds in an İ that posts_fts holds as FTS5 folds it (db/fts5-fold.ts).
+            if (searchKeyLength(text) < TRIGRAM || !fts5FoldsAlike(text) || (!ascii && /i$/i.test(text))) return null;
             const inAll = (rowids: unknown[]) => rowidsIn(posts, rowids);
             const windows = boundaryWindows(text);
             if (windows.length > 0) {

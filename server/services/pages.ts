@@ -276,7 +276,7 @@ export function pageIds(
  * page there without asking the index (on Postgres a trigram index answers common text with a bitmap of every
  * match). Else text found in at most TOTAL_CAP rows is read from the index: the page and, riding along as in a list
  * without text, its capped count, in one statement. Commoner text, and text the index cannot be asked with (under
- * three characters), is walked on (walkNewestFirst, `options.chunk` rows per query). `read.walked` reads a walk's rows by id, newest first;
+ * three characters), is walked on (walkNewestFirst: the newest WALK_CHUNK rows first, then `options.chunk` per query). `read.walked` reads a walk's rows by id, newest first;
  * `read.indexed` the rows whose ids the given subquery selects, newest first, with `total` as a column.
  */
 export async function searchNewestFirst<T extends { createdAt: Date; id: string }>(
@@ -291,7 +291,7 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
   const key = decodeCursor(request.cursor);
   const walked = async (walk: { ids: string[]; seen: number; complete: boolean }) =>
     toPage(walk.ids.length === 0 ? [] : await read.walked(walk.ids), request.limit, walkTotal(walk));
-  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, maxChunks: 1 });
+  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxChunks: 1 });
   if (first.answered) return walked(first);
   const indexed = await search.indexed(TOTAL_CAP);
   if (indexed) {
@@ -300,6 +300,6 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
     // T has no `total` of its own: without the one added here, a row is a T.
     return (await toCountedPage(rows, request, () => cappedCount(orm, table, where))) as unknown as Page<T>;
   }
-  // On from the newest chunk's end, not from the start again (a users' chunk is 2,500 rows).
+  // On from the newest chunk's end, not from the start again.
   return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume }));
 }
