@@ -272,12 +272,13 @@ export function pageIds(
 }
 
 /**
- * A newest-first page of `base`'s rows that `search` finds. The newest chunk is tested first: common text fills the
- * page there without asking the index (on Postgres a trigram index answers common text with a bitmap of every
- * match). Else text found in at most TOTAL_CAP rows is read from the index: the page and, riding along as in a list
- * without text, its capped count, in one statement. Commoner text, and text the index cannot be asked with (under
- * three characters), is walked on (walkNewestFirst: the newest WALK_CHUNK rows first, then `options.chunk` per query). `read.walked` reads a walk's rows by id, newest first;
- * `read.indexed` the rows whose ids the given subquery selects, newest first, with `total` as a column.
+ * A newest-first page of `base`'s rows that `search` finds. The newest WALK_CHUNK rows are tested first: common
+ * text fills the page there without asking the index (on Postgres a trigram index answers common text with a bitmap
+ * of every match). Else text found in at most TOTAL_CAP rows is read from the index: the page and, riding along as
+ * in a list without text, its capped count, in one statement. Commoner text, and text the index cannot be asked
+ * with (under three characters), is walked on from there (walkNewestFirst), `options.chunk` rows per query.
+ * `read.walked` reads a walk's rows by id, newest first; `read.indexed` the rows whose ids the given subquery
+ * selects, newest first, with `total` as a column.
  */
 export async function searchNewestFirst<T extends { createdAt: Date; id: string }>(
   orm: Orm,
