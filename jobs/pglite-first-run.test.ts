@@ -1,9 +1,11 @@
 // A first run of the embedded queue makes its PGlite database (initdb) in a child process beside the directory,
 // renames it into place, and only then opens it on its thread (jobs/pglite-remote.ts): the process does not keep
-// what initdb grew, and a first run stopped during initdb leaves no half-made database behind.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+// what initdb grew, and a first run stopped during initdb, or killed, leaves no half-made database behind and does
+// not keep the next start from making one.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PGLITE_SETTINGS } from '../db/index.ts';
 import { openPgliteThread, type RemotePglite } from './pglite-remote.ts';
@@ -21,6 +23,32 @@ function newRoot(): string {
   return root;
 }
 
+/** The staging directories beside `dataDir` (`queue.creating-…`). */
+const stagings = (dataDir: string) => readdirSync(dirname(dataDir)).filter((name) => name.startsWith(`${basename(dataDir)}.creating`));
+
+/** The pids of processes making a queue database under `root` (jobs/pglite-create.ts). */
+function creatorsUnder(root: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return argv.includes('pglite-create') && argv.includes(root);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function until(what: string, check: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** What the directory and its staging sibling held at each look while `work` ran. */
 async function watching<T>(dataDir: string, work: Promise<T>): Promise<{ result: PromiseSettledResult<T>; looks: { staging: boolean; entries: number }[] }> {
   const looks: { staging: boolean; entries: number }[] = [];
@@ -30,7 +58,7 @@ async function watching<T>(dataDir: string, work: Promise<T>): Promise<{ result:
     return result;
   });
   while (!done) {
-    looks.push({ staging: existsSync(`${dataDir}.creating`), entries: existsSync(dataDir) ? readdirSync(dataDir).length : 0 });
+    looks.push({ staging: stagings(dataDir).length > 0, entries: existsSync(dataDir) ? readdirSync(dataDir).length : 0 });
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   return { result: await settled, looks };
@@ -49,7 +77,7 @@ describe('the embedded queue’s first run', () => {
     // While it was being made, the directory itself stayed empty.
     expect(looks.filter((look) => look.staging).every((look) => look.entries === 0)).toBe(true);
     expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
-    expect(existsSync(`${dataDir}.creating`)).toBe(false);
+    expect(stagings(dataDir)).toEqual([]);
     const { rows } = await result.value.query<{ answer: number }>('select 41 + 1 as answer');
     expect(rows).toEqual([{ answer: 42 }]);
   });
@@ -59,12 +87,11 @@ describe('the embedded queue’s first run', () => {
     const stop = new AbortController();
     const opening = openPgliteThread({ dataDir, settings: PGLITE_SETTINGS }, stop.signal);
     // Stopped once the child is at work on the staging directory.
-    const deadline = Date.now() + 60_000;
-    while (!existsSync(`${dataDir}.creating`) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until('initdb at work', () => existsSync(dirname(dataDir)) && stagings(dataDir).length > 0);
     stop.abort();
     await expect(opening).rejects.toThrow();
     expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(false);
-    expect(existsSync(`${dataDir}.creating`)).toBe(false);
+    expect(stagings(dataDir)).toEqual([]);
 
     const db = await openPgliteThread({ dataDir, settings: PGLITE_SETTINGS });
     opened.push(db);
@@ -75,5 +102,33 @@ describe('the embedded queue’s first run', () => {
     const again = await openPgliteThread({ dataDir, settings: PGLITE_SETTINGS });
     opened.push(again);
     expect((await again.query<{ n: number }>('select n from kept')).rows).toEqual([{ n: 7 }]);
+  });
+
+  it('stops initdb when the process that started it is killed, and makes the database at the next start', { timeout: 180_000 }, async () => {
+    const root = newRoot();
+    const dataDir = join(root, 'queue');
+    // A process of its own opens the queue's database for the first time, and is killed (SIGKILL) as its initdb
+    // starts: it cannot stop its child, which, before, made a whole database into the staging directory every
+    // start used (4–5 s), while the next start removed that directory under it (ENOTEMPTY: "could not start").
+    const remote = new URL('./pglite-remote.ts', import.meta.url).href;
+    const script = `const { openPgliteThread } = await import(${JSON.stringify(remote)}); await openPgliteThread({ dataDir: ${JSON.stringify(dataDir)}, settings: ${JSON.stringify(PGLITE_SETTINGS)} });`;
+    const killed = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
+    const exited = new Promise((resolve) => killed.once('exit', resolve));
+    await until('the first initdb to start', () => creatorsUnder(root).length > 0);
+    const [orphan] = creatorsUnder(root);
+    const orphanDir = readFileSync(`/proc/${orphan}/cmdline`, 'utf8').split('\0')[2];
+    killed.kill('SIGKILL');
+    await exited;
+    // The child sees its parent gone (its stdin ends) and exits without finishing the database.
+    await until('the orphaned initdb to exit', () => creatorsUnder(root).length === 0);
+    expect(existsSync(join(orphanDir, 'PG_VERSION'))).toBe(false);
+    expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(false);
+    expect(stagings(dataDir)).not.toEqual([]);
+
+    // The next start clears what the killed one left, makes its own database and opens it.
+    const db = await openPgliteThread({ dataDir, settings: PGLITE_SETTINGS });
+    opened.push(db);
+    expect((await db.query<{ answer: number }>('select 41 + 1 as answer')).rows).toEqual([{ answer: 42 }]);
+    expect(stagings(dataDir)).toEqual([]);
   });
 });

@@ -2,8 +2,8 @@
 // messages. PGlite runs Postgres in WASM on the thread that calls it: its start (a second or so warm, several on a
 // first run's initdb) and each pg-boss statement would otherwise hold the event loop that serves requests.
 import { spawn as spawnProcess } from 'node:child_process';
-import { existsSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { PGliteLike } from 'pg-boss';
@@ -221,17 +221,28 @@ export async function openPgliteThread(options: ThreadOptions, signal?: AbortSig
  *
  * The child makes it beside `dataDir` and it is renamed into place once closed: a first run stopped during
  * initdb leaves no half-made database to open next time. A directory that holds something else is left to PGlite.
+ *
+ * Each start makes it in a staging directory of its own (`<dataDir>.creating-<random>`). A process killed during
+ * initdb (SIGKILL, the OOM killer) cannot stop its child, which went on writing into the one staging directory
+ * every start used: the next start's removal of it failed (ENOTEMPTY) and the API exited with "could not start"
+ * (seen in the SIGKILL-loop test, jobs/outbox-crash.test.ts), and had it succeeded, two initdbs would have written
+ * one directory. The child now also exits when its parent does (its stdin closes), and the staging directories
+ * left by earlier starts are removed at every start, as far as they can be (one an orphan still writes may fail:
+ * the next start tries again). Only one process at a time opens a data directory (claimDataDir), so no other
+ * staging directory can belong to a live start.
  */
 async function createDataDir(dataDir: string, settings: readonly string[], signal: AbortSignal | undefined): Promise<void> {
+  removeStagingLeftovers(dataDir);
   if (existsSync(join(dataDir, 'PG_VERSION'))) return;
   if (existsSync(dataDir) && readdirSync(dataDir).length > 0) return;
   signal?.throwIfAborted();
-  const staging = `${dataDir}.creating`;
-  rmSync(staging, { recursive: true, force: true });
+  const reserved = mkdtempSync(`${dataDir}.creating-`);
+  const staging = join(reserved, 'queue');
   try {
     await new Promise<void>((resolve, reject) => {
       const child = spawnProcess(process.execPath, [fileURLToPath(new URL('./pglite-create.ts', import.meta.url)), staging, JSON.stringify(settings)], {
-        stdio: ['ignore', 'ignore', 'pipe'],
+        // stdin stays open while this process lives: the child exits when it reads its end.
+        stdio: ['pipe', 'ignore', 'pipe'],
         signal,
       });
       let stderr = '';
@@ -251,6 +262,21 @@ async function createDataDir(dataDir: string, settings: readonly string[], signa
     if (existsSync(dataDir)) rmdirSync(dataDir);
     renameSync(staging, dataDir);
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    rmSync(reserved, { recursive: true, force: true });
+  }
+}
+
+/** Staging directories of earlier starts beside `dataDir` (and the single `.creating` of earlier versions), removed as far as they can be. */
+function removeStagingLeftovers(dataDir: string): void {
+  const parent = dirname(dataDir);
+  const prefix = `${basename(dataDir)}.creating`;
+  if (!existsSync(parent)) return;
+  for (const name of readdirSync(parent)) {
+    if (name !== prefix && !name.startsWith(`${prefix}-`)) continue;
+    try {
+      rmSync(join(parent, name), { recursive: true, force: true, maxRetries: 2 });
+    } catch {
+      // An orphaned initdb still writes there: it exits once it sees its parent gone, and the next start removes it.
+    }
   }
 }
