@@ -205,6 +205,19 @@ export function wordBoundaryWindows(text: string): string[] {
   return windows;
 }
 
+/**
+ * users.list's test of one user for `text` (Database.usersSearch), written with a dialect's `includes` and
+ * `contains`: the username key against text's key, the e-mail (lower-cased when saved) against text lower-cased,
+ * the full name case-insensitively in every script.
+ */
+function usersMatching(
+  { includes, contains }: Pick<Database, 'includes' | 'contains'>,
+  users: { usernameKey: Column; email: Column; fullName: Column },
+  text: string,
+): SQL {
+  return or(includes(users.usernameKey, usernameKey(text)), includes(users.email, text.toLowerCase()), contains(users.fullName, text)) as SQL;
+}
+
 /** The types of `Database.rowsOf` columns: `json` is any JSON value, `timestamp` a Date. */
 export type RowsOfType = 'text' | 'integer' | 'json' | 'timestamp';
 
@@ -406,7 +419,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       },
       usersSearch: (text) => {
         const { users } = tables;
-        const matches = or(includes(users.usernameKey, usernameKey(text)), includes(users.email, text.toLowerCase()), contains(users.fullName, text)) as SQL;
+        const matches = usersMatching({ includes, contains }, users, text);
         return {
           scan: matches,
           indexed: async (cap) => {
@@ -611,7 +624,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
         // Two of its three tests in a form the trigram indexes cannot serve (strpos), as posts' scan: a walk reads a
         // short range of the created_at index and tests its rows, where the planner could otherwise OR three bitmaps
         // of every match.
-        scan: or(includes(users.usernameKey, key), includes(users.email, lowered), contains(users.fullName, text)) as SQL,
+        scan: usersMatching({ includes, contains }, users, text),
         indexed: async (cap) => {
           // pg_trgm narrows with a trigram or more: shorter text is walked.
           if ([...text].length < TRIGRAM) return null;

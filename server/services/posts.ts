@@ -112,10 +112,10 @@ export type PostFilter = PageRequest & { q?: string | undefined; authorId?: stri
 export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter): Promise<Page<PostSummary>> {
   const { db } = deps;
   const { posts, users } = db.tables;
-  const key = decodeCursor(filter.cursor);
   if (!filter.q) {
     // Without `q`: one of a few shapes of statement, each built once per database (db.prepared), since building
     // them costs more than SQLite takes to run them. The values go in as placeholders.
+    const key = decodeCursor(filter.cursor);
     const shape: ListShape = {
       visibility: viewer === null ? 'public' : viewer.role === 'admin' ? 'all' : 'own',
       author: filter.authorId !== undefined,
