@@ -9,7 +9,7 @@ import type { Lifecycle } from './http/ops.ts';
 import { drain, listen } from './http/server.ts';
 import { createLogger } from './logger.ts';
 import { failedToStart, readConfigOrExit, shutdownOn } from './process.ts';
-import { startIdleCollector } from './runtime/idle-gc.ts';
+import { collectStartupGarbage, startIdleCollector } from './runtime/idle-gc.ts';
 
 /** Test-only knobs for a test's own entry script (server/testing/): `npm start` passes none. */
 export type ApiProcessOptions = { relayFault?: RelayFault };
@@ -51,7 +51,10 @@ export async function runApiProcess(options: ApiProcessOptions = {}): Promise<vo
   }
 
   const lifecycle: Lifecycle = { shuttingDown: false };
-  const { server, url } = await listen(createApp(deps, lifecycle), config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
+  const app = createApp(deps, lifecycle);
+  // What start-up keeps leaves the young generation now, not in a pause of the first requests.
+  collectStartupGarbage();
+  const { server, url } = await listen(app, config.HOST, config.PORT).catch((error: unknown) => failedToStart(logger, error));
   logger.info({ url, dialect: deps.db.dialect, queue: deps.queue.backend, workerInProcess, version: deps.version, env: config.NODE_ENV }, 'listening');
   const idleCollector = startIdleCollector({
     alsoCollect: () =>

@@ -10,6 +10,7 @@ import { loadConfig } from '../../server/config.ts';
 import { claimDataDir } from '../../server/control-socket.ts';
 import { buildDeps, closeDeps } from '../../server/deps.ts';
 import { createLogger } from '../../server/logger.ts';
+import { collectStartupGarbage } from '../../server/runtime/idle-gc.ts';
 import { SERVER_NODE_ARGS } from '../../server/runtime/node-args.ts';
 import { listPosts } from '../../server/services/posts.ts';
 import { getStats } from '../../server/services/stats.ts';
@@ -56,10 +57,9 @@ async function timeEach(runs: number, request: () => Promise<unknown>): Promise<
 
 /**
  * The embedded default holds the process while a query runs (better-sqlite3 is synchronous). Every case runs once
- * first, as a running server has served them: a process just started collects what its start-up left, and grows its
- * young generation, in its first seconds of work (scavenges of 13–21 ms and a 28 ms mark-compact here, whatever
- * query ran), and the other suites measure settled processes too. That pass's longest block and collection are
- * printed beside the settled figures. Then each case in turn: its queries' own times, and the longest event-loop
+ * first, as a process just started serves them (its SQLite page cache filling, its queue thread warming up beside
+ * it), and that pass's longest block and collection are printed beside the settled figures: the other suites measure
+ * settled processes. Then each case in turn: its queries' own times, and the longest event-loop
  * block (perf_hooks.monitorEventLoopDelay) and garbage-collection pause while it ran.
  */
 async function measure(url: string, label: string): Promise<void> {
@@ -71,6 +71,8 @@ async function measure(url: string, label: string): Promise<void> {
   const claim = embedded?.queueDir ? await claimDataDir(embedded.dataDir, 'the bench (event-loop stalls)') : null;
   const deps = await buildDeps(config, createLogger({ level: 'warn' }));
   try {
+    // As the API does before it listens (server/main.ts), and its queue starts after that.
+    collectStartupGarbage();
     await deps.queue.start();
     const { users } = deps.db.tables;
     const [someone] = await deps.db.orm.select({ id: users.id }).from(users).limit(1);

@@ -9,7 +9,7 @@ import type { Deps } from '../deps.ts';
 import { searchKeyLength } from '../../db/schema/search-key.ts';
 import { fts5FoldsAlike } from '../../db/fts5-fold.ts';
 import { usernameKey } from '../../db/index.ts';
-import { cappedCount, TOTAL_CAP, totalOf, walkNewestFirst } from '../services/pages.ts';
+import { cappedCount, nextChunkSize, TOTAL_CAP, totalOf, WALK_BUDGET_MS, walkBudget, walkNewestFirst, type WalkResume } from '../services/pages.ts';
 
 type Draft = { title: string; body: string; published: boolean; createdAt: Date };
 
@@ -289,12 +289,41 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
           expect(walk.answered, label).toBe(true);
           expect(walk.complete, label).toBe(!from && after.length < skip + limit + 1);
           // A walk stopped after its first chunk and resumed gives the same page.
-          const first = await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk, maxChunks: 1 });
+          const first = await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk, maxRows: chunk });
           const resumed = first.answered ? first : await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk, resume: first.resume });
           expect({ ids: resumed.ids, complete: resumed.complete }, `${label}, resumed`).toEqual({ ids: walk.ids, complete: walk.complete });
+          // A budget no chunk keeps (every chunk shrinks the next to a tenth of `chunk`) and one every chunk keeps
+          // change the sizes, never the answer.
+          for (const budgetMs of [1e-9, 1e9]) {
+            const budgeted = await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk, budgetMs });
+            expect({ ids: budgeted.ids, complete: budgeted.complete }, `${label}, budget ${budgetMs} ms`).toEqual({ ids: walk.ids, complete: walk.complete });
+          }
         }
       }
     }
+  });
+
+  it('sizes a budgeted walk’s chunks by the time the last one took, and goes on at that size when resumed', async () => {
+    const author = await createUser(deps.current);
+    await insertPosts(deps.current, author.id, Array.from({ length: 50 }, (_, i) => ({ title: `none ${i}`, body: 'b', published: true, createdAt: new Date(Date.UTC(2034, 0, 1) + i * 1000) })));
+    const { db } = deps.current;
+    const { posts } = db.tables;
+    const where = eq(posts.authorId, author.id);
+    const walk = (budgetMs: number | undefined, resume?: WalkResume | null) =>
+      walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, 'found nowhere'), undefined, { skip: 0, limit: 5 }, { chunk: 20, maxRows: 20, budgetMs, resume });
+    expect((await walk(undefined)).resume?.chunk).toBe(20);
+    expect((await walk(1e9)).resume?.chunk).toBe(20);
+    const shrunk = await walk(1e-9);
+    expect(shrunk.resume?.chunk).toBe(2);
+    // Resumed, the walk goes on after the 20th newest row at the size it had come to (2, then up to 20 again), and
+    // stops at the 40th.
+    const resumed = await walk(1e9, shrunk.resume);
+    expect(shrunk.resume?.from.createdAt.getTime()).toBe(Date.UTC(2034, 0, 1) + 30 * 1000);
+    expect(resumed.resume?.from.createdAt.getTime()).toBe(Date.UTC(2034, 0, 1) + 10 * 1000);
+    expect(resumed.resume?.chunk).toBe(20);
+    expect(walkBudget(db)).toBe(db.dialect === 'sqlite' ? WALK_BUDGET_MS : undefined);
+    // In proportion to the budget over the time taken, between a tenth of the set size and the set size.
+    expect([nextChunkSize(1000, 16, 8, 1000), nextChunkSize(500, 4, 8, 1000), nextChunkSize(1000, 400, 8, 1000), nextChunkSize(1000, 0, 8, 1000)]).toEqual([500, 1000, 100, 1000]);
   });
 
   it('pages with cursors that never skip or repeat a row while posts are written between reads', async () => {

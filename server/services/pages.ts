@@ -175,6 +175,18 @@ export function totalOf(counted: number, cap = TOTAL_CAP): { total: number; tota
 export const WALK_CHUNK = 1000;
 
 /**
+ * On SQLite, how long one chunk of a walk (its two queries) may hold the process before the walk's next chunks
+ * shrink (walkNewestFirst's `budgetMs`). In a settled process a 1,000-post chunk of a 2-character search takes
+ * about 1.7 ms at 100,000 posts, well inside it. In a process just started the same chunks took 7–19 ms: SQLite's
+ * page cache still filling from the file, the job queue's thread warming up beside it on a 2-core machine. At a
+ * fixed 1,000 rows such a chunk, with a collection in the same turn, held the event loop past its 20 ms.
+ */
+export const WALK_BUDGET_MS = 5;
+
+/** A walk's time budget where the database holds the caller's thread while it runs (SQLite); elsewhere none. */
+export const walkBudget = (db: Database): number | undefined => (db.dialect === 'sqlite' ? WALK_BUDGET_MS : undefined);
+
+/**
  * The ids of the rows matching `matches` (a condition tested row by row), newest first after `key`, found by
  * walking `base`'s rows down a (…, created_at, id) index in chunks of WALK_CHUNK, yielding to the event loop
  * between chunks (on SQLite a query holds the process). Stops at `skip` + `limit` + 1 matches or the end.
@@ -182,7 +194,12 @@ export const WALK_CHUNK = 1000;
  * keys, which stops at the matches still wanted: common text is tested on the rows up to its last match, not on
  * the whole chunk, and only matches come back.
  * Cost: rows walked ≈ matches wanted ÷ the share of rows that match; the end of the rows for a rare condition.
- * A walk that stops at `maxChunks` returns `resume`, which another walk of the same request takes to go on from there.
+ * With `budgetMs` (walkBudget: where a query holds the thread), a walk starts at a quarter of `chunk` (it knows
+ * nothing yet of how fast rows go), and each chunk's time sets the next one's size: in proportion to the budget
+ * over the time taken, between a tenth of `chunk` and `chunk`. So a chunk that ran slow (the machine busy
+ * elsewhere) is followed by smaller ones, and the size grows back once chunks run fast again.
+ * A walk that has tested `maxRows` rows stops there and returns `resume`, which another walk of the same request
+ * takes to go on from there, at the size it had come to.
  */
 export async function walkNewestFirst(
   orm: Orm,
@@ -192,9 +209,9 @@ export async function walkNewestFirst(
   matches: SQL,
   key: PageKey | undefined,
   request: { skip: number; limit: number },
-  options: { chunk?: number; maxChunks?: number; resume?: WalkResume | null } = {},
+  options: { chunk?: number; maxRows?: number; resume?: WalkResume | null; budgetMs?: number | undefined } = {},
 ): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean; resume: WalkResume | null }> {
-  const { chunk = WALK_CHUNK, maxChunks = Number.POSITIVE_INFINITY } = options;
+  const { chunk = WALK_CHUNK, maxRows = Number.POSITIVE_INFINITY, budgetMs } = options;
   const wanted = request.skip + request.limit + 1;
   const newestFirst = [desc(columns.createdAt), desc(columns.id)];
   const keyOf = { id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date> };
@@ -202,41 +219,59 @@ export async function walkNewestFirst(
   let from = options.resume?.from ?? key;
   let complete = false;
   let resume: WalkResume | null = null;
-  for (let chunks = 1; ; chunks++) {
-    // The chunk's last row; none when fewer than `chunk` rows are left.
+  let size = Math.min(chunk, options.resume?.chunk ?? (budgetMs === undefined ? chunk : Math.ceil(chunk / 4)));
+  for (let tested = 0; ; ) {
+    const rows = Math.min(size, maxRows - tested);
+    const started = performance.now();
+    // The chunk's last row; none when fewer than `rows` rows are left.
     const [last] = await orm
       .select(keyOf)
       .from(table)
       .where(and(base, after(columns, from)))
       .orderBy(...newestFirst)
       .limit(1)
-      .offset(chunk - 1);
+      .offset(rows - 1);
     const found = await orm
       .select({ id: keyOf.id })
       .from(table)
       .where(and(base, after(columns, from), last ? upTo(columns, last) : undefined, matches))
       .orderBy(...newestFirst)
       .limit(wanted - hits.length);
+    if (budgetMs !== undefined) size = nextChunkSize(rows, performance.now() - started, budgetMs, chunk);
+    tested += rows;
     for (const row of found) hits.push(row.id);
     if (hits.length === wanted) break;
     if (!last) {
       complete = true;
       break;
     }
-    if (chunks >= maxChunks) {
-      resume = { from: last, hits: [...hits] };
+    if (tested >= maxRows) {
+      resume = { from: last, hits: [...hits], chunk: size };
       break;
     }
     from = last;
     await setImmediate();
   }
-  // answered: the page is known (full, or the rows ended); otherwise maxChunks ran out first, and `resume` says
+  // answered: the page is known (full, or the rows ended); otherwise maxRows ran out first, and `resume` says
   // where the walk goes on.
   return { ids: hits.slice(request.skip), seen: hits.length, complete: complete && key === undefined, answered: complete || hits.length === wanted, resume };
 }
 
-/** Where a walk that ran out of chunks goes on: after `from` (the last row it tested), with the matches it found. */
-export type WalkResume = { from: PageKey; hits: string[] };
+/**
+ * Where a walk that reached its `maxRows` goes on: after `from` (the last row it tested), with the matches it found
+ * and the chunk size its budget had come to.
+ */
+export type WalkResume = { from: PageKey; hits: string[]; chunk: number };
+
+/**
+ * The next chunk's size after one of `size` rows took `elapsedMs`: in proportion to the budget, between a tenth of
+ * `max` (smaller, a query's fixed cost would outweigh its rows) and `max`.
+ */
+export function nextChunkSize(size: number, elapsedMs: number, budgetMs: number, max: number): number {
+  const least = Math.ceil(max / 10);
+  if (!(elapsedMs > 0)) return max;
+  return Math.max(least, Math.min(max, Math.round((size * budgetMs) / elapsedMs)));
+}
 
 /** Rows up to and including `key` in (created_at desc, id desc) order: the other end of `after`'s range. */
 function upTo(columns: { createdAt: Column; id: Column }, key: PageKey): SQL | undefined {
@@ -281,7 +316,7 @@ export function pageIds(
  * selects, newest first, with `total` as a column.
  */
 export async function searchNewestFirst<T extends { createdAt: Date; id: string }>(
-  orm: Orm,
+  db: Database,
   table: PgTable & { createdAt: Column; id: Column },
   base: SQL | undefined,
   search: TextSearch,
@@ -289,10 +324,12 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
   read: { walked: (ids: string[]) => Promise<T[]>; indexed: (ids: SQLWrapper, total: SQL<number>) => Promise<(T & { total: number })[]> },
   options: { chunk?: number } = {},
 ): Promise<Page<T>> {
+  const { orm } = db;
+  const budgetMs = walkBudget(db);
   const key = decodeCursor(request.cursor);
   const walked = async (walk: { ids: string[]; seen: number; complete: boolean }) =>
     toPage(walk.ids.length === 0 ? [] : await read.walked(walk.ids), request.limit, walkTotal(walk));
-  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxChunks: 1 });
+  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxRows: WALK_CHUNK, budgetMs });
   if (first.answered) return walked(first);
   const indexed = await search.indexed(TOTAL_CAP);
   if (indexed) {
@@ -302,5 +339,5 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
     return (await toCountedPage(rows, request, () => cappedCount(orm, table, where))) as unknown as Page<T>;
   }
   // On from the newest chunk's end, not from the start again.
-  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume }));
+  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume, budgetMs }));
 }

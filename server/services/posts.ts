@@ -135,7 +135,7 @@ export async function listPosts(deps: Deps, viewer: Viewer, filter: PostFilter):
   );
   const select = <C extends SelectedFields>(columns: C) => db.orm.select(columns).from(posts).innerJoin(users, eq(users.id, posts.authorId));
   const newestFirst = [desc(posts.createdAt), desc(posts.id)];
-  return searchNewestFirst(db.orm, posts, base, db.postsSearch(filter.q), filter, {
+  return searchNewestFirst(db, posts, base, db.postsSearch(filter.q), filter, {
     walked: (ids) => select(summaryColumns(db.tables)).where(inArray(posts.id, ids)).orderBy(...newestFirst),
     indexed: (ids, total) => select({ ...summaryColumns(db.tables), total }).where(inArray(posts.id, ids)).orderBy(...newestFirst),
   });

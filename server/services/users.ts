@@ -251,7 +251,7 @@ export async function listUsers(deps: Deps, filter: UserFilter): Promise<Page<Us
   }
   const newestFirst = [desc(users.createdAt), desc(users.id)];
   return searchNewestFirst(
-    db.orm,
+    db,
     users,
     base,
     db.usersSearch(q),
