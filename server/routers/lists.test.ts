@@ -303,7 +303,7 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
     }
   });
 
-  it('sizes a budgeted walk’s chunks by the time the last one took, from a quarter of its chunk', async () => {
+  it('sizes a budgeted walk’s chunks by the time the last one took, and goes on from a quarter of its chunk', async () => {
     const author = await createUser(deps.current);
     await insertPosts(deps.current, author.id, Array.from({ length: 50 }, (_, i) => ({ title: `none ${i}`, body: 'b', published: true, createdAt: new Date(Date.UTC(2034, 0, 1) + i * 1000) })));
     const { db } = deps.current;
@@ -311,17 +311,15 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
     const where = eq(posts.authorId, author.id);
     const walk = (budgetMs: number | undefined, resume?: WalkResume | null) =>
       walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, 'found nowhere'), undefined, { skip: 0, limit: 5 }, { chunk: 20, maxRows: 20, budgetMs, resume });
-    // The newest 20 rows: in one chunk without a budget; with one every chunk keeps, 5 rows then the 15 left;
-    // with one no chunk keeps, 5 rows then chunks of 2 (a tenth of 20).
-    expect((await walk(undefined)).chunks).toBe(1);
-    expect((await walk(1e9)).chunks).toBe(2);
-    const shrunk = await walk(1e-9);
-    expect(shrunk.chunks).toBe(1 + 8);
-    expect(shrunk.resume?.from.createdAt.getTime()).toBe(Date.UTC(2034, 0, 1) + 30 * 1000);
-    // Resumed, the walk goes on after the 20th newest row, from a quarter of its chunk again, and stops at the 40th.
-    const resumed = await walk(1e9, shrunk.resume);
-    expect(resumed.chunks).toBe(2);
-    expect(resumed.resume?.from.createdAt.getTime()).toBe(Date.UTC(2034, 0, 1) + 10 * 1000);
+    // The newest 20 rows, in one chunk whatever the budget.
+    const first = await walk(1e-9);
+    expect([first.chunks, (await walk(1e9)).chunks, (await walk(undefined)).chunks]).toEqual([1, 1, 1]);
+    expect(first.resume?.from.createdAt.getTime()).toBe(Date.UTC(2034, 0, 1) + 30 * 1000);
+    // Resumed, a walk goes on after the 20th newest row and stops at the 40th: in one chunk without a budget; with
+    // one every chunk keeps, 5 rows then the 15 left; with one no chunk keeps, 5 rows then chunks of 2 (a tenth of 20).
+    const resumed = await Promise.all([undefined, 1e9, 1e-9].map((budgetMs) => walk(budgetMs, first.resume)));
+    expect(resumed.map((walked) => walked.chunks)).toEqual([1, 2, 1 + 8]);
+    for (const walked of resumed) expect(walked.resume?.from.createdAt.getTime()).toBe(Date.UTC(2034, 0, 1) + 10 * 1000);
     expect(walkBudget(db)).toBe(db.dialect === 'sqlite' ? WALK_BUDGET_MS : undefined);
     // In proportion to the budget over the time taken, between a tenth of the set size and the set size.
     expect([nextChunkSize(1000, 16, 8, 1000), nextChunkSize(500, 4, 8, 1000), nextChunkSize(1000, 400, 8, 1000), nextChunkSize(1000, 0, 8, 1000)]).toEqual([500, 1000, 100, 1000]);
