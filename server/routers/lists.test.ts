@@ -9,7 +9,7 @@ import type { Deps } from '../deps.ts';
 import { searchKeyLength } from '../../db/schema/search-key.ts';
 import { fts5FoldsAlike } from '../../db/fts5-fold.ts';
 import { usernameKey } from '../../db/index.ts';
-import { cappedCount, nextChunkSize, TOTAL_CAP, totalOf, WALK_BUDGET_MS, walkBudget, walkNewestFirst, type WalkResume } from '../services/pages.ts';
+import { cappedCount, nextChunkSize, TOTAL_CAP, totalOf, WALK_BUDGET_MS, walkBudget, walkNewestFirst, type WalkBudget, type WalkResume } from '../services/pages.ts';
 
 type Draft = { title: string; body: string; published: boolean; createdAt: Date };
 
@@ -294,33 +294,40 @@ describe.each(dialects)('lists and search on %s', (dialect) => {
           expect({ ids: resumed.ids, complete: resumed.complete }, `${label}, resumed`).toEqual({ ids: walk.ids, complete: walk.complete });
           // A budget no chunk keeps (every chunk shrinks the next to a tenth of `chunk`) and one every chunk keeps
           // change the sizes, never the answer.
-          for (const budgetMs of [1e-9, 1e9]) {
-            const budgeted = await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk, budgetMs });
-            expect({ ids: budgeted.ids, complete: budgeted.complete }, `${label}, budget ${budgetMs} ms`).toEqual({ ids: walk.ids, complete: walk.complete });
+          for (const ms of [1e-9, 1e9]) {
+            const budgeted = await walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, word), key, { skip, limit }, { chunk, budget: { ms, first: new Map() } });
+            expect({ ids: budgeted.ids, complete: budgeted.complete }, `${label}, budget ${ms} ms`).toEqual({ ids: walk.ids, complete: walk.complete });
           }
         }
       }
     }
   });
 
-  it('sizes a budgeted walk’s chunks by the time the last one took, and goes on from a quarter of its chunk', async () => {
+  it('sizes a budgeted walk’s chunks by the time the last one took, from where its table’s last walk left it', async () => {
     const author = await createUser(deps.current);
     await insertPosts(deps.current, author.id, Array.from({ length: 50 }, (_, i) => ({ title: `none ${i}`, body: 'b', published: true, createdAt: new Date(Date.UTC(2034, 0, 1) + i * 1000) })));
     const { db } = deps.current;
     const { posts } = db.tables;
     const where = eq(posts.authorId, author.id);
-    const walk = (budgetMs: number | undefined, resume?: WalkResume | null) =>
-      walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, 'found nowhere'), undefined, { skip: 0, limit: 5 }, { chunk: 20, maxRows: 20, budgetMs, resume });
-    // The newest 20 rows, in one chunk whatever the budget.
-    const first = await walk(1e-9);
-    expect([first.chunks, (await walk(1e9)).chunks, (await walk(undefined)).chunks]).toEqual([1, 1, 1]);
+    const walk = (budget: WalkBudget | undefined, resume?: WalkResume | null) =>
+      walkNewestFirst(db.orm, posts, posts, where, db.contains(posts.title, 'found nowhere'), undefined, { skip: 0, limit: 5 }, { chunk: 20, maxRows: 20, budget, resume });
+    // The newest 20 rows: in one chunk without a budget. With one every chunk keeps, first 5 rows (nothing known yet),
+    // then the 15 left; the next walk of the table takes all 20 at once. With one no chunk keeps, 5 rows, then
+    // chunks of 2 (a tenth of 20), and so does the next walk from its start.
+    const roomy = { ms: 1e9, first: new Map() };
+    const tight = { ms: 1e-9, first: new Map() };
+    expect((await walk(undefined)).chunks).toBe(1);
+    expect([(await walk(roomy)).chunks, (await walk(roomy)).chunks]).toEqual([2, 1]);
+    const first = await walk(tight);
+    expect([first.chunks, (await walk(tight)).chunks]).toEqual([1 + 8, 10]);
     expect(first.resume?.from.createdAt.getTime()).toBe(Date.UTC(2034, 0, 1) + 30 * 1000);
-    // Resumed, a walk goes on after the 20th newest row and stops at the 40th: in one chunk without a budget; with
-    // one every chunk keeps, 5 rows then the 15 left; with one no chunk keeps, 5 rows then chunks of 2 (a tenth of 20).
-    const resumed = await Promise.all([undefined, 1e9, 1e-9].map((budgetMs) => walk(budgetMs, first.resume)));
+    // Resumed, a walk goes on after the 20th newest row and stops at the 40th, from a quarter of its chunk whatever
+    // the first chunks did: in one chunk without a budget, 5 + 15 rows with a roomy one, 5 + 2 + 2 ... with a tight one.
+    const resumed = [await walk(undefined, first.resume), await walk(roomy, first.resume), await walk(tight, first.resume)];
     expect(resumed.map((walked) => walked.chunks)).toEqual([1, 2, 1 + 8]);
     for (const walked of resumed) expect(walked.resume?.from.createdAt.getTime()).toBe(Date.UTC(2034, 0, 1) + 10 * 1000);
-    expect(walkBudget(db)).toBe(db.dialect === 'sqlite' ? WALK_BUDGET_MS : undefined);
+    expect(walkBudget(db)?.ms).toBe(db.dialect === 'sqlite' ? WALK_BUDGET_MS : undefined);
+    expect(walkBudget(db)).toBe(walkBudget(db));
     // In proportion to the budget over the time taken, between a tenth of the set size and the set size.
     expect([nextChunkSize(1000, 16, 8, 1000), nextChunkSize(500, 4, 8, 1000), nextChunkSize(1000, 400, 8, 1000), nextChunkSize(1000, 0, 8, 1000)]).toEqual([500, 1000, 100, 1000]);
   });

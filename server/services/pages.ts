@@ -176,15 +176,28 @@ export const WALK_CHUNK = 1000;
 
 /**
  * On SQLite, how long one chunk of a walk (its two queries) may hold the process before the walk's next chunks
- * shrink (walkNewestFirst's `budgetMs`). In a settled process a 1,000-post chunk of a 2-character search takes
+ * shrink (walkNewestFirst's `budget`). In a settled process a 1,000-post chunk of a 2-character search takes
  * about 1.7 ms at 100,000 posts, well inside it. In a process just started the same chunks took 7–19 ms: SQLite's
  * page cache still filling from the file, the job queue's thread warming up beside it on a 2-core machine. At a
  * fixed 1,000 rows such a chunk, with a collection in the same turn, held the event loop past its 20 ms.
  */
 export const WALK_BUDGET_MS = 5;
 
-/** A walk's time budget where the database holds the caller's thread while it runs (SQLite); elsewhere none. */
-export const walkBudget = (db: Database): number | undefined => (db.dialect === 'sqlite' ? WALK_BUDGET_MS : undefined);
+/**
+ * A walk's time budget (`ms` per chunk) and, per table, the size the last walk's first chunk said the next walk's
+ * first chunk should have (`first`): among the newest rows, the ones lists keep in the page cache.
+ */
+export type WalkBudget = { ms: number; first: Map<PgTable, number> };
+
+const budgets = new WeakMap<Database, WalkBudget>();
+
+/** A database's walk budget where it holds the caller's thread while a query runs (SQLite); elsewhere none. */
+export function walkBudget(db: Database): WalkBudget | undefined {
+  if (db.dialect !== 'sqlite') return undefined;
+  let budget = budgets.get(db);
+  if (!budget) budgets.set(db, (budget = { ms: WALK_BUDGET_MS, first: new Map() }));
+  return budget;
+}
 
 /**
  * The ids of the rows matching `matches` (a condition tested row by row), newest first after `key`, found by
@@ -194,16 +207,17 @@ export const walkBudget = (db: Database): number | undefined => (db.dialect === 
  * keys, which stops at the matches still wanted: common text is tested on the rows up to its last match, not on
  * the whole chunk, and only matches come back.
  * Cost: rows walked ≈ matches wanted ÷ the share of rows that match; the end of the rows for a rare condition.
- * With `budgetMs` (walkBudget: where a query holds the thread), each chunk's time sets the next one's size: in
+ * With a `budget` (walkBudget: where a query holds the thread), each chunk's time sets the next one's size: in
  * proportion to the budget over the time taken, between a tenth of `chunk` and `chunk`. So a chunk that ran slow
  * (rows not in the page cache, the machine busy elsewhere) is followed by smaller ones, and the size grows back
- * once chunks run fast again.
+ * once chunks run fast again. A walk's first chunk has the size the table's last walk's first chunk gave
+ * (`budget.first`), a quarter of `chunk` before any: most searches end in that chunk (common text), so in a settled
+ * process it is whole (each further chunk costs two more statements: starting every walk at a quarter cost common
+ * text's search at 50 callers 1,475 -> 1,080 calls/s), while a process just started begins small.
  * A walk that has tested `maxRows` rows stops there and returns `resume`, which another walk of the same request
  * takes to go on from there. With a budget that walk starts at a quarter of `chunk`: the newest rows are the ones
  * lists keep in the page cache, and the rows past them cost up to ten times as much (a 1,000-row chunk at
- * 1,000,000 posts 1.7 ms among the newest, 15 ms just past them, in a process just started). A walk's first chunk
- * is whole: most searches end in it (common text), and each further chunk costs two more statements built and
- * run (starting every walk at a quarter cost common text's search at 50 callers 1,475 -> 1,080 calls/s).
+ * 1,000,000 posts 1.7 ms among the newest, 15 ms just past them, in a process just started).
  * `chunks`: the chunks it took.
  */
 export async function walkNewestFirst(
@@ -214,9 +228,9 @@ export async function walkNewestFirst(
   matches: SQL,
   key: PageKey | undefined,
   request: { skip: number; limit: number },
-  options: { chunk?: number; maxRows?: number; resume?: WalkResume | null; budgetMs?: number | undefined } = {},
+  options: { chunk?: number; maxRows?: number; resume?: WalkResume | null; budget?: WalkBudget | undefined } = {},
 ): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean; resume: WalkResume | null; chunks: number }> {
-  const { chunk = WALK_CHUNK, maxRows = Number.POSITIVE_INFINITY, budgetMs } = options;
+  const { chunk = WALK_CHUNK, maxRows = Number.POSITIVE_INFINITY, budget } = options;
   const wanted = request.skip + request.limit + 1;
   const newestFirst = [desc(columns.createdAt), desc(columns.id)];
   const keyOf = { id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date> };
@@ -224,7 +238,8 @@ export async function walkNewestFirst(
   let from = options.resume?.from ?? key;
   let complete = false;
   let resume: WalkResume | null = null;
-  let size = budgetMs !== undefined && options.resume ? Math.ceil(chunk / 4) : chunk;
+  const quarter = Math.ceil(chunk / 4);
+  let size = !budget ? chunk : options.resume ? quarter : Math.min(chunk, budget.first.get(table) ?? quarter);
   let chunks = 0;
   for (let tested = 0; ; ) {
     chunks++;
@@ -244,7 +259,10 @@ export async function walkNewestFirst(
       .where(and(base, after(columns, from), last ? upTo(columns, last) : undefined, matches))
       .orderBy(...newestFirst)
       .limit(wanted - hits.length);
-    if (budgetMs !== undefined) size = nextChunkSize(rows, performance.now() - started, budgetMs, chunk);
+    if (budget) {
+      size = nextChunkSize(rows, performance.now() - started, budget.ms, chunk);
+      if (chunks === 1 && !options.resume) budget.first.set(table, size);
+    }
     tested += rows;
     for (const row of found) hits.push(row.id);
     if (hits.length === wanted) break;
@@ -329,11 +347,11 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
   options: { chunk?: number } = {},
 ): Promise<Page<T>> {
   const { orm } = db;
-  const budgetMs = walkBudget(db);
+  const budget = walkBudget(db);
   const key = decodeCursor(request.cursor);
   const walked = async (walk: { ids: string[]; seen: number; complete: boolean }) =>
     toPage(walk.ids.length === 0 ? [] : await read.walked(walk.ids), request.limit, walkTotal(walk));
-  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxRows: WALK_CHUNK, budgetMs });
+  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxRows: WALK_CHUNK, budget });
   if (first.answered) return walked(first);
   const indexed = await search.indexed(TOTAL_CAP);
   if (indexed) {
@@ -343,5 +361,5 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
     return (await toCountedPage(rows, request, () => cappedCount(orm, table, where))) as unknown as Page<T>;
   }
   // On from the newest chunk's end, not from the start again.
-  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume, budgetMs }));
+  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume, budget }));
 }
