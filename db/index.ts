@@ -118,6 +118,14 @@ export type Database = {
    * flush included: this keeps announcing writes from queueing behind each other's flushes. Undefined on SQLite.
    */
   lazyCommit: SQL | undefined;
+  /**
+   * Runs a read-only statement where it does not hold the thread that serves requests, and gives its rows as arrays
+   * of column values in the order selected (as the database stores them: map them as their columns do): on a SQLite
+   * file, the reader's connection on its own thread (db/sqlite-reader.ts), which sees what has committed when the
+   * statement starts. Null where a statement does not hold that thread (Postgres) or there is no second connection
+   * (an in-memory SQLite database): run it with `orm` there.
+   */
+  readOffThread: ((query: SQL) => Promise<unknown[][]>) | null;
   /** Postgres pool connections (total, idle, clients waiting), for metrics; null without a pool. */
   poolStats: () => { total: number; idle: number; waiting: number } | null;
   /**
@@ -368,6 +376,7 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       source: { kind: 'sqlite', path },
       orm,
       tables,
+      readOffThread: reader ? read : null,
       prepared: preparedCache(orm, tables),
       transaction: (fn) => orm.transaction(fn),
       forUpdate: (query) => query,
@@ -580,6 +589,7 @@ function postgresDatabase(orm: Orm, source: DatabaseSource, parts: Pick<Database
     source,
     orm,
     tables: pgSchema,
+    readOffThread: null,
     prepared: preparedCache(orm, pgSchema),
     transaction: (fn) => orm.transaction(fn),
     forUpdate: (query) => (query as { for: (strength: 'update') => typeof query }).for('update'),

@@ -5,12 +5,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { newId, openDatabase, SEARCH_CANDIDATES, wordBoundaryWindows, type Database } from './index.ts';
 import { openSqliteReader } from './sqlite-reader.ts';
 import { dialects } from '../server/testing/harness.ts';
 import { openTestDatabase } from '../server/testing/database.ts';
 import { bound } from '../server/testing/plans.ts';
+import { searchNewestFirst, WALK_CHUNK } from '../server/services/pages.ts';
 
 const scratch = mkdtempSync(join(tmpdir(), 'abs-sqlite-reader-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -124,6 +125,57 @@ describe.each(dialects)('the trigram index read for a search on %s', (dialect) =
       expect(returned + rechecked, plan).toBe(1);
     }
     await db.orm.delete(posts).where(inArray(posts.id, apart.map((post) => post.id)));
+  });
+
+  it('walks the posts for text the index cannot answer with a brute-force filter’s answers, off the request thread on SQLite', async () => {
+    const { posts } = db.tables;
+    const walker = newId();
+    const now = new Date();
+    await db.orm.insert(db.tables.users).values({ id: walker, username: `walker_${dialect}`, email: `walker_${dialect}@example.com`, passwordHash: 'x', createdAt: now, updatedAt: now });
+    // More posts than a walk's first chunk (it goes on past the newest), pairs of them created at the same
+    // millisecond; two characters (no trigram: walked), not ASCII, in either case.
+    const base = Date.UTC(2035, 0, 1);
+    const rows = Array.from({ length: WALK_CHUNK * 2 + 300 }, (_, i) => ({
+      id: newId(),
+      authorId: walker,
+      title: `walked ${i}`,
+      body: i % 97 === 0 ? `has ${i % 2 ? 'Ж9' : 'ж9'} in it` : 'nothing',
+      published: true,
+      createdAt: new Date(base + Math.floor(i / 2)),
+      updatedAt: now,
+    }));
+    for (let i = 0; i < rows.length; i += 500) await db.orm.insert(posts).values(rows.slice(i, i + 500));
+    const newestFirst = [...rows].sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1));
+    const expected = newestFirst.filter((row) => row.body.toLowerCase().includes('ж9')).map((row) => row.id);
+    const where = eq(posts.authorId, walker);
+    const byId = (ids: string[]) => db.orm.select({ id: posts.id, createdAt: posts.createdAt }).from(posts).where(and(where, inArray(posts.id, ids))).orderBy(desc(posts.createdAt), desc(posts.id));
+    const search = (request: { skip: number; limit: number; cursor?: string }) =>
+      searchNewestFirst(db, posts, where, db.postsSearch('ж9'), request, { walked: byId, indexed: () => Promise.reject(new Error('two characters are walked')) });
+
+    const ran: string[] = [];
+    const stop = db.onQuery((statement) => ran.push(statement));
+    const first = await search({ skip: 0, limit: 5 });
+    stop();
+    expect(first.items.map((row) => row.id)).toEqual(expected.slice(0, 5));
+    // On a SQLite file the walk's statements run on the reader's connection: this one reads the page's rows by id,
+    // nothing else. On Postgres (and an in-memory SQLite database) they run on the connection itself.
+    expect(db.readOffThread === null).toBe(dialect === 'postgres');
+    if (dialect === 'sqlite') expect(ran).toHaveLength(1);
+    else expect(ran.length).toBeGreaterThan(2);
+
+    // Every page, following the cursor, and a page after skipped rows: the brute-force filter's rows, in its order.
+    const seen: string[] = [];
+    for (let cursor: string | undefined, pages = 0; pages < 100; pages++) {
+      const page = await search({ skip: 0, limit: 4, ...(cursor ? { cursor } : {}) });
+      seen.push(...page.items.map((row) => row.id));
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
+    }
+    expect(seen).toEqual(expected);
+    // Walked to the end from the start: the total is exact.
+    const skipped = await search({ skip: 17, limit: 50 });
+    expect({ ids: skipped.items.map((row) => row.id), total: skipped.total, lower: skipped.totalIsLowerBound }).toEqual({ ids: expected.slice(17), total: expected.length, lower: false });
+    expect((await searchNewestFirst(db, posts, where, db.postsSearch('q9'), { skip: 0, limit: 5 }, { walked: byId, indexed: () => Promise.reject(new Error('walked')) })).items).toEqual([]);
   });
 
   it('answers many searches at once, each with its own answer', async () => {

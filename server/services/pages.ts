@@ -175,7 +175,8 @@ export function totalOf(counted: number, cap = TOTAL_CAP): { total: number; tota
 export const WALK_CHUNK = 1000;
 
 /**
- * On SQLite, how long one chunk of a walk (its two queries) may hold the process before the walk's next chunks
+ * On SQLite where a walk's statements run on the request thread (an in-memory database: a file's walks run on the
+ * reader's thread), how long one chunk of a walk (its two queries) may hold the process before the walk's next chunks
  * shrink (walkNewestFirst's `budget`). In a settled process a 1,000-post chunk of a 2-character search takes
  * about 1.7 ms at 100,000 posts, well inside it. In a process just started the same chunks took 7–19 ms: SQLite's
  * page cache still filling from the file, the job queue's thread warming up beside it on a 2-core machine. At a
@@ -218,6 +219,9 @@ export function walkBudget(db: Database): WalkBudget | undefined {
  * takes to go on from there. With a budget that walk starts at a quarter of `chunk`: the newest rows are the ones
  * lists keep in the page cache, and the rows past them cost up to ten times as much (a 1,000-row chunk at
  * 1,000,000 posts 1.7 ms among the newest, 15 ms just past them, in a process just started).
+ * With `offThread` (Database.readOffThread: a SQLite file) each chunk's statements run on the reader's thread
+ * instead, at the set size: they hold no request there, however long the rows take to read, and a budget has nothing
+ * to keep.
  * `chunks`: the chunks it took.
  */
 export async function walkNewestFirst(
@@ -228,9 +232,9 @@ export async function walkNewestFirst(
   matches: SQL,
   key: PageKey | undefined,
   request: { skip: number; limit: number },
-  options: { chunk?: number; maxRows?: number; resume?: WalkResume | null; budget?: WalkBudget | undefined } = {},
+  options: { chunk?: number; maxRows?: number; resume?: WalkResume | null; budget?: WalkBudget | undefined; offThread?: Database['readOffThread'] } = {},
 ): Promise<{ ids: string[]; seen: number; complete: boolean; answered: boolean; resume: WalkResume | null; chunks: number }> {
-  const { chunk = WALK_CHUNK, maxRows = Number.POSITIVE_INFINITY, budget } = options;
+  const { chunk = WALK_CHUNK, maxRows = Number.POSITIVE_INFINITY, budget, offThread } = options;
   const wanted = request.skip + request.limit + 1;
   const newestFirst = [desc(columns.createdAt), desc(columns.id)];
   const keyOf = { id: sql<string>`${columns.id}`, createdAt: sql<Date>`${columns.createdAt}`.mapWith(columns.createdAt) as SQL<Date> };
@@ -246,19 +250,23 @@ export async function walkNewestFirst(
     const rows = Math.min(size, maxRows - tested);
     const started = performance.now();
     // The chunk's last row; none when fewer than `rows` rows are left.
-    const [last] = await orm
+    const lastRow = orm
       .select(keyOf)
       .from(table)
       .where(and(base, after(columns, from)))
       .orderBy(...newestFirst)
       .limit(1)
       .offset(rows - 1);
-    const found = await orm
+    const [last] = offThread
+      ? (await offThread(lastRow.getSQL())).map(([id, createdAt]): PageKey => ({ id: String(id), createdAt: columns.createdAt.mapFromDriverValue(createdAt) as Date }))
+      : await lastRow;
+    const matching = orm
       .select({ id: keyOf.id })
       .from(table)
       .where(and(base, after(columns, from), last ? upTo(columns, last) : undefined, matches))
       .orderBy(...newestFirst)
       .limit(wanted - hits.length);
+    const found = offThread ? (await offThread(matching.getSQL())).map(([id]) => ({ id: String(id) })) : await matching;
     if (budget) {
       size = nextChunkSize(rows, performance.now() - started, budget.ms, chunk);
       if (chunks === 1 && !options.resume) budget.first.set(table, size);
@@ -351,7 +359,12 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
   const key = decodeCursor(request.cursor);
   const walked = async (walk: { ids: string[]; seen: number; complete: boolean }) =>
     toPage(walk.ids.length === 0 ? [] : await read.walked(walk.ids), request.limit, walkTotal(walk));
-  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxRows: WALK_CHUNK, budget });
+  // On a SQLite file the walk's statements run on the reader's thread: rows not in the page cache (on a machine just
+  // started, not in the OS's either) hold no request while they are read. Elsewhere they run here, sized by time
+  // where they hold this thread (an in-memory SQLite database).
+  const offThread = db.readOffThread;
+  const where = offThread ? { offThread } : { budget };
+  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxRows: WALK_CHUNK, ...where });
   if (first.answered) return walked(first);
   const indexed = await search.indexed(TOTAL_CAP);
   if (indexed) {
@@ -361,5 +374,5 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
     return (await toCountedPage(rows, request, () => cappedCount(orm, table, where))) as unknown as Page<T>;
   }
   // On from the newest chunk's end, not from the start again.
-  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume, budget }));
+  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume, ...where }));
 }
