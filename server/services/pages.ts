@@ -192,7 +192,10 @@ export type WalkBudget = { ms: number; first: Map<PgTable, number> };
 
 const budgets = new WeakMap<Database, WalkBudget>();
 
-/** A database's walk budget where it holds the caller's thread while a query runs (SQLite); elsewhere none. */
+/**
+ * A database's walk budget where it holds the caller's thread while a query runs (SQLite; searchNewestFirst takes
+ * none on a file, whose walks run on the reader's thread); elsewhere none.
+ */
 export function walkBudget(db: Database): WalkBudget | undefined {
   if (db.dialect !== 'sqlite') return undefined;
   let budget = budgets.get(db);
