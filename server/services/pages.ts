@@ -358,16 +358,14 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
   options: { chunk?: number } = {},
 ): Promise<Page<T>> {
   const { orm } = db;
-  const budget = walkBudget(db);
   const key = decodeCursor(request.cursor);
   const walked = async (walk: { ids: string[]; seen: number; complete: boolean }) =>
     toPage(walk.ids.length === 0 ? [] : await read.walked(walk.ids), request.limit, walkTotal(walk));
   // On a SQLite file the walk's statements run on the reader's thread: rows not in the page cache (on a machine just
   // started, not in the OS's either) hold no request while they are read. Elsewhere they run here, sized by time
   // where they hold this thread (an in-memory SQLite database).
-  const offThread = db.readOffThread;
-  const where = offThread ? { offThread } : { budget };
-  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxRows: WALK_CHUNK, ...where });
+  const walkOn = db.readOffThread ? { offThread: db.readOffThread } : { budget: walkBudget(db) };
+  const first = await walkNewestFirst(orm, table, table, base, search.scan, key, request, { maxRows: WALK_CHUNK, ...walkOn });
   if (first.answered) return walked(first);
   const indexed = await search.indexed(TOTAL_CAP);
   if (indexed) {
@@ -377,5 +375,5 @@ export async function searchNewestFirst<T extends { createdAt: Date; id: string 
     return (await toCountedPage(rows, request, () => cappedCount(orm, table, where))) as unknown as Page<T>;
   }
   // On from the newest chunk's end, not from the start again.
-  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume, ...where }));
+  return walked(await walkNewestFirst(orm, table, table, base, search.scan, key, request, { ...options, resume: first.resume, ...walkOn }));
 }
