@@ -75,3 +75,6 @@ export function register<P>(definition: JobDefinition<P>): RegisteredJob {
     runDeadLetter: onDeadLetter && ((deps, data, job) => onDeadLetter(deps, parse(data), job)),
   };
 }
+
+/** How long pg-boss keeps a finished job, payload and all: its default `deleteAfterSeconds`, which our queues keep. */
+export const FINISHED_JOBS_KEPT_DAYS = 7;

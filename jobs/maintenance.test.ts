@@ -4,6 +4,7 @@ import { eq, inArray } from 'drizzle-orm';
 import { dialects, useTestDeps } from '../server/testing/harness.ts';
 import { createUser, signIn } from '../server/testing/factories.ts';
 import { cleanUp } from '../server/services/maintenance.ts';
+import { runTaskJob } from './definitions/run-task.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
 
@@ -43,5 +44,26 @@ describe.each(dialects)('maintenance on %s', (dialect) => {
     const left = await db.orm.select({ id: tasks.id }).from(tasks).where(inArray(tasks.id, inserted.map((row) => row.id)));
     expect(left.map((row) => row.id).sort()).toEqual([inserted[2].id, inserted[3].id].sort());
     expect(await cleanUp(deps.current)).toEqual({ sessions: 0, resetTokens: 0, tasks: 0, idempotencyKeys: 0 });
+  });
+});
+
+describe.each(dialects)('maintenance on %s, tasks kept for less time than pg-boss keeps jobs', (dialect) => {
+  const deps = useTestDeps(dialect, { env: { TASK_RETENTION_DAYS: '3' } });
+
+  it('strips the jobs of the tasks it deletes of the input they carried', async () => {
+    const { db, queue } = deps.current;
+    const { tasks } = db.tables;
+    const user = await createUser(deps.current);
+    const now = Date.now();
+    const run = { type: 'math.sum', input: { numbers: [3, 4] } };
+    const [gone, kept] = [crypto.randomUUID(), crypto.randomUUID()];
+    await db.orm.insert(tasks).values(
+      [gone, kept].map((id, i) => ({ id, userId: user.id, type: run.type, input: run.input, status: 'completed' as const, createdAt: new Date(now - 5 * DAY), finishedAt: new Date(now - (i === 0 ? 4 : 2) * DAY) })),
+    );
+    // Jobs nobody works here: as pg-boss keeps them for 7 days after they finished.
+    await queue.sendMany(runTaskJob, [{ taskId: gone, run }, { taskId: kept, run }]);
+    expect(await cleanUp(deps.current)).toMatchObject({ tasks: 1 });
+    expect((await queue.find(runTaskJob, { taskId: gone })).map((job) => job.data)).toEqual([{ taskId: gone }]);
+    expect((await queue.find(runTaskJob, { taskId: kept })).map((job) => job.data)).toEqual([{ taskId: kept, run }]);
   });
 });

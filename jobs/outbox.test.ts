@@ -2,7 +2,7 @@
 // rows commit with the transaction, a failed send never fails it, the sweep retries, and a row sent twice
 // (by a relay that died before deleting it, or by two relays) makes one job.
 import { eq, inArray } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { closeDeps, type Deps } from '../server/deps.ts';
 import { captureLogs, createTestDeps, dialects } from '../server/testing/harness.ts';
 import { createReadinessCheck } from '../server/services/health.ts';
@@ -175,6 +175,68 @@ describe.each(dialects)('the job outbox on %s (jobs in another database)', (dial
     } finally {
       await deps.db.orm.delete(outbox).where(eq(outbox.id, refused.id));
     }
+  });
+});
+
+describe.each(dialects)('the jobs of deleted tasks on %s (jobs in another database)', (dialect) => {
+  it('strips the rows and jobs of deleted tasks down to their task id, after the sends that hold them as they were', async () => {
+    // Deps of its own: a send failed in an earlier test would leave this relay's commits to its sweep.
+    const failing = new Set<RelayTrigger>();
+    /** While set, a commit's send waits for it (a send in progress). */
+    let holding: Promise<void> | null = null;
+    const relayed: { trigger: RelayTrigger; rows: readonly OutboxRow[] }[] = [];
+    const deps = await createTestDeps(dialect, {
+      queueBackend: { kind: 'pglite', dataDir: null },
+      relayFault: (trigger, rows) => {
+        relayed.push({ trigger, rows });
+        if (failing.has(trigger)) throw new Error(`injected: ${trigger} send fails`);
+        if (trigger === 'commit' && holding) return holding;
+      },
+    });
+    onTestFinished(() => closeDeps(deps));
+    await deps.queue.start();
+    const outboxRows = () => deps.db.orm.select().from(deps.db.tables.outbox);
+    const user = await createUser(deps);
+    const run = { type: 'math.sum', input: { numbers: [4, 2] } };
+    const [sent, waiting, inHand, other] = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    const submit = (taskId: string) =>
+      deps.queue.transaction(async (tx, enqueue) => {
+        await tx.insert(deps.db.tables.tasks).values({ id: taskId, userId: user.id, type: run.type, input: run.input, createdAt: new Date() });
+        await enqueue(runTaskJob, { taskId, run });
+      });
+    await submit(sent);
+    await submit(other);
+    // A commit whose send is under way: it sends the row as written, whatever the outbox holds by then.
+    let open = () => {};
+    holding = new Promise<void>((resolve) => (open = resolve));
+    const committing = submit(inHand);
+    let forgotten = false;
+    try {
+      await expect.poll(() => relayed.some((entry) => entry.trigger === 'commit' && entry.rows.some((row) => (row.data as { taskId: string }).taskId === inHand))).toBe(true);
+      // And a row whose sends fail: it waits in the outbox.
+      failing.add('commit').add('sweep');
+      await submit(waiting);
+      const [waitingRow] = (await outboxRows()).filter((row) => (row.data as { taskId: string }).taskId === waiting);
+      expect(waitingRow.data).toEqual({ taskId: waiting, run });
+      const forgetting = deps.queue.forget(runTaskJob, 'taskId', [sent, waiting, inHand]).then((changed) => ((forgotten = true), changed));
+      await expect.poll(async () => (await outboxRows()).find((row) => row.id === waitingRow.id)?.data).toEqual({ taskId: waiting });
+      // It waits for the send in hand: the job that send makes is stripped too.
+      expect(forgotten).toBe(false);
+      holding = null;
+      open();
+      // The job already sent, the two rows in the outbox, and the job the send in hand made.
+      expect(await forgetting).toBe(4);
+    } finally {
+      failing.clear();
+      holding = null;
+      open();
+    }
+    await committing;
+    await expect.poll(async () => (await outboxRows()).length).toBe(0);
+    for (const taskId of [sent, waiting, inHand]) expect((await deps.queue.find(runTaskJob, { taskId })).map((job) => job.data)).toEqual([{ taskId }]);
+    expect((await deps.queue.find(runTaskJob, { taskId: other })).map((job) => job.data)).toEqual([{ taskId: other, run }]);
+    // Done twice, it finds nothing more to strip.
+    expect(await deps.queue.forget(runTaskJob, 'taskId', [sent, waiting, inHand])).toBe(0);
   });
 });
 

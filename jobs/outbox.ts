@@ -1,6 +1,6 @@
 // The transactional outbox and its relay: when the jobs live in another database than the app's rows, a
 // transaction writes its jobs as outbox rows beside those rows, and the relay moves them into pg-boss.
-import { asc, count, inArray, min } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, min } from 'drizzle-orm';
 import type { Database, Tx } from '../db/index.ts';
 import { newId } from '../db/index.ts';
 import type { Logger } from '../server/logger.ts';
@@ -35,6 +35,12 @@ export type Relay = {
   deliver: (rows: readonly OutboxRow[]) => Promise<void>;
   /** Ends the write's claim on rows whose transaction rolled back. */
   release: (rows: readonly OutboxRow[]) => void;
+  /**
+   * Strips the pending rows of `queue` whose payload's `field` is one of `values` down to that field, then waits
+   * until every send that may hold such a row as it was (a commit's own, a drain) has ended: from then on, what
+   * pg-boss has of them is all there is (Queue.forget strips that next). Returns how many rows it changed.
+   */
+  forget: (queue: string, field: string, values: readonly string[]) => Promise<number>;
   /** Sends every row in the outbox, oldest first, deleting each batch once pg-boss has it. Throws on failure. */
   drain: (trigger: Exclude<RelayTrigger, 'commit'>) => Promise<number>;
   /** Sweeps now and then until `stop` (after a failure the relay retries with backoff whether sweeping or not). */
@@ -109,9 +115,20 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
    * and the code after it would otherwise send the row too (one job either way, but a second send and no trace).
    */
   const delivering = new Set<string>();
+  /** Called at every release (forget waits on them). */
+  const releaseWaiters = new Set<() => void>();
   const release = (rows: readonly OutboxRow[]) => {
     for (const row of rows) delivering.delete(row.id);
+    for (const waiter of releaseWaiters) waiter();
   };
+  const released = () =>
+    new Promise<void>((resolve) => {
+      const waiter = () => {
+        releaseWaiters.delete(waiter);
+        resolve();
+      };
+      releaseWaiters.add(waiter);
+    });
   let draining: Promise<number> | null = null;
   const drain = (trigger: 'start' | 'sweep'): Promise<number> =>
     (draining ??= track(
@@ -173,6 +190,36 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
     },
 
     release,
+
+    forget: async (queue, field, values) => {
+      const wanted = new Set(values);
+      const keyOf = (data: unknown) => (typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[field] : undefined);
+      const matched: string[] = [];
+      let changed = 0;
+      // Page by id: while pg-boss refuses jobs, the outbox holds a backlog of any size.
+      for (let after = ''; ; ) {
+        const rows = await db.orm
+          .select({ id: outbox.id, data: outbox.data })
+          .from(outbox)
+          .where(and(eq(outbox.queue, queue), gt(outbox.id, after)))
+          .orderBy(asc(outbox.id))
+          .limit(BATCH);
+        for (const row of rows) {
+          const key = keyOf(row.data);
+          if (typeof key !== 'string' || !wanted.has(key)) continue;
+          matched.push(row.id);
+          if (Object.keys(row.data as object).length === 1) continue;
+          await db.orm.update(outbox).set({ data: { [field]: key } }).where(eq(outbox.id, row.id));
+          changed++;
+        }
+        if (rows.length < BATCH) break;
+        after = rows[rows.length - 1].id;
+      }
+      // A commit's send holds its rows as they were written, from the write until its release; a drain, those it read.
+      while (matched.some((id) => delivering.has(id))) await released();
+      await Promise.allSettled([...inFlight]);
+      return changed;
+    },
 
     drain,
 

@@ -52,6 +52,8 @@ export type QueueDepth = { queued: number; active: number; failed: number; faile
 /** A table `Queue.vacuum` vacuumed, with the dead rows it held before. */
 export type VacuumedTable = { table: string; deadRows: number; liveRows: number };
 /** Autovacuum's defaults (autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor). */
+/** Values per statement of Queue.forget: each statement reads the queue's jobs once (no index has their payload). */
+const FORGET_BATCH = 1_000;
 const VACUUM_THRESHOLD = 50;
 const VACUUM_SCALE_FACTOR = 0.2;
 /** Adds jobs to the transaction `Queue.transaction` runs: one, or many in one statement. */
@@ -96,6 +98,14 @@ export type Queue = {
    * queue or its dead-letter queue, and which ever reached the dead-letter queue (whatever its state now).
    */
   jobsFor: (definition: Pick<JobDefinition, 'name'>, field: string, values: string[]) => Promise<{ live: Set<string>; deadLettered: Set<string> }>;
+  /**
+   * Strips every job whose payload's `field` (`taskId`) is one of `values` down to that field, in the queue, its
+   * dead-letter queue and the outbox: for rows just deleted (a deleted account's tasks), whose jobs would otherwise
+   * keep what they carry of them (a small task's input) until pg-boss deletes finished jobs, 7 days on. A job still
+   * to run runs on what its task's row holds, as a job without it does. Returns how many jobs and outbox rows it
+   * changed.
+   */
+  forget: (definition: Pick<JobDefinition, 'name'>, field: string, values: readonly string[]) => Promise<number>;
   /** Every queue of this deployment's jobs (jobs/registry.ts) and, after each, its dead-letter queue. */
   readonly names: readonly string[];
   /** What operators do to jobs (admin procedures), through pg-boss's own API. */
@@ -473,6 +483,26 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
         if (name === dead) deadLettered.add(key);
       }
       return { live, deadLettered };
+    },
+
+    forget: async (definition, field, values) => {
+      if (values.length === 0) return 0;
+      // First the outbox, whose sends then hold nothing of them that pg-boss will not have by the update below.
+      let changed = sharesAppDatabase ? 0 : await relay.forget(definition.name, field, values);
+      const instance = await ready();
+      const names = [definition.name, deadLetterQueue(definition)];
+      for (let i = 0; i < values.length; i += FORGET_BATCH) {
+        const result: { rows: unknown[] } = await instance.getDb().executeSql(
+          `with stripped as (
+             update pgboss.job set data = jsonb_build_object($2::text, data->$2)
+              where name = any($1) and data->>$2 = any($3) and data <> jsonb_build_object($2::text, data->$2)
+              returning 1)
+           select count(*)::int as n from stripped`,
+          [names, field, values.slice(i, i + FORGET_BATCH)],
+        );
+        changed += (result.rows as { n: number }[])[0].n;
+      }
+      return changed;
     },
 
     find: async (queue, data) => {

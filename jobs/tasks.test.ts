@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { callerFor, createTestDeps, dialects, failure, testConfig, useTestDeps } from '../server/testing/harness.ts';
-import { createUser, signedInUser } from '../server/testing/factories.ts';
+import { createUser, signedInUser, TEST_PASSWORD } from '../server/testing/factories.ts';
 import { closeDeps, type Deps } from '../server/deps.ts';
 import { createLogger } from '../server/logger.ts';
 import { openQueue } from './queue.ts';
@@ -51,6 +51,21 @@ describe.each(dialects)('tasks on %s', (dialect) => {
         expect.objectContaining({ type: 'DATE' }),
       ]),
     );
+  });
+
+  it('strips the jobs of a deleted account’s tasks of the input they carried; other accounts’ jobs keep theirs', async () => {
+    const mine = await signedInUser(deps.current);
+    const other = await signedInUser(deps.current);
+    const input = { text: 'A private note: Ada met Charles on Thursday.' };
+    const run = { type: 'text.analyze', input };
+    const [ours, theirs] = [await mine.caller.tasks.submit({ type: 'text.analyze', input }), await other.caller.tasks.submit({ type: 'text.analyze', input })];
+    await waitForStatus(mine.caller, ours.id, ['completed']);
+    await waitForStatus(other.caller, theirs.id, ['completed']);
+    const jobData = async (taskId: string) => (await deps.current.queue.find(runTaskJob, { taskId })).map((job) => job.data);
+    expect(await jobData(ours.id)).toEqual([{ taskId: ours.id, run }]);
+    await mine.caller.users.deleteMe({ password: TEST_PASSWORD });
+    expect(await jobData(ours.id)).toEqual([{ taskId: ours.id }]);
+    expect(await jobData(theirs.id)).toEqual([{ taskId: theirs.id, run }]);
   });
 
   it('stores the analysis of text whose long run is cut at an emoji, and counts words in any script', async () => {

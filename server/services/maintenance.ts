@@ -2,9 +2,11 @@
 // the sweep that repairs tasks no job will ever settle.
 import { and, asc, eq, inArray, isNull, lt, or } from 'drizzle-orm';
 import { runTaskJob } from '../../jobs/definitions/run-task.ts';
+import { FINISHED_JOBS_KEPT_DAYS } from '../../jobs/define.ts';
 import type { Deps } from '../deps.ts';
 import { deleteExpiredIdempotencyKeys } from './idempotency.ts';
 import { taskAnnouncement } from './task-changes.ts';
+import { forgetTaskJobs } from './tasks.ts';
 import { LOST_LAST_ATTEMPT } from './task-runs.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -22,6 +24,8 @@ export async function cleanUp(deps: Deps): Promise<{ sessions: number; resetToke
       .returning({ id: tasks.id }),
     deleteExpiredIdempotencyKeys(deps),
   ]);
+  // Kept for less time than pg-boss keeps finished jobs, a task can go before its job.
+  if (deps.config.TASK_RETENTION_DAYS < FINISHED_JOBS_KEPT_DAYS) await forgetTaskJobs(deps, oldTasks.map((task) => task.id));
   return { sessions: expiredSessions.length, resetTokens: expiredTokens.length, tasks: oldTasks.length, idempotencyKeys: expiredKeys };
 }
 

@@ -47,6 +47,21 @@ async function insertTasks(deps: Deps, items: NewTask[]): Promise<{ id: string; 
   return rows.map((row) => ({ id: row.id, status: 'queued' as const }));
 }
 
+/**
+ * Strips the jobs of deleted tasks down to their task id (Queue.forget): a job carries a small task's input
+ * (carriedRun), and pg-boss keeps it until 7 days after the job finished. The rows are gone either way: a queue
+ * that cannot do it now is logged, and the deletion stands.
+ */
+export async function forgetTaskJobs(deps: Deps, taskIds: readonly string[]): Promise<void> {
+  if (taskIds.length === 0) return;
+  try {
+    const stripped = await deps.queue.forget(runTaskJob, 'taskId', taskIds);
+    deps.logger.info({ tasks: taskIds.length, stripped }, 'deleted tasks: their jobs no longer carry their input');
+  } catch (error) {
+    deps.logger.error({ err: error, tasks: taskIds.length }, 'deleted tasks: their jobs could not be stripped of their input; pg-boss deletes them 7 days after they finished');
+  }
+}
+
 const submitters = new WeakMap<Deps, Batcher<NewTask, { id: string; status: 'queued' }>>();
 
 /**

@@ -14,6 +14,7 @@ import { generateToken } from './tokens.ts';
 import { passwordResetJob } from '../../jobs/definitions/password-reset-email.ts';
 import { welcomeEmailJob } from '../../jobs/definitions/welcome-email.ts';
 import { deleteUserSessions } from './sessions.ts';
+import { forgetTaskJobs } from './tasks.ts';
 import { allUserCacheKeys, userCacheKeys } from './cache-keys.ts';
 import { publicUserColumns, rethrowUserConflict, userColumns } from './user-columns.ts';
 import { latestPublishedPosts, PROFILE_POSTS_CACHED } from './posts.ts';
@@ -199,18 +200,24 @@ export function setActive(deps: Deps, userId: string, isActive: boolean, actor: 
   return updateUser(deps, actor, userId, { isActive });
 }
 
-/** Deletes an account (sessions and tokens go with it); an admin cannot delete their own this way (users.deleteMe can). */
+/**
+ * Deletes an account (sessions, tokens, posts and tasks go with it); an admin cannot delete their own this way
+ * (users.deleteMe can). Then its tasks' jobs are stripped of what they carry of them (forgetTaskJobs).
+ */
 export async function deleteUser(deps: Deps, userId: string, actor: Actor = null): Promise<void> {
   if (actor?.id === userId) throw notOnSelf();
-  const { users } = deps.db.tables;
-  await changeGuardingLastAdmin(
+  const { users, tasks } = deps.db.tables;
+  const taskIds = await changeGuardingLastAdmin(
     deps,
     userId,
     async (tx) => {
+      const owned = await tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.userId, userId));
       await tx.delete(users).where(eq(users.id, userId));
+      return owned.map((task) => task.id);
     },
     () => true,
   );
+  await forgetTaskJobs(deps, taskIds);
 }
 
 /** Deletes one's own account after checking the password (within the password-check budgets); sessions and tokens go with it (cascade). */
