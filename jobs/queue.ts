@@ -51,9 +51,9 @@ export function queueBackendFor(config: Pick<Config, 'QUEUE_DATABASE_URL' | 'DAT
 export type QueueDepth = { queued: number; active: number; failed: number; failedLast24h: number };
 /** A table `Queue.vacuum` vacuumed, with the dead rows it held before. */
 export type VacuumedTable = { table: string; deadRows: number; liveRows: number };
-/** Autovacuum's defaults (autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor). */
 /** Values per statement of Queue.forget: each statement reads the queue's jobs once (no index has their payload). */
 const FORGET_BATCH = 1_000;
+/** Autovacuum's defaults (autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor). */
 const VACUUM_THRESHOLD = 50;
 const VACUUM_SCALE_FACTOR = 0.2;
 /** Adds jobs to the transaction `Queue.transaction` runs: one, or many in one statement. */
@@ -103,7 +103,7 @@ export type Queue = {
    * dead-letter queue and the outbox: for rows just deleted (a deleted account's tasks), whose jobs would otherwise
    * keep what they carry of them (a small task's input) until pg-boss deletes finished jobs, 7 days on. A job still
    * to run runs on what its task's row holds, as a job without it does. Returns how many jobs and outbox rows it
-   * changed.
+   * changed. In a process whose queue has not started, only the outbox.
    */
   forget: (definition: Pick<JobDefinition, 'name'>, field: string, values: readonly string[]) => Promise<number>;
   /** Every queue of this deployment's jobs (jobs/registry.ts) and, after each, its dead-letter queue. */
@@ -489,7 +489,9 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
       if (values.length === 0) return 0;
       // First the outbox, whose sends then hold nothing of them that pg-boss will not have by the update below.
       let changed = sharesAppDatabase ? 0 : await relay.forget(definition.name, field, values);
-      const instance = await ready();
+      // Never started here (every server process starts it at boot; a tool or test may not): not started for this.
+      const instance = await started();
+      if (!instance) return changed;
       const names = [definition.name, deadLetterQueue(definition)];
       for (let i = 0; i < values.length; i += FORGET_BATCH) {
         const result: { rows: unknown[] } = await instance.getDb().executeSql(

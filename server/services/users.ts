@@ -202,7 +202,8 @@ export function setActive(deps: Deps, userId: string, isActive: boolean, actor: 
 
 /**
  * Deletes an account (sessions, tokens, posts and tasks go with it); an admin cannot delete their own this way
- * (users.deleteMe can). Then its tasks' jobs are stripped of what they carry of them (forgetTaskJobs).
+ * (users.deleteMe can). Then its tasks' jobs are stripped of what they carry of them (forgetTaskJobs), without the
+ * request waiting for it: a queue still starting, or refusing, would hold the request.
  */
 export async function deleteUser(deps: Deps, userId: string, actor: Actor = null): Promise<void> {
   if (actor?.id === userId) throw notOnSelf();
@@ -217,7 +218,7 @@ export async function deleteUser(deps: Deps, userId: string, actor: Actor = null
     },
     () => true,
   );
-  await forgetTaskJobs(deps, taskIds);
+  void forgetTaskJobs(deps, taskIds);
 }
 
 /** Deletes one's own account after checking the password (within the password-check budgets); sessions and tokens go with it (cascade). */
