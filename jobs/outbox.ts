@@ -1,5 +1,6 @@
 // The transactional outbox and its relay: when the jobs live in another database than the app's rows, a
 // transaction writes its jobs as outbox rows beside those rows, and the relay moves them into pg-boss.
+import { isDeepStrictEqual } from 'node:util';
 import { and, asc, count, eq, gt, inArray, min } from 'drizzle-orm';
 import type { Database, Tx } from '../db/index.ts';
 import { newId } from '../db/index.ts';
@@ -36,9 +37,9 @@ export type Relay = {
   /** Ends the write's claim on rows whose transaction rolled back. */
   release: (rows: readonly OutboxRow[]) => void;
   /**
-   * Strips the pending rows of `queue` whose payload's `field` is one of `values` down to that field, then waits
-   * until every send that may hold such a row as it was (a commit's own, a drain) has ended: from then on, what
-   * pg-boss has of them is all there is (Queue.forget strips that next). Returns how many rows it changed.
+   * Strips the pending rows of `queue` whose payload's `field` is one of `values` down to that field; returns how
+   * many it changed. A send that read such a row before (in any process) gives its job the row's new data when it
+   * deletes the row (see `restore`); a job sent and deleted before is pg-boss's to strip (Queue.forget does next).
    */
   forget: (queue: string, field: string, values: readonly string[]) => Promise<number>;
   /** Sends every row in the outbox, oldest first, deleting each batch once pg-boss has it. Throws on failure. */
@@ -55,6 +56,8 @@ export type RelayOptions = {
   logger: Logger;
   /** Inserts jobs into one pg-boss queue with the given ids; a job whose id exists already is skipped. */
   send: (queue: string, jobs: { id: string; data: unknown }[]) => Promise<void>;
+  /** Gives jobs of one queue that pg-boss has the data their rows hold now (rows changed while they were sent). */
+  restore: (queue: string, jobs: { id: string; data: unknown }[]) => Promise<void>;
   fault?: RelayFault | undefined;
   /** Between sweeps while all is well: rows left by another process that died (several processes, one outbox). */
   sweepIntervalMs?: number;
@@ -65,7 +68,10 @@ export type RelayOptions = {
 
 const BATCH = 500;
 
-export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000, backoffMs = 250, maxBackoffMs = 30_000 }: RelayOptions): Relay {
+/** Equal as JSON: a payload read back has no `undefined` members, and Postgres' jsonb orders keys its own way. */
+const sameJson = (a: unknown, b: unknown): boolean => isDeepStrictEqual(a, b) || isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
+
+export function createRelay({ db, logger, send, restore, fault, sweepIntervalMs = 10_000, backoffMs = 250, maxBackoffMs = 30_000 }: RelayOptions): Relay {
   const { outbox } = db.tables;
   let failures = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -98,7 +104,17 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
         failure ??= error instanceof Error ? error : new Error(String(error));
       }
     }
-    if (sent.length > 0) await db.orm.delete(outbox).where(inArray(outbox.id, sent));
+    if (sent.length > 0) {
+      const deleted = await db.orm.delete(outbox).where(inArray(outbox.id, sent)).returning({ id: outbox.id, queue: outbox.queue, data: outbox.data });
+      // A row stripped while it was being sent (Relay.forget, from any process): its job gets what the row holds now.
+      const asSent = new Map(rows.map((row) => [row.id, row.data]));
+      const changed = new Map<string, { id: string; data: unknown }[]>();
+      for (const row of deleted) {
+        if (sameJson(row.data, asSent.get(row.id))) continue;
+        changed.set(row.queue, [...(changed.get(row.queue) ?? []), { id: row.id, data: row.data }]);
+      }
+      for (const [queue, jobs] of changed) await restore(queue, jobs);
+    }
     if (failure) throw failure;
   }
 
@@ -115,20 +131,9 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
    * and the code after it would otherwise send the row too (one job either way, but a second send and no trace).
    */
   const delivering = new Set<string>();
-  /** Called at every release (forget waits on them). */
-  const releaseWaiters = new Set<() => void>();
   const release = (rows: readonly OutboxRow[]) => {
     for (const row of rows) delivering.delete(row.id);
-    for (const waiter of releaseWaiters) waiter();
   };
-  const released = () =>
-    new Promise<void>((resolve) => {
-      const waiter = () => {
-        releaseWaiters.delete(waiter);
-        resolve();
-      };
-      releaseWaiters.add(waiter);
-    });
   let draining: Promise<number> | null = null;
   const drain = (trigger: 'start' | 'sweep'): Promise<number> =>
     (draining ??= track(
@@ -194,7 +199,6 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
     forget: async (queue, field, values) => {
       const wanted = new Set(values);
       const keyOf = (data: unknown) => (typeof data === 'object' && data !== null ? (data as Record<string, unknown>)[field] : undefined);
-      const matched: string[] = [];
       let changed = 0;
       // Page by id: while pg-boss refuses jobs, the outbox holds a backlog of any size.
       for (let after = ''; ; ) {
@@ -206,18 +210,13 @@ export function createRelay({ db, logger, send, fault, sweepIntervalMs = 10_000,
           .limit(BATCH);
         for (const row of rows) {
           const key = keyOf(row.data);
-          if (typeof key !== 'string' || !wanted.has(key)) continue;
-          matched.push(row.id);
-          if (Object.keys(row.data as object).length === 1) continue;
+          if (typeof key !== 'string' || !wanted.has(key) || Object.keys(row.data as object).length === 1) continue;
           await db.orm.update(outbox).set({ data: { [field]: key } }).where(eq(outbox.id, row.id));
           changed++;
         }
         if (rows.length < BATCH) break;
         after = rows[rows.length - 1].id;
       }
-      // A commit's send holds its rows as they were written, from the write until its release; a drain, those it read.
-      while (matched.some((id) => delivering.has(id))) await released();
-      await Promise.allSettled([...inFlight]);
       return changed;
     },
 

@@ -51,8 +51,6 @@ export function queueBackendFor(config: Pick<Config, 'QUEUE_DATABASE_URL' | 'DAT
 export type QueueDepth = { queued: number; active: number; failed: number; failedLast24h: number };
 /** A table `Queue.vacuum` vacuumed, with the dead rows it held before. */
 export type VacuumedTable = { table: string; deadRows: number; liveRows: number };
-/** Values per statement of Queue.forget: each statement reads the queue's jobs once (no index has their payload). */
-const FORGET_BATCH = 1_000;
 /** Autovacuum's defaults (autovacuum_vacuum_threshold, autovacuum_vacuum_scale_factor). */
 const VACUUM_THRESHOLD = 50;
 const VACUUM_SCALE_FACTOR = 0.2;
@@ -99,13 +97,14 @@ export type Queue = {
    */
   jobsFor: (definition: Pick<JobDefinition, 'name'>, field: string, values: string[]) => Promise<{ live: Set<string>; deadLettered: Set<string> }>;
   /**
-   * Strips every job whose payload's `field` (`taskId`) is one of `values` down to that field, in the queue, its
-   * dead-letter queue and the outbox: for rows just deleted (a deleted account's tasks), whose jobs would otherwise
+   * Strips every job whose payload's `field` (`taskId`) is one of `values` down to that field, in the outbox, the
+   * queue and its dead-letter queue: for rows just deleted (a deleted account's tasks), whose jobs would otherwise
    * keep what they carry of them (a small task's input) until pg-boss deletes finished jobs, 7 days on. A job still
-   * to run runs on what its task's row holds, as a job without it does. Returns how many jobs and outbox rows it
-   * changed. In a process whose queue has not started, only the outbox.
+   * to run runs on what its task's row holds, as a job without it does. A send under way (in any process) strips
+   * its job as it deletes its row (Relay.forget). Returns how many outbox rows and jobs it changed; `jobs` is null
+   * where this process's queue has not started (a tool's): only the outbox was reached. `stop` waits for it.
    */
-  forget: (definition: Pick<JobDefinition, 'name'>, field: string, values: readonly string[]) => Promise<number>;
+  forget: (definition: Pick<JobDefinition, 'name'>, field: string, values: readonly string[]) => Promise<{ outbox: number; jobs: number | null }>;
   /** Every queue of this deployment's jobs (jobs/registry.ts) and, after each, its dead-letter queue. */
   readonly names: readonly string[];
   /** What operators do to jobs (admin procedures), through pg-boss's own API. */
@@ -319,7 +318,15 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
       const instance = await ready();
       await instance.insert(name, jobs.map((job) => ({ id: job.id, data: job.data as object })));
     },
+    restore: async (name, jobs) => {
+      const instance = await ready();
+      await instance
+        .getDb()
+        .executeSql(`update pgboss.job j set data = v.data from jsonb_to_recordset($2::jsonb) as v(id uuid, data jsonb) where j.name = $1 and j.id = v.id`, [name, JSON.stringify(jobs)]);
+    },
   });
+  /** Forgets under way: `stop` lets them finish. */
+  const forgetting = new Set<Promise<unknown>>();
 
   return {
     backend: backend.kind,
@@ -485,26 +492,28 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
       return { live, deadLettered };
     },
 
-    forget: async (definition, field, values) => {
-      if (values.length === 0) return 0;
-      // First the outbox, whose sends then hold nothing of them that pg-boss will not have by the update below.
-      let changed = sharesAppDatabase ? 0 : await relay.forget(definition.name, field, values);
-      // Never started here (every server process starts it at boot; a tool or test may not): not started for this.
-      const instance = await started();
-      if (!instance) return changed;
-      const names = [definition.name, deadLetterQueue(definition)];
-      for (let i = 0; i < values.length; i += FORGET_BATCH) {
+    forget: (definition, field, values) => {
+      const work = (async () => {
+        if (values.length === 0) return { outbox: 0, jobs: 0 };
+        const outbox = sharesAppDatabase ? 0 : await relay.forget(definition.name, field, values);
+        // Never started here (every server process starts it at boot; a tool may not): not started for this.
+        const instance = await started();
+        if (!instance) return { outbox, jobs: null };
+        // One pass over the queues' jobs (nothing indexes their payload), joined to the values by hash.
         const result: { rows: unknown[] } = await instance.getDb().executeSql(
           `with stripped as (
-             update pgboss.job set data = jsonb_build_object($2::text, data->$2)
-              where name = any($1) and data->>$2 = any($3) and data <> jsonb_build_object($2::text, data->$2)
+             update pgboss.job j set data = jsonb_build_object($2::text, j.data->$2)
+               from unnest($3::text[]) as v(key)
+              where j.name = any($1) and j.data->>$2 = v.key and j.data <> jsonb_build_object($2::text, j.data->$2)
               returning 1)
            select count(*)::int as n from stripped`,
-          [names, field, values.slice(i, i + FORGET_BATCH)],
+          [[definition.name, deadLetterQueue(definition)], field, [...values]],
         );
-        changed += (result.rows as { n: number }[])[0].n;
-      }
-      return changed;
+        return { outbox, jobs: (result.rows as { n: number }[])[0].n };
+      })();
+      forgetting.add(work);
+      void work.finally(() => forgetting.delete(work)).catch(() => {});
+      return work;
     },
 
     find: async (queue, data) => {
@@ -531,6 +540,8 @@ export function openQueue({ config, logger, db, worker, backend = queueBackendFo
         await relay.stop();
         await dashboard?.close();
         await stopWorking(timeoutMs);
+        // Stopped working, pg-boss still takes statements: a forget under way ends first.
+        await Promise.allSettled([...forgetting]);
         const instance = await started();
         if (instance) await instance.stop({ close: true });
         await pglite?.close();

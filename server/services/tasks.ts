@@ -56,7 +56,8 @@ export async function forgetTaskJobs(deps: Deps, taskIds: readonly string[]): Pr
   if (taskIds.length === 0) return;
   try {
     const stripped = await deps.queue.forget(runTaskJob, 'taskId', taskIds);
-    deps.logger.info({ tasks: taskIds.length, stripped }, 'deleted tasks: their jobs no longer carry their input');
+    if (stripped.jobs === null) deps.logger.warn({ tasks: taskIds.length, outboxRows: stripped.outbox }, 'deleted tasks: only their outbox rows were stripped of their input; this process has not started its job queue');
+    else deps.logger.info({ tasks: taskIds.length, outboxRows: stripped.outbox, jobs: stripped.jobs }, 'deleted tasks: their jobs no longer carry their input');
   } catch (error) {
     deps.logger.error({ err: error, tasks: taskIds.length }, 'deleted tasks: their jobs could not be stripped of their input; pg-boss deletes them 7 days after they finished');
   }

@@ -212,6 +212,8 @@ export async function deleteUser(deps: Deps, userId: string, actor: Actor = null
     deps,
     userId,
     async (tx) => {
+      // The account's row locked first: a task inserted meanwhile has committed (and is read here) or fails its key.
+      await deps.db.forUpdate(tx.select({ id: users.id }).from(users).where(eq(users.id, userId)));
       const owned = await tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.userId, userId));
       await tx.delete(users).where(eq(users.id, userId));
       return owned.map((task) => task.id);
