@@ -111,7 +111,9 @@ export function createRelay({ db, logger, send, restore, fault, sweepIntervalMs 
       const changed = new Map<string, { id: string; data: unknown }[]>();
       for (const row of deleted) {
         if (sameJson(row.data, asSent.get(row.id))) continue;
-        changed.set(row.queue, [...(changed.get(row.queue) ?? []), { id: row.id, data: row.data }]);
+        const jobs = changed.get(row.queue) ?? [];
+        if (!changed.has(row.queue)) changed.set(row.queue, jobs);
+        jobs.push({ id: row.id, data: row.data });
       }
       for (const [queue, jobs] of changed) await restore(queue, jobs);
     }

@@ -2,6 +2,7 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { newId, TASK_STATUSES, type Database, type TaskStatus } from '../../db/index.ts';
 import { runTaskJob } from '../../jobs/definitions/run-task.ts';
+import { FINISHED_JOBS_KEPT_DAYS } from '../../jobs/define.ts';
 import { createBatcher, type Batcher } from '../batcher.ts';
 import type { Deps } from '../deps.ts';
 import { AppError, notFound } from '../errors.ts';
@@ -49,7 +50,7 @@ async function insertTasks(deps: Deps, items: NewTask[]): Promise<{ id: string; 
 
 /**
  * Strips the jobs of deleted tasks down to their task id (Queue.forget): a job carries a small task's input
- * (carriedRun), and pg-boss keeps it until 7 days after the job finished. The rows are gone either way: a queue
+ * (carriedRun), and pg-boss keeps it until FINISHED_JOBS_KEPT_DAYS after the job finished. The rows are gone either way: a queue
  * that cannot do it now is logged, and the deletion stands.
  */
 export async function forgetTaskJobs(deps: Deps, taskIds: readonly string[]): Promise<void> {
@@ -59,7 +60,7 @@ export async function forgetTaskJobs(deps: Deps, taskIds: readonly string[]): Pr
     if (stripped.jobs === null) deps.logger.warn({ tasks: taskIds.length, outboxRows: stripped.outbox }, 'deleted tasks: only their outbox rows were stripped of their input; this process has not started its job queue');
     else deps.logger.info({ tasks: taskIds.length, outboxRows: stripped.outbox, jobs: stripped.jobs }, 'deleted tasks: their jobs no longer carry their input');
   } catch (error) {
-    deps.logger.error({ err: error, tasks: taskIds.length }, 'deleted tasks: their jobs could not be stripped of their input; pg-boss deletes them 7 days after they finished');
+    deps.logger.error({ err: error, tasks: taskIds.length }, `deleted tasks: their jobs could not be stripped of their input; pg-boss deletes them ${FINISHED_JOBS_KEPT_DAYS} days after they finished`);
   }
 }
 

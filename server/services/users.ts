@@ -119,7 +119,8 @@ async function changeGuardingLastAdmin<T>(
   // A queue transaction: jobs a change enqueues (the e-mail-changed notice) commit with it.
   const result = await deps.queue.transaction(async (tx, enqueue) => {
     const admins = await deps.db.forUpdate(tx.select({ id: users.id }).from(users).where(and(eq(users.role, 'admin'), eq(users.isActive, true))));
-    const [target] = await tx.select({ role: users.role, isActive: users.isActive }).from(users).where(eq(users.id, userId));
+    // The target's row locked too: what a change reads of the account's other rows (deleteUser's tasks) stays whole.
+    const [target] = await deps.db.forUpdate(tx.select({ role: users.role, isActive: users.isActive }).from(users).where(eq(users.id, userId)));
     if (!target) throw notFound('user');
     const isActiveAdmin = target.role === 'admin' && target.isActive;
     if (isActiveAdmin && wouldRemoveAdmin(target) && admins.filter((admin) => admin.id !== userId).length === 0) throw lastAdmin();
@@ -212,8 +213,7 @@ export async function deleteUser(deps: Deps, userId: string, actor: Actor = null
     deps,
     userId,
     async (tx) => {
-      // The account's row locked first: a task inserted meanwhile has committed (and is read here) or fails its key.
-      await deps.db.forUpdate(tx.select({ id: users.id }).from(users).where(eq(users.id, userId)));
+      // The account's row is locked (changeGuardingLastAdmin): a task inserted meanwhile has committed, or fails its key.
       const owned = await tx.select({ id: tasks.id }).from(tasks).where(eq(tasks.userId, userId));
       await tx.delete(users).where(eq(users.id, userId));
       return owned.map((task) => task.id);
